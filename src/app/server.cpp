@@ -1,0 +1,201 @@
+#include "app/server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <atomic>
+#include <csignal>
+#include <stdexcept>
+#include <thread>
+
+#include "net/listener.h"
+#include "net/timeouts.h"
+#include "proxy/http_session.h"
+#include "telemetry/log.h"
+
+namespace postern::app {
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+std::shared_ptr<const proxy::Shared> build_shared(config::SnapshotPtr snapshot) {
+  auto shared = std::make_shared<proxy::Shared>();
+  const auto& settings = snapshot->settings;
+  if (!settings.insecure_server) {
+    if (settings.certificates.empty()) {
+      telemetry::log(telemetry::Level::warn,
+                     "no certificate configured and insecure_server is off: serving a self-signed certificate");
+      shared->server_tls = std::make_unique<net::ServerTls>(
+          std::vector<config::CertificatePair>{net::ServerTls::self_signed("postern.localhost")});
+    } else {
+      shared->server_tls = std::make_unique<net::ServerTls>(settings.certificates);
+    }
+  }
+  for (const auto& route : snapshot->routes.routes()) {
+    const auto& rs = route.settings();
+    bool any_tls = false;
+    for (const auto& t : rs.to) any_tls = any_tls || t.tls();
+    shared->route_tls.push_back(any_tls ? net::make_client_tls({rs.tls_skip_verify, rs.tls_custom_ca_pem}) : nullptr);
+  }
+  shared->snapshot = std::move(snapshot);
+  return shared;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  struct Worker {
+    explicit Worker(std::shared_ptr<const proxy::Shared> shared)
+        : io(1), context(io, std::move(shared)), guard(asio::make_work_guard(io)) {}
+    asio::io_context io;
+    proxy::WorkerContext context;
+    std::optional<tcp::acceptor> acceptor;
+    asio::executor_work_guard<asio::io_context::executor_type> guard;
+    std::thread thread;
+    std::atomic<bool> finished{false};
+  };
+
+  std::shared_ptr<const proxy::Shared> shared;
+  std::vector<std::unique_ptr<Worker>> workers;
+
+  static asio::awaitable<void> accept_loop(Worker& w) {
+    while (true) {
+      auto [ec, socket] = co_await w.acceptor->async_accept(nothrow);
+      if (ec) {
+        if (w.context.draining || !w.acceptor->is_open()) co_return;
+        if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
+          telemetry::log(telemetry::Level::error, "accept failed; pausing", {{"error", ec.message()}});
+          asio::steady_timer pause(w.io, std::chrono::milliseconds(100));
+          co_await pause.async_wait(nothrow);
+        }
+        continue;
+      }
+      asio::co_spawn(w.io, proxy::serve_connection(w.context, std::move(socket)), [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          telemetry::log(telemetry::Level::error, "connection ended by an unexpected error", {{"error", ex.what()}});
+        }
+      });
+    }
+  }
+
+  // Runs on the worker: stop accepting, close idle keep-alive connections, and finish once no connection is left.
+  static void begin_drain(Worker& w) {
+    w.context.draining = true;
+    boost::system::error_code ec;
+    w.acceptor->close(ec);
+    w.context.watchdog.expire_idle("shutdown");
+    w.context.pool.clear();
+    poll_drained(w);
+  }
+
+  static void poll_drained(Worker& w) {
+    if (w.context.connections == 0) {
+      w.context.access_log.flush();
+      w.guard.reset();
+      w.context.watchdog.stop();
+      w.finished = true;
+      return;
+    }
+    auto timer = std::make_shared<asio::steady_timer>(w.io, std::chrono::milliseconds(20));
+    timer->async_wait([&w, timer](boost::system::error_code) {
+      w.context.watchdog.expire_idle("shutdown");
+      poll_drained(w);
+    });
+  }
+};
+
+Server::Server(config::SnapshotPtr snapshot, unsigned worker_count) : impl_(std::make_unique<Impl>()) {
+  const auto address = snapshot->settings.address;
+  impl_->shared = build_shared(std::move(snapshot));
+  unsigned short port = address.port;
+  for (unsigned i = 0; i < std::max(1u, worker_count); ++i) {
+    auto w = std::make_unique<Impl::Worker>(impl_->shared);
+    try {
+      w->acceptor.emplace(net::open_listener(w->io, address.host, port));
+    } catch (const boost::system::system_error& e) {
+      throw std::runtime_error("cannot listen on " + address.to_string() + ": " + e.code().message());
+    }
+    port = w->acceptor->local_endpoint().port();  // port 0: the others join the port the first one got
+    impl_->workers.push_back(std::move(w));
+  }
+  config::ListenAddress bound{address.host, port};
+  telemetry::log(telemetry::Level::info, "listening",
+                 {{"address", bound.to_string()}, telemetry::boolean("tls", impl_->shared->server_tls != nullptr),
+                  telemetry::num("workers", static_cast<long long>(impl_->workers.size())),
+                  telemetry::num("routes", static_cast<long long>(impl_->shared->snapshot->routes.routes().size()))});
+}
+
+Server::~Server() {
+  for (auto& w : impl_->workers) {
+    w->io.stop();
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+int Server::run() {
+  std::signal(SIGPIPE, SIG_IGN);
+  for (auto& wp : impl_->workers) {
+    Impl::Worker& w = *wp;
+    w.thread = std::thread([&w] {
+      w.context.watchdog.start();
+      asio::co_spawn(w.io, Impl::accept_loop(w), asio::detached);
+      w.io.run();
+    });
+  }
+
+  asio::io_context control(1);
+  asio::signal_set signals(control, SIGTERM, SIGINT);
+  asio::steady_timer grace(control);
+  bool stopping = false;
+  std::function<void()> check_done;
+  asio::steady_timer poll(control);
+  check_done = [&] {
+    bool all = true;
+    for (auto& w : impl_->workers) all = all && w->finished.load();
+    if (all) {
+      grace.cancel();
+      return;
+    }
+    poll.expires_after(std::chrono::milliseconds(20));
+    poll.async_wait([&](boost::system::error_code ec) {
+      if (!ec) check_done();
+    });
+  };
+  signals.async_wait([&](boost::system::error_code ec, int signo) {
+    if (ec) return;
+    stopping = true;
+    telemetry::log(telemetry::Level::info, "shutting down",
+                   {{"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"},
+                    {"grace", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                 net::timeouts::shutdown_grace).count()) + "s"}});
+    for (auto& wp : impl_->workers) {
+      Impl::Worker& w = *wp;
+      asio::post(w.io, [&w] { Impl::begin_drain(w); });
+    }
+    grace.expires_after(net::timeouts::shutdown_grace);
+    grace.async_wait([&](boost::system::error_code gec) {
+      if (!gec) telemetry::log(telemetry::Level::warn, "grace period over; closing remaining connections");
+      poll.cancel();
+      for (auto& w : impl_->workers) w->io.stop();
+    });
+    check_done();
+  });
+  control.run();
+  for (auto& w : impl_->workers) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+  telemetry::log(telemetry::Level::info, "stopped");
+  return stopping ? 0 : 1;
+}
+
+}  // namespace postern::app

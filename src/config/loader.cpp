@@ -1,0 +1,833 @@
+#include "config/loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "config/known_keys.h"
+#include "config/pem.h"
+#include "core/base64.h"
+#include "core/strings.h"
+
+namespace postern::config {
+namespace {
+
+constexpr std::size_t max_config_bytes = 16 * 1024 * 1024;
+
+// A value before decoding: either the text of an environment variable or a YAML node, with where it came from.
+struct Raw {
+  std::string key;  // full key for messages: "address", "routes[1].timeout"
+  Location location;
+  bool from_env = false;
+  std::string env_text;
+  YAML::Node node;
+};
+
+std::string describe(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Null: return "nothing";
+    case YAML::NodeType::Scalar: return "\"" + n.Scalar() + "\"";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a map";
+    default: return "nothing";
+  }
+}
+
+std::string describe(const Raw& r) { return r.from_env ? "\"" + r.env_text + "\"" : describe(r.node); }
+
+std::optional<std::string> read_file(const std::string& path, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot read file \"" + path + "\"";
+    return std::nullopt;
+  }
+  std::string data;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    data.append(buf, static_cast<std::size_t>(in.gcount()));
+    if (data.size() > max_config_bytes) {
+      error = "file \"" + path + "\" is larger than 16 MiB";
+      return std::nullopt;
+    }
+  }
+  return data;
+}
+
+class Loader {
+ public:
+  Loader(std::string label, const Environment& env) : label_(std::move(label)), env_(env) {}
+
+  Settings load(const std::string& yaml_text) {
+    if (!yaml_text.empty()) {
+      try {
+        root_ = YAML::Load(yaml_text);
+      } catch (const YAML::Exception& e) {
+        problem({label_ + ":" + std::to_string(e.mark.line + 1)}, "(file)", "YAML syntax error: " + e.msg);
+        throw ConfigErrors(problems_);
+      }
+      if (root_ && !root_.IsNull() && !root_.IsMap()) {
+        problem(at(root_), "(file)", "expected a map of settings at the top level, got " + describe(root_));
+        throw ConfigErrors(problems_);
+      }
+    }
+    decode_globals();
+    decode_routes();
+    if (!problems_.empty()) throw ConfigErrors(problems_);
+    return std::move(settings_);
+  }
+
+ private:
+  // ---- plumbing ---------------------------------------------------------------------------------------------------
+  Location at(const YAML::Node& n) const {
+    if (!n.IsDefined() || n.Mark().is_null()) return {label_};
+    return {label_ + ":" + std::to_string(n.Mark().line + 1)};
+  }
+
+  void problem(Location where, std::string key, std::string message) {
+    problems_.push_back({std::move(where), std::move(key), std::move(message)});
+  }
+  void problem(const Raw& raw, std::string message) { problem(raw.location, raw.key, std::move(message)); }
+
+  void warn_once(const std::string& dedupe_key, const std::string& sentence) {
+    if (warned_.insert(dedupe_key).second) settings_.warnings.push_back(sentence);
+  }
+
+  // The value of a top-level key: environment first, then the file.
+  std::optional<Raw> global(const std::string& key) {
+    const std::string env_name = core::to_upper(key);
+    if (auto text = env_.get(env_name)) {
+      Raw r;
+      r.key = key;
+      r.location = {"environment variable " + env_name};
+      r.from_env = true;
+      r.env_text = *text;
+      return r;
+    }
+    if (root_ && root_.IsMap()) {
+      YAML::Node n = root_[key];
+      if (n.IsDefined() && !n.IsNull()) {
+        Raw r;
+        r.key = key;
+        r.location = at(n);
+        r.node = n;
+        return r;
+      }
+    }
+    return std::nullopt;
+  }
+
+  static std::optional<Raw> child(const YAML::Node& map, const std::string& name, const std::string& prefix,
+                                  const Loader& self) {
+    YAML::Node n = map[name];
+    if (!n.IsDefined() || n.IsNull()) return std::nullopt;
+    Raw r;
+    r.key = prefix + name;
+    r.location = self.at(n);
+    r.node = n;
+    return r;
+  }
+
+  std::optional<std::string> as_string(const Raw& r) {
+    if (r.from_env) return r.env_text;
+    if (!r.node.IsScalar()) {
+      problem(r, "expected a string, got " + describe(r.node));
+      return std::nullopt;
+    }
+    return r.node.Scalar();
+  }
+
+  std::optional<bool> as_bool(const Raw& r) {
+    auto s = as_string(r);
+    if (!s) return std::nullopt;
+    static const std::set<std::string> yes = {"true", "True", "TRUE", "t", "T", "1", "yes", "Yes", "YES", "on"};
+    static const std::set<std::string> no = {"false", "False", "FALSE", "f", "F", "0", "no", "No", "NO", "off"};
+    if (yes.contains(*s)) return true;
+    if (no.contains(*s)) return false;
+    problem(r, "expected true or false, got " + describe(r));
+    return std::nullopt;
+  }
+
+  std::optional<Duration> as_duration(const Raw& r) {
+    auto s = as_string(r);
+    if (!s) return std::nullopt;
+    if (auto d = core::parse_duration(core::trim(*s))) return d;
+    problem(r, "expected a duration such as 30s, 1m30s or 14h, got " + describe(r));
+    return std::nullopt;
+  }
+
+  std::optional<std::uint32_t> as_uint(const Raw& r, std::uint32_t max) {
+    auto s = as_string(r);
+    if (!s) return std::nullopt;
+    std::uint64_t v = 0;
+    const std::string_view t = core::trim(*s);
+    bool ok = !t.empty() && t.size() <= 10;
+    for (const char c : t) {
+      if (c < '0' || c > '9') {
+        ok = false;
+        break;
+      }
+      v = v * 10 + std::uint64_t(c - '0');
+    }
+    if (!ok || v > max) {
+      problem(r, "expected a whole number from 0 to " + std::to_string(max) + ", got " + describe(r));
+      return std::nullopt;
+    }
+    return static_cast<std::uint32_t>(v);
+  }
+
+  // A list: YAML sequence of scalars, or a comma-separated string (file or environment).
+  std::optional<std::vector<std::string>> as_list(const Raw& r) {
+    if (r.from_env) return core::split_trimmed(r.env_text, ',');
+    if (r.node.IsScalar()) return core::split_trimmed(r.node.Scalar(), ',');
+    if (!r.node.IsSequence()) {
+      problem(r, "expected a list, got " + describe(r.node));
+      return std::nullopt;
+    }
+    std::vector<std::string> out;
+    for (const auto& item : r.node) {
+      if (!item.IsScalar()) {
+        problem(at(item), r.key, "expected a list of strings, found " + describe(item) + " in it");
+        return std::nullopt;
+      }
+      out.push_back(item.Scalar());
+    }
+    return out;
+  }
+
+  // A map of strings: YAML map of scalars, or a JSON object in an environment variable.
+  std::optional<HeaderList> as_map(const Raw& r) {
+    HeaderList out;
+    if (r.from_env) {
+      boost::system::error_code ec;
+      const boost::json::value v = boost::json::parse(r.env_text, ec);
+      if (ec || !v.is_object()) {
+        problem(r, "expected a JSON object such as {\"name\":\"value\"}");
+        return std::nullopt;
+      }
+      for (const auto& [k, val] : v.as_object()) {
+        if (val.is_string()) {
+          out.emplace_back(std::string(k), std::string(val.as_string()));
+        } else if (val.is_bool()) {
+          out.emplace_back(std::string(k), val.as_bool() ? "true" : "false");
+        } else if (val.is_number()) {
+          out.emplace_back(std::string(k), boost::json::serialize(val));
+        } else {
+          problem(r, "expected string values in the JSON object, \"" + std::string(k) + "\" is not one");
+          return std::nullopt;
+        }
+      }
+      return out;
+    }
+    if (!r.node.IsMap()) {
+      problem(r, "expected a map of names to values, got " + describe(r.node));
+      return std::nullopt;
+    }
+    for (const auto& kv : r.node) {
+      if (!kv.first.IsScalar() || !kv.second.IsScalar()) {
+        problem(at(kv.first), r.key, "expected string names and values, found " + describe(kv.second));
+        return std::nullopt;
+      }
+      out.emplace_back(kv.first.Scalar(), kv.second.Scalar());
+    }
+    return out;
+  }
+
+  // Contents of the file named by a `*_file` key.
+  std::optional<std::string> file_contents(const Raw& r) {
+    auto path = as_string(r);
+    if (!path) return std::nullopt;
+    std::string error;
+    auto data = read_file(std::string(core::trim(*path)), error);
+    if (!data) problem(r, error);
+    return data;
+  }
+
+  // Base64 of PEM (Pomerium's `certificate`, `tls_custom_ca`, ...).
+  std::optional<std::string> base64_pem(const Raw& r) {
+    auto s = as_string(r);
+    if (!s) return std::nullopt;
+    auto decoded = core::base64_decode(core::trim(*s));
+    if (!decoded) {
+      problem(r, "expected base64 of a PEM document");
+      return std::nullopt;
+    }
+    return decoded;
+  }
+
+  // ---- globals ----------------------------------------------------------------------------------------------------
+  void decode_globals() {
+    warn_about_keys();
+    if (auto r = global("address")) {
+      if (auto s = as_string(*r)) parse_address(*r, *s);
+    }
+    if (auto r = global("insecure_server")) {
+      if (auto b = as_bool(*r)) settings_.insecure_server = *b;
+    }
+    decode_certificates();
+    if (auto r = global("timeout_read")) {
+      if (auto d = as_duration(*r)) settings_.timeout_read = *d;
+    }
+    if (auto r = global("timeout_write")) {
+      if (auto d = as_duration(*r)) settings_.timeout_write = *d;
+    }
+    if (auto r = global("timeout_idle")) {
+      if (auto d = as_duration(*r)) settings_.timeout_idle = *d;
+    }
+    if (auto r = global("default_upstream_timeout")) {
+      if (auto d = as_duration(*r)) settings_.default_upstream_timeout = *d;
+    }
+    if (auto r = global("log_level")) {
+      if (auto s = as_string(*r)) {
+        const std::string level = core::to_lower(core::trim(*s));
+        static const std::set<std::string> levels = {"debug", "info", "warn", "warning", "error"};
+        if (levels.contains(level)) {
+          settings_.log_level = level == "warning" ? "warn" : level;
+        } else {
+          problem(*r, "expected one of debug, info, warn, error, got " + describe(*r));
+        }
+      }
+    }
+    if (auto r = global("xff_num_trusted_hops")) {
+      if (auto v = as_uint(*r, 32)) settings_.xff_num_trusted_hops = *v;
+    }
+    if (auto r = global("skip_xff_append")) {
+      if (auto b = as_bool(*r)) settings_.skip_xff_append = *b;
+    }
+    decode_response_headers();
+  }
+
+  void warn_about_keys() {
+    if (root_ && root_.IsMap()) {
+      for (const auto& kv : root_) {
+        if (!kv.first.IsScalar()) continue;
+        const std::string key = kv.first.Scalar();
+        const std::string where = at(kv.first).where;
+        switch (global_key_status(key)) {
+          case KeyStatus::implemented: break;
+          case KeyStatus::not_supported_yet:
+            warn_once(key, where + ": not supported yet: " + key + " (accepted and ignored)");
+            break;
+          case KeyStatus::unknown:
+            warn_once(key, where + ": unknown config option: " + key + " (ignored)");
+            break;
+        }
+      }
+    }
+    std::size_t count = 0;
+    const std::string_view* pending = pending_global_keys(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::string key(pending[i]);
+      const std::string env_name = core::to_upper(key);
+      if (env_.get(env_name)) {
+        warn_once(key, "environment variable " + env_name + ": not supported yet: " + key + " (accepted and ignored)");
+      }
+    }
+  }
+
+  void parse_address(const Raw& r, const std::string& text) {
+    const std::string_view s = core::trim(text);
+    std::string host;
+    std::string_view port_text;
+    if (s.starts_with('[')) {
+      const auto close = s.find(']');
+      if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') {
+        problem(r, "expected [host]:port such as :443, 127.0.0.1:8443 or [::1]:8443, got " + describe(r));
+        return;
+      }
+      host = std::string(s.substr(1, close - 1));
+      port_text = s.substr(close + 2);
+    } else {
+      const auto colon = s.rfind(':');
+      if (colon == std::string_view::npos) {
+        problem(r, "expected [host]:port such as :443, 127.0.0.1:8443 or [::1]:8443, got " + describe(r));
+        return;
+      }
+      host = std::string(s.substr(0, colon));
+      port_text = s.substr(colon + 1);
+    }
+    unsigned long port = 0;
+    bool ok = !port_text.empty() && port_text.size() <= 5;
+    for (const char c : port_text) {
+      if (c < '0' || c > '9') ok = false;
+      else port = port * 10 + static_cast<unsigned long>(c - '0');
+    }
+    if (!ok || port > 65535) {
+      problem(r, "expected a port number from 0 to 65535 in " + describe(r));
+      return;
+    }
+    if (host.empty()) host = "0.0.0.0";
+    if (host == "localhost") host = "127.0.0.1";
+    boost::system::error_code ec;
+    auto addr = boost::urls::parse_ipv4_address(host);
+    if (!addr) {
+      auto addr6 = boost::urls::parse_ipv6_address(host);
+      if (!addr6) {
+        problem(r, "expected an IP address (or localhost) before the port, got \"" + host + "\"");
+        return;
+      }
+    }
+    settings_.address = {host, static_cast<std::uint16_t>(port)};
+  }
+
+  void decode_certificates() {
+    std::optional<std::string> cert, key;
+    std::string origin;
+    auto single_cert = global("certificate");
+    auto single_key = global("certificate_key");
+    auto cert_file = global("certificate_file");
+    auto key_file = global("certificate_key_file");
+    if (single_cert || single_key) {
+      if (!single_cert || !single_key) {
+        const Raw& r = single_cert ? *single_cert : *single_key;
+        problem(r, "certificate and certificate_key must be set together");
+      } else {
+        cert = base64_pem(*single_cert);
+        key = base64_pem(*single_key);
+        if (cert && key) add_certificate(*single_cert, *cert, *key);
+      }
+    }
+    if (cert_file || key_file) {
+      if (!cert_file || !key_file) {
+        const Raw& r = cert_file ? *cert_file : *key_file;
+        problem(r, "certificate_file and certificate_key_file must be set together");
+      } else {
+        auto c = file_contents(*cert_file);
+        auto k = file_contents(*key_file);
+        if (c && k) add_certificate(*cert_file, *c, *k);
+      }
+    }
+    if (auto list = global("certificates")) {
+      if (list->from_env) {
+        // Pomerium's env form is a JSON list of {cert, key}; accept it as YAML (a superset of JSON).
+        try {
+          list->node = YAML::Load(list->env_text);
+        } catch (const YAML::Exception&) {
+          problem(*list, "expected a JSON list of {\"cert\": FILE, \"key\": FILE}");
+          return;
+        }
+        list->from_env = false;
+      }
+      if (!list->node.IsSequence()) {
+        problem(*list, "expected a list of {cert: FILE, key: FILE}, got " + describe(list->node));
+        return;
+      }
+      std::size_t i = 0;
+      for (const auto& item : list->node) {
+        const std::string prefix = "certificates[" + std::to_string(i++) + "].";
+        if (!item.IsMap()) {
+          problem(at(item), prefix.substr(0, prefix.size() - 1), "expected a map with cert and key");
+          continue;
+        }
+        auto c = child(item, "cert", prefix, *this);
+        auto k = child(item, "key", prefix, *this);
+        if (!c || !k) {
+          problem(at(item), prefix.substr(0, prefix.size() - 1), "expected both cert and key");
+          continue;
+        }
+        auto cert_pem = pem_from_path_or_base64(*c);
+        auto key_pem = pem_from_path_or_base64(*k);
+        if (cert_pem && key_pem) add_certificate(*c, *cert_pem, *key_pem);
+      }
+    }
+  }
+
+  // `certificates[]` entries are file paths (Pomerium HEAD); v0.19 also accepted base64 PEM.
+  std::optional<std::string> pem_from_path_or_base64(const Raw& r) {
+    auto s = as_string(r);
+    if (!s) return std::nullopt;
+    if (auto decoded = core::base64_decode(core::trim(*s)); decoded && decoded->find("-----BEGIN") != std::string::npos)
+      return decoded;
+    return file_contents(r);
+  }
+
+  void add_certificate(const Raw& r, const std::string& cert_pem, const std::string& key_pem) {
+    if (auto error = check_certificate_pair(cert_pem, key_pem)) {
+      problem(r, *error);
+      return;
+    }
+    settings_.certificates.push_back({cert_pem, key_pem, r.location.where + " (" + r.key + ")"});
+  }
+
+  void decode_response_headers() {
+    HeaderList headers = {{"X-Frame-Options", "SAMEORIGIN"}, {"X-XSS-Protection", "1; mode=block"}};
+    if (!settings_.certificates.empty())
+      headers.insert(headers.begin(),
+                     {"Strict-Transport-Security", "max-age=31536000; includeSubDomains; preload"});
+    if (auto r = global("set_response_headers")) {
+      if (auto configured = as_map(*r)) {
+        bool disable = false;
+        for (const auto& [name, value] : *configured) disable = disable || core::iequals(name, "disable");
+        if (disable) {
+          headers.clear();
+        } else {
+          for (const auto& [name, value] : *configured) {
+            if (!valid_header_name(name)) {
+              problem(*r, "\"" + name + "\" is not a valid header name");
+              continue;
+            }
+            std::erase_if(headers, [&](const auto& h) { return core::iequals(h.first, name); });
+            headers.emplace_back(name, value);
+          }
+        }
+      }
+    }
+    settings_.set_response_headers = std::move(headers);
+  }
+
+  static bool valid_header_name(std::string_view name) {
+    if (name.empty()) return false;
+    for (const char c : name) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  static bool valid_header_value(std::string_view value) {
+    for (const char c : value)
+      if (c == '\r' || c == '\n' || c == '\0') return false;
+    return true;
+  }
+
+  // ---- routes -----------------------------------------------------------------------------------------------------
+  void decode_routes() {
+    // `policy` first, then `routes`, each from its environment variable (base64 YAML) or the file.
+    for (const char* key : {"policy", "routes"}) {
+      const std::string env_name = core::to_upper(key);
+      if (auto text = env_.get(env_name)) {
+        auto yaml = core::base64_decode(core::trim(*text));
+        if (!yaml) {
+          problem({"environment variable " + env_name}, key, "expected base64 of a YAML list of routes");
+          continue;
+        }
+        YAML::Node list;
+        const std::string label = "environment variable " + env_name + " (decoded YAML)";
+        try {
+          list = YAML::Load(*yaml);
+        } catch (const YAML::Exception& e) {
+          problem({label + ":" + std::to_string(e.mark.line + 1)}, key, "YAML syntax error: " + e.msg);
+          continue;
+        }
+        const std::string saved = label_;
+        label_ = label;
+        decode_route_list(list, key);
+        label_ = saved;
+      } else if (root_ && root_.IsMap() && root_[key].IsDefined() && !root_[key].IsNull()) {
+        decode_route_list(root_[key], key);
+      }
+    }
+  }
+
+  void decode_route_list(const YAML::Node& list, const std::string& key) {
+    if (!list.IsSequence()) {
+      problem(at(list), key, "expected a list of routes, got " + describe(list));
+      return;
+    }
+    std::size_t i = 0;
+    for (const auto& item : list) decode_route(item, key + "[" + std::to_string(i++) + "]");
+  }
+
+  void decode_route(const YAML::Node& node, const std::string& name) {
+    if (!node.IsMap()) {
+      problem(at(node), name, "expected a route (a map with from and to), got " + describe(node));
+      return;
+    }
+    const std::size_t before = problems_.size();
+    RouteSettings route;
+    route.location = at(node);
+    route.index = settings_.routes.size();
+    const std::string prefix = name + ".";
+    bool has_redirect_or_response = false;
+    for (const auto& kv : node) {
+      if (!kv.first.IsScalar()) continue;
+      const std::string key = kv.first.Scalar();
+      const std::string where = at(kv.first).where;
+      switch (route_key_status(key)) {
+        case KeyStatus::implemented: break;
+        case KeyStatus::not_supported_yet:
+          warn_once("route." + key, where + ": not supported yet: " + key + " (in " + name + "; accepted and ignored)");
+          if (key == "redirect" || key == "response") has_redirect_or_response = true;
+          break;
+        case KeyStatus::unknown:
+          warn_once("route." + key, where + ": unknown config option: " + key + " (in " + name + "; ignored)");
+          break;
+      }
+    }
+    auto get = [&](const char* key) { return child(node, key, prefix, *this); };
+
+    if (auto r = get("from")) {
+      if (auto s = as_string(*r)) parse_from(*r, *s, route);
+    } else {
+      problem(route.location, prefix + "from", "every route needs from: an http(s)://host[:port] URL");
+    }
+    if (auto r = get("to")) {
+      parse_to(*r, route);
+    } else if (!has_redirect_or_response) {
+      problem(route.location, prefix + "to", "every route needs to: one URL or a list of \"url[,weight]\"");
+    }
+    if (auto r = get("prefix")) {
+      if (auto s = as_string(*r)) {
+        if (!s->starts_with('/')) problem(*r, "expected a path prefix starting with /, got " + describe(*r));
+        route.prefix = *s;
+      }
+    }
+    if (auto r = get("path")) {
+      if (auto s = as_string(*r)) {
+        if (!s->starts_with('/')) problem(*r, "expected a path starting with /, got " + describe(*r));
+        route.path = *s;
+      }
+    }
+    if (auto r = get("regex")) {
+      if (auto s = as_string(*r)) {
+        route.regex = *s;
+        check_regex(*r, *s);
+      }
+    }
+    if (int(!route.prefix.empty()) + int(!route.path.empty()) + int(!route.regex.empty()) > 1)
+      problem(route.location, name, "set at most one of prefix, path and regex");
+    if (auto r = get("prefix_rewrite")) {
+      if (auto s = as_string(*r)) route.prefix_rewrite = *s;
+    }
+    if (auto r = get("regex_rewrite_pattern")) {
+      if (auto s = as_string(*r)) {
+        route.regex_rewrite_pattern = *s;
+        check_regex(*r, *s);
+      }
+    }
+    if (auto r = get("regex_rewrite_substitution")) {
+      if (auto s = as_string(*r)) route.regex_rewrite_substitution = *s;
+    }
+    if (route.prefix_rewrite && !route.regex_rewrite_pattern.empty())
+      problem(route.location, name, "prefix_rewrite and regex_rewrite_pattern cannot be used together");
+    if (!route.regex_rewrite_substitution.empty() && route.regex_rewrite_pattern.empty())
+      problem(route.location, prefix + "regex_rewrite_substitution", "needs regex_rewrite_pattern");
+    if (auto r = get("preserve_host_header")) {
+      if (auto b = as_bool(*r)) route.preserve_host_header = *b;
+    }
+    if (auto r = get("host_rewrite")) {
+      if (auto s = as_string(*r)) {
+        if (s->empty() || !valid_header_value(*s) || s->find_first_of(" /") != std::string::npos)
+          problem(*r, "expected a host[:port], got " + describe(*r));
+        route.host_rewrite = *s;
+      }
+    }
+    if (auto r = get("set_request_headers")) {
+      if (auto m = as_map(*r)) {
+        for (const auto& [n, v] : *m) {
+          if (!valid_header_name(n)) problem(*r, "\"" + n + "\" is not a valid header name");
+          else if (!valid_header_value(v)) problem(*r, "the value of \"" + n + "\" contains a line break");
+        }
+        route.set_request_headers = std::move(*m);
+      }
+    }
+    if (auto r = get("remove_request_headers")) {
+      if (auto l = as_list(*r)) {
+        for (const auto& n : *l)
+          if (!valid_header_name(n)) problem(*r, "\"" + n + "\" is not a valid header name");
+        route.remove_request_headers = std::move(*l);
+      }
+    }
+    if (auto r = get("set_response_headers")) {
+      if (auto m = as_map(*r)) {
+        for (const auto& [n, v] : *m) {
+          if (!valid_header_name(n)) problem(*r, "\"" + n + "\" is not a valid header name");
+          else if (!valid_header_value(v)) problem(*r, "the value of \"" + n + "\" contains a line break");
+        }
+        route.set_response_headers = std::move(*m);
+      }
+    }
+    if (auto r = get("timeout")) route.timeout = as_duration(*r);
+    if (auto r = get("idle_timeout")) route.idle_timeout = as_duration(*r);
+    if (auto r = get("allow_websockets")) {
+      if (auto b = as_bool(*r)) route.allow_websockets = *b;
+    }
+    if (auto r = get("tls_skip_verify")) {
+      if (auto b = as_bool(*r)) route.tls_skip_verify = *b;
+    }
+    if (auto r = get("tls_server_name")) {
+      if (auto s = as_string(*r)) route.tls_server_name = *s;
+    }
+    if (auto r = get("tls_custom_ca")) {
+      if (auto pem = base64_pem(*r)) {
+        if (auto error = check_ca_bundle(*pem)) problem(*r, *error);
+        else route.tls_custom_ca_pem = *pem;
+      }
+    }
+    if (auto r = get("tls_custom_ca_file")) {
+      if (auto pem = file_contents(*r)) {
+        if (auto error = check_ca_bundle(*pem)) problem(*r, *error);
+        else route.tls_custom_ca_pem += *pem;
+      }
+    }
+    if (auto r = get("allow_public_unauthenticated_access")) {
+      if (auto b = as_bool(*r)) route.allow_public_unauthenticated_access = *b;
+    }
+    if (route.allow_public_unauthenticated_access) {
+      for (const char* k : {"allowed_users", "allowed_domains", "allowed_groups", "allowed_idp_claims",
+                            "allow_any_authenticated_user"}) {
+        if (node[k].IsDefined() && !node[k].IsNull())
+          problem(at(node[k]), prefix + k, "cannot be combined with allow_public_unauthenticated_access");
+      }
+    }
+    if (problems_.size() == before) settings_.routes.push_back(std::move(route));
+  }
+
+  void check_regex(const Raw& r, const std::string& pattern);
+
+  void parse_from(const Raw& r, const std::string& text, RouteSettings& route) {
+    route.from = text;
+    auto parsed = boost::urls::parse_absolute_uri(core::trim(text));
+    const std::string expected = "expected an http(s)://host[:port] URL without a path, got " + describe(r);
+    if (!parsed) {
+      problem(r, expected);
+      return;
+    }
+    const auto& u = *parsed;
+    const std::string scheme = core::to_lower(u.scheme());
+    if (scheme != "http" && scheme != "https") {
+      problem(r, scheme == "tcp+https" || scheme == "udp+https" || scheme == "ssh"
+                     ? "not supported yet: " + scheme + " routes"
+                     : expected);
+      return;
+    }
+    if (!u.has_authority() || u.encoded_host().empty() || u.has_userinfo() || u.has_query() || u.has_fragment() ||
+        !(u.encoded_path().empty() || u.encoded_path() == "/")) {
+      problem(r, expected + (u.encoded_path().size() > 1 ? " (use prefix or path to match paths)" : ""));
+      return;
+    }
+    std::string host = core::to_lower(u.encoded_host());
+    if (host.find('*') != std::string::npos && (!host.starts_with("*.") || host.find('*', 1) != std::string::npos ||
+                                                host.size() < 3)) {
+      problem(r, "a wildcard is only allowed as the first label, as in https://*.example.com");
+      return;
+    }
+    if (u.has_port()) {
+      if (u.port().empty() || u.port_number() == 0) {
+        problem(r, "expected a port from 1 to 65535 in " + describe(r));
+        return;
+      }
+      route.from_port = u.port_number();
+    }
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    route.from_scheme = scheme;
+    route.from_host = host;
+  }
+
+  void parse_to(const Raw& r, RouteSettings& route) {
+    std::vector<std::pair<std::string, Location>> entries;
+    if (r.node.IsScalar()) {
+      entries.emplace_back(r.node.Scalar(), r.location);
+    } else if (r.node.IsSequence()) {
+      for (const auto& item : r.node) {
+        if (!item.IsScalar()) {
+          problem(at(item), r.key, "expected URL strings, found " + describe(item));
+          return;
+        }
+        entries.emplace_back(item.Scalar(), at(item));
+      }
+    } else {
+      problem(r, "expected one URL or a list of \"url[,weight]\", got " + describe(r.node));
+      return;
+    }
+    if (entries.empty()) {
+      problem(r, "expected at least one upstream URL");
+      return;
+    }
+    std::size_t weighted = 0;
+    for (const auto& [text, where] : entries) {
+      std::string url_text(core::trim(text));
+      UpstreamTarget target;
+      const auto comma = url_text.rfind(',');
+      if (comma != std::string::npos) {
+        const std::string weight_text(core::trim(std::string_view(url_text).substr(comma + 1)));
+        std::uint64_t w = 0;
+        bool ok = !weight_text.empty() && weight_text.size() <= 9;
+        for (const char c : weight_text) {
+          if (c < '0' || c > '9') ok = false;
+          else w = w * 10 + std::uint64_t(c - '0');
+        }
+        if (!ok || w == 0) {
+          problem(where, r.key, "expected a positive whole-number weight after the comma in \"" + text + "\"");
+          continue;
+        }
+        target.weight = static_cast<std::uint32_t>(w);
+        ++weighted;
+        url_text = std::string(core::trim(std::string_view(url_text).substr(0, comma)));
+      }
+      auto parsed = boost::urls::parse_absolute_uri(url_text);
+      if (!parsed || !parsed->has_authority() || parsed->encoded_host().empty()) {
+        problem(where, r.key, "expected an absolute http(s) URL, got \"" + text + "\"");
+        continue;
+      }
+      const auto& u = *parsed;
+      target.scheme = core::to_lower(u.scheme());
+      if (target.scheme != "http" && target.scheme != "https") {
+        problem(where, r.key,
+                "not supported yet: upstream scheme \"" + target.scheme + "\" (use http or https) in \"" + text + "\"");
+        continue;
+      }
+      if (u.has_userinfo() || u.has_query() || u.has_fragment()) {
+        problem(where, r.key, "expected a URL without user info, query or fragment, got \"" + text + "\"");
+        continue;
+      }
+      std::string host(u.encoded_host());
+      if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+      target.host = core::to_lower(host);
+      target.port = u.has_port() ? u.port_number() : (target.scheme == "https" ? 443 : 80);
+      if (u.has_port() && target.port == 0) {
+        problem(where, r.key, "expected a port from 1 to 65535 in \"" + text + "\"");
+        continue;
+      }
+      target.path = std::string(u.encoded_path());
+      target.url = url_text;
+      route.to.push_back(std::move(target));
+    }
+    if (weighted != 0 && weighted != entries.size())
+      problem(r, "give every upstream a weight or none of them");
+  }
+
+  std::string label_;
+  const Environment& env_;
+  YAML::Node root_;
+  Settings settings_;
+  std::vector<Problem> problems_;
+  std::set<std::string> warned_;
+};
+
+}  // namespace
+}  // namespace postern::config
+
+#include <re2/re2.h>
+
+namespace postern::config {
+namespace {
+void Loader::check_regex(const Raw& r, const std::string& pattern) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  options.set_max_mem(8 << 20);
+  RE2 re(pattern, options);
+  if (!re.ok()) problem(r, "invalid regular expression (RE2 syntax): " + re.error());
+}
+}  // namespace
+
+Settings load_settings_from_text(const std::string& yaml_text, const std::string& label, const Environment& env) {
+  Loader loader(label, env);
+  Settings s = loader.load(yaml_text);
+  s.config_file = label;
+  return s;
+}
+
+Settings load_settings(const std::string& path, const Environment& env) {
+  if (path.empty()) return load_settings_from_text("", "(environment)", env);
+  std::string error;
+  auto text = read_file(path, error);
+  if (!text) throw ConfigErrors({Problem{{path}, "(file)", error}});
+  return load_settings_from_text(*text, path, env);
+}
+
+}  // namespace postern::config

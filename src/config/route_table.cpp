@@ -1,0 +1,176 @@
+#include "config/route_table.h"
+
+#include <re2/re2.h>
+
+#include "core/strings.h"
+
+namespace postern::config {
+namespace {
+
+std::unique_ptr<re2::RE2> compile(const std::string& pattern, bool anchor) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  options.set_max_mem(8 << 20);
+  auto re = std::make_unique<re2::RE2>(anchor ? "^(?:" + pattern + ")$" : pattern, options);
+  return re->ok() ? std::move(re) : nullptr;  // the loader has already rejected invalid patterns
+}
+
+}  // namespace
+
+CompiledRoute::CompiledRoute(RouteSettings settings, Duration default_timeout) : settings_(std::move(settings)) {
+  if (!settings_.regex.empty()) path_regex_ = compile(settings_.regex, true);
+  if (!settings_.regex_rewrite_pattern.empty()) rewrite_regex_ = compile(settings_.regex_rewrite_pattern, false);
+  if (settings_.prefix_rewrite) {
+    prefix_rewrite_ = settings_.prefix_rewrite;
+  } else if (!settings_.to.empty() && !settings_.to.front().path.empty() && !rewrite_regex_) {
+    prefix_rewrite_ = settings_.to.front().path;  // a path on the first `to` is an implicit prefix rewrite
+  }
+  std::uint64_t sum = 0;
+  for (const auto& t : settings_.to) {
+    sum += t.weight;
+    cumulative_weights_.push_back(sum);
+  }
+  // Pomerium turns timeouts off for websocket routes unless set explicitly.
+  timeout_ = settings_.timeout.value_or(settings_.allow_websockets ? Duration{0} : default_timeout);
+  idle_timeout_ = settings_.idle_timeout.value_or(settings_.allow_websockets ? Duration{0} : std::chrono::minutes(5));
+}
+
+CompiledRoute::~CompiledRoute() = default;
+CompiledRoute::CompiledRoute(CompiledRoute&&) noexcept = default;
+CompiledRoute& CompiledRoute::operator=(CompiledRoute&&) noexcept = default;
+
+bool CompiledRoute::matches_host(std::string_view host, std::uint16_t port) const noexcept {
+  if (settings_.from_port && *settings_.from_port != port) return false;
+  const std::string& pattern = settings_.from_host;
+  if (pattern.starts_with("*.")) {
+    const std::string_view suffix = std::string_view(pattern).substr(1);  // ".example.com"
+    return host.size() > suffix.size() && host.ends_with(suffix);
+  }
+  return host == pattern;
+}
+
+bool CompiledRoute::matches_path(std::string_view path) const noexcept {
+  if (!settings_.path.empty()) return path == settings_.path;
+  if (path_regex_) return re2::RE2::FullMatch(re2::StringPiece(path.data(), path.size()), *path_regex_);
+  if (!settings_.regex.empty()) return false;  // uncompilable pattern: match nothing (fail closed)
+  if (!settings_.prefix.empty()) return path.starts_with(settings_.prefix);
+  return true;
+}
+
+std::string CompiledRoute::rewrite_path(std::string_view path) const {
+  if (rewrite_regex_) {
+    std::string out(path);
+    re2::RE2::GlobalReplace(&out, *rewrite_regex_, settings_.regex_rewrite_substitution);
+    if (out.empty() || out.front() != '/') out.insert(out.begin(), '/');
+    return out;
+  }
+  if (prefix_rewrite_) {
+    // Replace the matched part: the prefix (or the whole path for `path`, nothing for regex routes).
+    std::size_t matched = 0;
+    if (!settings_.path.empty()) matched = path.size();
+    else if (!settings_.prefix.empty()) matched = settings_.prefix.size();
+    else if (settings_.regex.empty()) matched = 1;  // the default prefix "/"
+    std::string out = *prefix_rewrite_ + std::string(path.substr(matched));
+    if (out.empty() || out.front() != '/') out.insert(out.begin(), '/');
+    return out;
+  }
+  return std::string(path);
+}
+
+const UpstreamTarget& CompiledRoute::pick_upstream(std::uint64_t n) const noexcept {
+  if (cumulative_weights_.size() == 1) return settings_.to.front();
+  const std::uint64_t slot = n % cumulative_weights_.back();
+  std::size_t i = 0;
+  while (cumulative_weights_[i] <= slot) ++i;
+  return settings_.to[i];
+}
+
+RouteTable::RouteTable(const std::vector<RouteSettings>& routes, Duration default_timeout) {
+  routes_.reserve(routes.size());
+  for (const auto& r : routes) routes_.emplace_back(r, default_timeout);
+}
+
+RouteTable::Match RouteTable::match(std::string_view host, std::uint16_t port, std::string_view path) const noexcept {
+  Match m;
+  for (const auto& route : routes_) {
+    if (!route.matches_host(host, port)) continue;
+    m.host_known = true;
+    if (route.matches_path(path)) {
+      m.route = &route;
+      return m;
+    }
+  }
+  return m;
+}
+
+std::optional<HostAndPort> parse_host_header(std::string_view value) {
+  value = core::trim(value);
+  if (value.empty() || value.size() > 255) return std::nullopt;
+  HostAndPort out;
+  std::string_view host = value;
+  std::string_view port;
+  if (value.front() == '[') {
+    const auto close = value.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = value.substr(1, close - 1);
+    const auto rest = value.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return std::nullopt;
+      port = rest.substr(1);
+    }
+  } else {
+    const auto colon = value.find(':');
+    if (colon != std::string_view::npos) {
+      host = value.substr(0, colon);
+      port = value.substr(colon + 1);
+    }
+  }
+  if (host.empty()) return std::nullopt;
+  for (const char c : host) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                    c == '.' || c == '_' || c == ':';
+    if (!ok) return std::nullopt;
+  }
+  if (!port.empty()) {
+    if (port.size() > 5) return std::nullopt;
+    unsigned v = 0;
+    for (const char c : port) {
+      if (c < '0' || c > '9') return std::nullopt;
+      v = v * 10 + unsigned(c - '0');
+    }
+    if (v == 0 || v > 65535) return std::nullopt;
+    out.port = static_cast<std::uint16_t>(v);
+  } else if (value.back() == ':') {
+    return std::nullopt;
+  }
+  out.host = core::to_lower(host);
+  if (out.host.size() > 1 && out.host.back() == '.') out.host.pop_back();
+  return out;
+}
+
+std::string normalize_path(std::string_view path) {
+  std::vector<std::string_view> segments;
+  const bool trailing_slash = path.ends_with('/') || path.ends_with("/.") || path.ends_with("/..");
+  std::size_t i = 0;
+  while (i <= path.size()) {
+    const auto next = path.find('/', i);
+    const std::string_view seg = path.substr(i, next == std::string_view::npos ? std::string_view::npos : next - i);
+    if (seg == "..") {
+      if (!segments.empty()) segments.pop_back();
+    } else if (!seg.empty() && seg != ".") {
+      segments.push_back(seg);
+    }
+    if (next == std::string_view::npos) break;
+    i = next + 1;
+  }
+  std::string out;
+  out.reserve(path.size() + 1);
+  for (const auto& s : segments) {
+    out += '/';
+    out += s;
+  }
+  if (out.empty() || (trailing_slash && !segments.empty())) out += '/';
+  return out;
+}
+
+}  // namespace postern::config

@@ -1,0 +1,74 @@
+#pragma once
+// The compiled route table: every route's host, path and rewrite rules turned into matchers once, at load time.
+// Immutable after construction; shared by all workers through a Snapshot.
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/settings.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace postern::config {
+
+class CompiledRoute {
+ public:
+  explicit CompiledRoute(RouteSettings settings, Duration default_timeout);
+  ~CompiledRoute();
+  CompiledRoute(CompiledRoute&&) noexcept;
+  CompiledRoute& operator=(CompiledRoute&&) noexcept;
+
+  [[nodiscard]] const RouteSettings& settings() const noexcept { return settings_; }
+  // `host` lower case without port; `port` the request's port (explicit or the listener scheme's default).
+  [[nodiscard]] bool matches_host(std::string_view host, std::uint16_t port) const noexcept;
+  [[nodiscard]] bool matches_path(std::string_view path) const noexcept;
+  // The path to send upstream after prefix or regex rewriting (`path` excludes the query).
+  [[nodiscard]] std::string rewrite_path(std::string_view path) const;
+  // Picks an upstream for the n-th request of a worker: weighted round robin over `to`.
+  [[nodiscard]] const UpstreamTarget& pick_upstream(std::uint64_t n) const noexcept;
+  [[nodiscard]] bool has_upstream() const noexcept { return !settings_.to.empty(); }
+  // Route timeout (0 = none) and per-read idle timeout for the upstream exchange.
+  [[nodiscard]] Duration timeout() const noexcept { return timeout_; }
+  [[nodiscard]] Duration idle_timeout() const noexcept { return idle_timeout_; }
+
+ private:
+  RouteSettings settings_;
+  std::unique_ptr<re2::RE2> path_regex_;
+  std::unique_ptr<re2::RE2> rewrite_regex_;
+  std::optional<std::string> prefix_rewrite_;
+  std::vector<std::uint64_t> cumulative_weights_;
+  Duration timeout_{0};
+  Duration idle_timeout_{0};
+};
+
+class RouteTable {
+ public:
+  RouteTable() = default;
+  explicit RouteTable(const std::vector<RouteSettings>& routes, Duration default_timeout);
+
+  struct Match {
+    const CompiledRoute* route = nullptr;  // null: no route
+    bool host_known = false;               // some route serves this host (so a miss is a path miss)
+  };
+  [[nodiscard]] Match match(std::string_view host, std::uint16_t port, std::string_view path) const noexcept;
+  [[nodiscard]] const std::vector<CompiledRoute>& routes() const noexcept { return routes_; }
+
+ private:
+  std::vector<CompiledRoute> routes_;
+};
+
+// Splits a Host header into lower-case host and optional port; nullopt when it is not a valid authority.
+struct HostAndPort {
+  std::string host;
+  std::optional<std::uint16_t> port;
+};
+[[nodiscard]] std::optional<HostAndPort> parse_host_header(std::string_view value);
+
+// Removes dot segments (RFC 3986 §5.2.4) and merges repeated slashes; the result always starts with '/'.
+[[nodiscard]] std::string normalize_path(std::string_view path);
+
+}  // namespace postern::config

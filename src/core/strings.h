@@ -1,0 +1,20 @@
+#pragma once
+// Small ASCII string helpers shared by every module.
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace postern::core {
+
+[[nodiscard]] std::string to_lower(std::string_view s);
+[[nodiscard]] std::string to_upper(std::string_view s);
+[[nodiscard]] bool iequals(std::string_view a, std::string_view b) noexcept;
+[[nodiscard]] std::string_view trim(std::string_view s) noexcept;
+// Splits on `sep`, trims each piece and drops empty ones.
+[[nodiscard]] std::vector<std::string> split_trimmed(std::string_view s, char sep);
+// Escapes a string for inclusion inside a JSON string literal (without the quotes).
+[[nodiscard]] std::string json_escape(std::string_view s);
+// Escapes &, <, >, " and ' for HTML text and attribute values.
+[[nodiscard]] std::string html_escape(std::string_view s);
+
+}  // namespace postern::core

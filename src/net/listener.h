@@ -1,0 +1,13 @@
+#pragma once
+// Listening sockets: one per worker on the same address, with SO_REUSEPORT so the kernel spreads connections.
+#include <boost/asio/ip/tcp.hpp>
+#include <string>
+
+namespace postern::net {
+
+// Opens, binds (SO_REUSEADDR + SO_REUSEPORT) and listens. Port 0 binds a free port: open the first acceptor with
+// port 0, then the others with the port it got. Throws boost::system::system_error on failure.
+[[nodiscard]] boost::asio::ip::tcp::acceptor open_listener(boost::asio::io_context& io, const std::string& host,
+                                                           unsigned short port);
+
+}  // namespace postern::net

@@ -1,0 +1,27 @@
+#pragma once
+// Every timeout Postern applies, with its name and default, in one place. Configurable ones take their value from
+// the settings (named after the Pomerium key); the others are fixed here.
+#include <chrono>
+
+namespace postern::net::timeouts {
+
+using namespace std::chrono_literals;
+
+// Downstream (client side).
+inline constexpr auto tls_handshake = 10s;        // accept → handshake done
+// header read: `timeout_read` (default 30s) from the first byte of a request to the end of its header.
+// keep-alive idle: `timeout_idle` (default 5m) waiting for the first byte of the next request.
+// write: `timeout_write` when set, else `timeout_idle`, for each write to a client that stopped reading.
+// body read: `timeout_idle` for each read of a request body.
+
+// Upstream.
+inline constexpr auto upstream_connect = 10s;     // DNS + TCP connect + TLS handshake (Envoy's connect_timeout)
+inline constexpr auto upstream_keepalive = 60s;   // an idle pooled connection is closed after this
+// response: the route's `timeout` (default `default_upstream_timeout`, 30s) from the end of the request to the end
+// of the response; 0 turns it off. read idle: the route's `idle_timeout` (default 5m) for each upstream read.
+
+// Process.
+inline constexpr auto shutdown_grace = 10s;       // SIGTERM: in-flight requests get this long to finish
+inline constexpr auto watchdog_tick = 250ms;      // granularity of every timeout above
+
+}  // namespace postern::net::timeouts

@@ -1,0 +1,41 @@
+#pragma once
+// TLS contexts. Server side: one context per configured certificate, the right one picked by SNI (exact name, then
+// wildcard, else the first), TLS 1.2+, ALPN http/1.1. Client side (to upstreams): verification against the system
+// roots plus a route's custom CA, or none with tls_skip_verify.
+#include <boost/asio/ssl/context.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/settings.h"
+
+namespace postern::net {
+
+class ServerTls {
+ public:
+  // Throws std::runtime_error with a readable message when a certificate cannot be used.
+  explicit ServerTls(const std::vector<config::CertificatePair>& certificates);
+  ~ServerTls();
+  // The context new connections start with; SNI may switch it.
+  [[nodiscard]] boost::asio::ssl::context& default_context() noexcept { return *entries_.front().ctx; }
+  // A self-signed certificate for when none is configured (Pomerium does the same), valid for a year.
+  [[nodiscard]] static config::CertificatePair self_signed(const std::string& common_name);
+
+ private:
+  struct Entry {
+    std::unique_ptr<boost::asio::ssl::context> ctx;
+    std::vector<std::string> names;  // DNS SANs (or CN), lower case; may start with "*."
+  };
+  static int on_servername(void* ssl, int* alert, void* arg);
+  std::vector<Entry> entries_;
+};
+
+struct ClientTlsOptions {
+  bool skip_verify = false;
+  std::string custom_ca_pem;
+};
+
+// Builds a client context. Throws std::runtime_error if the CA bundle cannot be loaded.
+[[nodiscard]] std::shared_ptr<boost::asio::ssl::context> make_client_tls(const ClientTlsOptions& options);
+
+}  // namespace postern::net

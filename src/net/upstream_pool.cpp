@@ -1,0 +1,126 @@
+#include "net/upstream_pool.h"
+
+#include <openssl/ssl.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "net/timeouts.h"
+
+namespace postern::net {
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+}
+
+std::string UpstreamPool::key_of(const UpstreamEndpoint& e) {
+  std::string key = e.target->scheme + "://" + e.target->host + ":" + std::to_string(e.target->port);
+  if (e.tls) {
+    key += "|" + e.server_name + "|" + std::to_string(reinterpret_cast<std::uintptr_t>(e.tls));
+  }
+  return key;
+}
+
+asio::awaitable<AcquireResult> UpstreamPool::acquire(const UpstreamEndpoint& endpoint, bool fresh) {
+  AcquireResult result;
+  const std::string key = key_of(endpoint);
+  if (!fresh) {
+    auto it = idle_.find(key);
+    if (it != idle_.end()) {
+      auto& list = it->second;
+      while (!list.empty()) {
+        auto conn = std::move(list.back());
+        list.pop_back();
+        if (!conn->stream.is_open()) continue;  // expired or closed while idle
+        conn->stream.set_idle(false);
+        conn->reused = true;
+        result.connection = std::move(conn);
+        co_return result;
+      }
+    }
+  }
+
+  const auto& target = *endpoint.target;
+  const auto deadline = Watched::clock::now() + timeouts::upstream_connect;
+
+  // Resolve: IP literals directly, names through the resolver, raced against the connect deadline.
+  std::vector<tcp::endpoint> endpoints;
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(target.host, ec);
+  if (!ec) {
+    endpoints.emplace_back(address, target.port);
+  } else {
+    tcp::resolver resolver(io_);
+    asio::steady_timer timer(io_, deadline);
+    auto outcome = co_await (resolver.async_resolve(target.host, std::to_string(target.port), nothrow) ||
+                             timer.async_wait(nothrow));
+    if (outcome.index() == 1) {
+      result.failure = "dns";
+      result.timed_out = true;
+      result.error = asio::error::timed_out;
+      co_return result;
+    }
+    auto [rec, results] = std::get<0>(std::move(outcome));
+    if (rec || results.empty()) {
+      result.failure = "dns";
+      result.error = rec ? rec : asio::error::host_not_found;
+      co_return result;
+    }
+    for (const auto& r : results) endpoints.push_back(r.endpoint());
+  }
+
+  std::unique_ptr<UpstreamConnection> conn =
+      endpoint.tls ? std::make_unique<UpstreamConnection>(dog_, tcp::socket(io_), *endpoint.tls)
+                   : std::make_unique<UpstreamConnection>(dog_, tcp::socket(io_));
+  conn->key = key;
+  conn->stream.expire_at(deadline, "upstream connect");
+  auto [cec, connected] = co_await asio::async_connect(conn->stream.tcp(), endpoints, nothrow);
+  if (cec) {
+    result.failure = "connect";
+    result.timed_out = conn->stream.expired_by() != nullptr;
+    result.error = cec;
+    co_return result;
+  }
+  conn->stream.tcp().set_option(tcp::no_delay(true), ec);
+
+  if (endpoint.tls) {
+    auto* tls = conn->stream.tls();
+    const std::string& name = endpoint.server_name.empty() ? target.host : endpoint.server_name;
+    boost::system::error_code ip_ec;
+    asio::ip::make_address(name, ip_ec);
+    if (ip_ec) SSL_set_tlsext_host_name(tls->native_handle(), name.c_str());  // SNI only for names
+    tls->set_verify_callback(asio::ssl::host_name_verification(name));
+    auto [hec] = co_await tls->async_handshake(asio::ssl::stream_base::client, nothrow);
+    if (hec) {
+      result.failure = "tls";
+      result.timed_out = conn->stream.expired_by() != nullptr;
+      result.error = hec;
+      co_return result;
+    }
+  }
+  conn->stream.expire_never();
+  result.connection = std::move(conn);
+  co_return result;
+}
+
+void UpstreamPool::release(std::unique_ptr<UpstreamConnection> connection) {
+  if (!connection || !connection->stream.is_open()) return;
+  auto& list = idle_[connection->key];
+  if (list.size() >= max_idle_per_key) return;  // dropping it closes it
+  connection->stream.set_idle(true);
+  connection->stream.expire_after(timeouts::upstream_keepalive, "upstream keep-alive");
+  // Closed-while-idle entries are skipped (and freed) on the next acquire for this key.
+  list.push_back(std::move(connection));
+}
+
+void UpstreamPool::clear() { idle_.clear(); }
+
+}  // namespace postern::net

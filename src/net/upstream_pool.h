@@ -1,0 +1,63 @@
+#pragma once
+// Per-worker pools of keep-alive connections to upstreams, keyed by scheme, host, port and TLS settings. Idle
+// connections are kept LIFO up to `max_idle_per_key`, each closed by the watchdog after `timeouts::upstream_keepalive`.
+// A connection in use is owned by the request that took it; it goes back with release() only when its last response
+// was read completely and the upstream allows keep-alive. Single-threaded: one pool per worker.
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "config/settings.h"
+#include "net/stream.h"
+
+namespace postern::net {
+
+struct UpstreamConnection {
+  UpstreamConnection(Watchdog& dog, Stream::socket_type socket) : stream(dog, std::move(socket)) {}
+  UpstreamConnection(Watchdog& dog, Stream::socket_type socket, boost::asio::ssl::context& ctx)
+      : stream(dog, std::move(socket), ctx) {}
+  Stream stream;
+  boost::beast::flat_buffer buffer{64 * 1024 + 16 * 1024};  // read buffer; bounded (response header limit + slack)
+  std::string key;
+  bool reused = false;  // taken from the idle list (may have been closed by the upstream meanwhile)
+};
+
+// How to reach one upstream: the target plus the TLS context to use for https (null for http).
+struct UpstreamEndpoint {
+  const config::UpstreamTarget* target = nullptr;
+  boost::asio::ssl::context* tls = nullptr;
+  std::string server_name;  // SNI and the name verified; "" = the target host
+};
+
+struct AcquireResult {
+  std::unique_ptr<UpstreamConnection> connection;  // null on failure
+  boost::system::error_code error;
+  const char* failure = nullptr;  // "dns", "connect", "tls" when connection is null
+  bool timed_out = false;
+};
+
+class UpstreamPool {
+ public:
+  static constexpr std::size_t max_idle_per_key = 512;
+
+  UpstreamPool(boost::asio::io_context& io, Watchdog& dog) : io_(io), dog_(dog) {}
+
+  // An idle connection when there is one (unless `fresh`), else a new one. Never throws.
+  boost::asio::awaitable<AcquireResult> acquire(const UpstreamEndpoint& endpoint, bool fresh = false);
+  void release(std::unique_ptr<UpstreamConnection> connection);
+  // Closes every idle connection (shutdown).
+  void clear();
+
+ private:
+  static std::string key_of(const UpstreamEndpoint& e);
+  boost::asio::io_context& io_;
+  Watchdog& dog_;
+  std::unordered_map<std::string, std::deque<std::unique_ptr<UpstreamConnection>>> idle_;
+};
+
+}  // namespace postern::net

@@ -1,0 +1,24 @@
+#pragma once
+// The pages Postern answers with itself when it cannot or will not forward: a small HTML page, or JSON when the
+// client prefers it. Each carries the status, one plain sentence and the request id; never a token, cookie or
+// internal detail.
+#include <string>
+#include <string_view>
+
+namespace postern::portal {
+
+// True when the Accept header ranks application/json (or a +json type) above text/html.
+[[nodiscard]] bool prefers_json(std::string_view accept) noexcept;
+
+struct RenderedPage {
+  std::string content_type;
+  std::string body;
+};
+
+[[nodiscard]] RenderedPage render_error(unsigned status, std::string_view sentence, std::string_view request_id,
+                                        bool json);
+
+// The standard reason phrase ("Bad Gateway") for a status.
+[[nodiscard]] std::string_view reason_phrase(unsigned status) noexcept;
+
+}  // namespace postern::portal

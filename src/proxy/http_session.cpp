@@ -1,0 +1,496 @@
+#include "proxy/http_session.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <optional>
+
+#include "core/random.h"
+#include "core/strings.h"
+#include "net/timeouts.h"
+#include "portal/error_page.h"
+#include "proxy/header_rewrite.h"
+#include "telemetry/log.h"
+
+namespace postern::proxy {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::awaitable;
+using namespace asio::experimental::awaitable_operators;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t header_limit = 64 * 1024;
+constexpr std::size_t body_chunk = 64 * 1024;  // one relay buffer per direction: the bound on buffered body bytes
+
+using RequestParser = http::request_parser<http::buffer_body>;
+using ResponseParser = http::response_parser<http::buffer_body>;
+
+// Per-request facts gathered before a response is chosen; also what the access log records.
+struct Exchange {
+  Clock::time_point start = Clock::now();
+  std::string request_id;
+  std::string method;
+  std::string host;
+  std::string path;  // without query
+  std::string client_ip;
+  std::string upstream;
+  unsigned status = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  bool json = false;
+};
+
+// The connection state shared by the steps of one request.
+struct Connection {
+  WorkerContext& worker;
+  const Shared& shared;
+  const config::Settings& settings;
+  net::Stream& stream;
+  beast::flat_buffer& buffer;
+  std::string peer_ip;
+  std::unique_ptr<char[]> relay;  // body relay buffer, allocated on first use
+
+  char* relay_buffer() {
+    if (!relay) relay = std::make_unique<char[]>(body_chunk);
+    return relay.get();
+  }
+  [[nodiscard]] Clock::duration write_timeout() const {
+    return settings.timeout_write.count() > 0 ? Clock::duration(settings.timeout_write)
+                                              : Clock::duration(settings.timeout_idle);
+  }
+};
+
+void log_exchange(WorkerContext& worker, const Exchange& ex) {
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - ex.start).count();
+  worker.log_access({ex.request_id, ex.method, ex.host, ex.path, ex.status, ms, ex.upstream, ex.bytes_in, ex.bytes_out,
+                     ex.client_ip});
+}
+
+// Writes a response Postern generated itself. Returns false when the connection must close.
+awaitable<bool> send_local(Connection& c, Exchange& ex, unsigned status, std::string_view sentence, bool keep_alive,
+                           std::string_view content_type = {}, std::string body = {}) {
+  http::response<http::string_body> res;
+  res.version(11);
+  res.result(status);
+  if (content_type.empty()) {
+    auto page = portal::render_error(status, sentence, ex.request_id, ex.json);
+    res.set(http::field::content_type, page.content_type);
+    res.body() = std::move(page.body);
+  } else {
+    res.set(http::field::content_type, content_type);
+    res.body() = std::move(body);
+  }
+  res.set(http::field::cache_control, "no-store");
+  add_local_response_headers(res.base(), c.settings, ex.request_id);
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  ex.status = status;
+  ex.bytes_out = res.body().size();
+  c.stream.expire_after(c.write_timeout(), "response write");
+  auto [ec, n] = co_await http::async_write(c.stream, res, nothrow);
+  co_return !ec && keep_alive;
+}
+
+// Reason a request head is unacceptable, before any routing; nullptr when fine.
+const char* framing_problem(const RequestParser& parser) {
+  const auto& req = parser.get();
+  const bool has_te = req.find(http::field::transfer_encoding) != req.end();
+  const bool has_cl = req.find(http::field::content_length) != req.end();
+  if (has_te && has_cl) return "The request has both Content-Length and Transfer-Encoding.";
+  if (has_te && !parser.chunked()) return "The request's Transfer-Encoding does not end in chunked.";
+  if (req.version() < 10 || req.version() > 11) return "Only HTTP/1.0 and HTTP/1.1 are supported here.";
+  if (req.count(http::field::host) > 1) return "The request has more than one Host header.";
+  return nullptr;
+}
+
+bool wants_websocket(const http::request_header<>& req) {
+  if (req.find(http::field::upgrade) == req.end()) return false;
+  bool connection_upgrade = false;
+  for (const auto& token : http::token_list(req[http::field::connection]))
+    if (core::iequals(token, "upgrade")) connection_upgrade = true;
+  return connection_upgrade && core::iequals(core::trim(req[http::field::upgrade]), "websocket");
+}
+
+// Relays one message body from `in` (whose head is already in `parser`) to `out` through `sr`, in chunks of at most
+// body_chunk bytes: nothing is read from `in` until the previous chunk was written to `out`. `read_deadline` and
+// `write_deadline` re-arm the two streams before each step. Returns {read error, write error}.
+template <bool isRequest, class ReadDeadline, class WriteDeadline>
+awaitable<std::pair<boost::system::error_code, boost::system::error_code>> relay_body(
+    net::Stream& in, beast::flat_buffer& in_buffer, http::parser<isRequest, http::buffer_body>& parser,
+    net::Stream& out, http::serializer<isRequest, http::buffer_body>& sr, char* buf, std::uint64_t& bytes,
+    ReadDeadline read_deadline, WriteDeadline write_deadline) {
+  auto& body = parser.get().body();
+  while (true) {
+    if (!parser.is_done()) {
+      body.data = buf;
+      body.size = body_chunk;
+      read_deadline(in);
+      auto [ec, n] = co_await http::async_read(in, in_buffer, parser, nothrow);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) co_return std::pair{ec, boost::system::error_code{}};
+      body.size = body_chunk - body.size;
+      body.data = buf;
+      body.more = !parser.is_done();
+      bytes += body.size;
+    } else {
+      body.data = nullptr;
+      body.size = 0;
+      body.more = false;
+    }
+    write_deadline(out);
+    auto [wec, wn] = co_await http::async_write(out, sr, nothrow);
+    if (wec == http::error::need_buffer) wec = {};
+    if (wec) co_return std::pair{boost::system::error_code{}, wec};
+    if (parser.is_done() && sr.is_done()) break;
+  }
+  co_return std::pair{boost::system::error_code{}, boost::system::error_code{}};
+}
+
+// Copies bytes one way until either side fails; then closes both so the opposite pump ends too.
+awaitable<void> pump(net::Stream& from, net::Stream& to, char* buf, std::uint64_t& bytes, Clock::duration idle) {
+  while (true) {
+    from.expire_after(idle, "websocket idle");
+    auto [ec, n] = co_await from.async_read_some(asio::buffer(buf, body_chunk), nothrow);
+    if (ec) break;
+    to.expire_after(idle, "websocket idle");
+    auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buf, n), nothrow);
+    if (wec) break;
+    bytes += n;
+  }
+  from.close();
+  to.close();
+}
+
+struct ForwardOutcome {
+  bool keep_alive = false;
+};
+
+// Forwards one request to an upstream and relays the response. Precondition: route has an upstream.
+awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, const config::CompiledRoute& route,
+                        bool client_keep_alive, bool websocket) {
+  auto& req = parser.get();
+  const bool is_head = req.method() == http::verb::head;
+  const unsigned client_version = req.version();
+  const bool request_chunked = parser.chunked();
+  const bool request_has_body = !parser.is_done();
+  const auto& target = route.pick_upstream(c.worker.requests);
+  ex.upstream = target.url;
+
+  // Target after path rewriting, query kept as sent.
+  const std::string_view raw_target = req.target();
+  const auto qpos = raw_target.find('?');
+  std::string upstream_target = route.rewrite_path(config::normalize_path(ex.path));
+  if (qpos != std::string_view::npos) upstream_target += raw_target.substr(qpos);
+
+  // 100-continue is ours to answer, once we know we will forward.
+  if (client_version == 11 && core::iequals(core::trim(req[http::field::expect]), "100-continue") && request_has_body) {
+    static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+    c.stream.expire_after(c.write_timeout(), "response write");
+    auto [ec, n] = co_await asio::async_write(c.stream, asio::buffer(continue_line), nothrow);
+    if (ec) co_return false;
+  }
+
+  const std::string original_host(req[http::field::host]);
+  ForwardContext ctx{c.peer_ip, c.stream.is_tls() ? "https" : "http", original_host, ex.request_id, upstream_target,
+                     websocket};
+  prepare_upstream_request(req.base(), c.settings, route, target, ctx);
+  req.version(11);
+  if (request_chunked) req.chunked(true);
+
+  net::UpstreamEndpoint endpoint{&target, nullptr, route.settings().tls_server_name};
+  if (target.tls()) endpoint.tls = c.shared.route_tls.at(route.settings().index).get();
+
+  const auto idle = route.idle_timeout().count() > 0 ? Clock::duration(route.idle_timeout())
+                                                     : Clock::duration(c.settings.timeout_idle);
+
+  std::unique_ptr<net::UpstreamConnection> up;
+  std::optional<ResponseParser> rp;
+  Clock::time_point response_deadline = Clock::time_point::max();
+  // At most two attempts: a reused keep-alive connection may have been closed by the upstream while idle; a request
+  // without a body is then sent again on a fresh connection.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto acquired = co_await c.worker.pool.acquire(endpoint, attempt > 0);
+    if (!acquired.connection) {
+      telemetry::log(telemetry::Level::warn, "upstream connection failed",
+                     {{"request_id", ex.request_id}, {"upstream", target.url}, {"stage", acquired.failure},
+                      {"error", acquired.error.message()}});
+      const char* sentence = std::string_view(acquired.failure) == "tls"
+                                 ? "Postern could not establish a trusted TLS connection to the upstream service."
+                                 : "Postern could not connect to the upstream service.";
+      co_return co_await send_local(c, ex, 502, sentence, client_keep_alive && !request_has_body);
+    }
+    up = std::move(acquired.connection);
+
+    http::serializer<true, http::buffer_body> sr{req};
+    auto [rec, wec] = co_await relay_body<true>(
+        c.stream, c.buffer, parser, up->stream, sr, c.relay_buffer(), ex.bytes_in,
+        [&](net::Stream& s) { s.expire_after(c.settings.timeout_idle, "request body read"); },
+        [&](net::Stream& s) { s.expire_after(idle, "upstream write"); });
+    if (rec) {
+      // The client went away or sent a broken body: nothing sensible can follow on this connection.
+      if (rec != http::error::end_of_stream && !c.stream.expired_by() && rec != asio::error::operation_aborted &&
+          rec.category() == http::make_error_code(http::error::bad_chunk).category()) {
+        co_await send_local(c, ex, 400, "The request body is malformed.", false);
+      }
+      ex.status = ex.status ? ex.status : 400;
+      co_return false;
+    }
+    if (wec) {
+      if (up->reused && !request_has_body && attempt == 0) continue;
+      telemetry::log(telemetry::Level::warn, "upstream write failed",
+                     {{"request_id", ex.request_id}, {"upstream", target.url}, {"error", wec.message()}});
+      co_return co_await send_local(c, ex, 502, "The upstream service closed the connection.", false);
+    }
+
+    // The response head, skipping interim 1xx responses (101 ends the exchange for websockets).
+    if (route.timeout().count() > 0) response_deadline = Clock::now() + route.timeout();
+    bool retry = false;
+    while (true) {
+      rp.emplace();
+      rp->header_limit(header_limit);
+      rp->body_limit(boost::none);
+      if (is_head) rp->skip(true);
+      const auto idle_deadline = Clock::now() + idle;
+      if (response_deadline < idle_deadline) up->stream.expire_at(response_deadline, "route timeout");
+      else up->stream.expire_at(idle_deadline, "upstream idle");
+      auto [ec, n] = co_await http::async_read_header(up->stream, up->buffer, *rp, nothrow);
+      if (ec) {
+        const char* expired = up->stream.expired_by();
+        if (!expired && up->reused && !request_has_body && attempt == 0 &&
+            (ec == http::error::end_of_stream || ec == asio::error::connection_reset || ec == asio::error::eof)) {
+          retry = true;
+          break;
+        }
+        if (expired) {
+          telemetry::log(telemetry::Level::warn, "upstream timed out",
+                         {{"request_id", ex.request_id}, {"upstream", target.url}, {"timeout", expired}});
+          co_return co_await send_local(c, ex, 504, "The upstream service did not answer in time.", false);
+        }
+        telemetry::log(telemetry::Level::warn, "upstream sent an invalid response",
+                       {{"request_id", ex.request_id}, {"upstream", target.url}, {"error", ec.message()}});
+        co_return co_await send_local(c, ex, 502, "The upstream service sent an invalid response.", false);
+      }
+      const unsigned code = rp->get().result_int();
+      if (code >= 100 && code < 200 && code != 101) continue;
+      break;
+    }
+    if (retry) continue;
+    break;
+  }
+
+  auto& res = rp->get();
+  ex.status = res.result_int();
+
+  if (websocket && res.result() == http::status::switching_protocols) {
+    prepare_downstream_response(res.base(), c.settings, &route, ex.request_id);
+    http::response_serializer<http::buffer_body> hsr{res};
+    c.stream.expire_after(c.write_timeout(), "response write");
+    auto [ec, n] = co_await http::async_write_header(c.stream, hsr, nothrow);
+    if (ec) co_return false;
+    // Bytes either side already read past the heads belong to the tunnel.
+    if (c.buffer.size() > 0) {
+      auto [wec, wn] = co_await asio::async_write(up->stream, c.buffer.data(), nothrow);
+      if (wec) co_return false;
+      ex.bytes_in += wn;
+      c.buffer.consume(wn);
+    }
+    if (up->buffer.size() > 0) {
+      auto [wec, wn] = co_await asio::async_write(c.stream, up->buffer.data(), nothrow);
+      if (wec) co_return false;
+      ex.bytes_out += wn;
+      up->buffer.consume(wn);
+    }
+    auto reverse = std::make_unique<char[]>(body_chunk);
+    co_await (pump(c.stream, up->stream, c.relay_buffer(), ex.bytes_in, idle) &&
+              pump(up->stream, c.stream, reverse.get(), ex.bytes_out, idle));
+    co_return false;
+  }
+
+  // Response framing towards the client.
+  bool keep_alive = client_keep_alive && !websocket;
+  const bool upstream_keep_alive = rp->keep_alive();
+  const bool until_eof = !rp->is_done() && !rp->chunked() && !rp->content_length();
+  prepare_downstream_response(res.base(), c.settings, &route, ex.request_id);
+  res.version(11);
+  if (client_version < 11) {
+    if (rp->chunked() || until_eof) keep_alive = false;  // HTTP/1.0 has no chunked: the body ends at close
+  } else if (rp->chunked() || (until_eof && !is_head)) {
+    res.chunked(true);
+  }
+  res.keep_alive(keep_alive);
+
+  http::response_serializer<http::buffer_body> sr{res};
+  auto [rec, wec] = co_await relay_body<false>(
+      up->stream, up->buffer, *rp, c.stream, sr, c.relay_buffer(), ex.bytes_out,
+      [&](net::Stream& s) {
+        const auto idle_deadline = Clock::now() + idle;
+        if (response_deadline < idle_deadline) s.expire_at(response_deadline, "route timeout");
+        else s.expire_at(idle_deadline, "upstream idle");
+      },
+      [&](net::Stream& s) { s.expire_after(c.write_timeout(), "response write"); });
+  if (rec || wec) {
+    if (rec && !wec) {
+      telemetry::log(telemetry::Level::warn, "upstream response aborted",
+                     {{"request_id", ex.request_id}, {"upstream", target.url},
+                      {"error", up->stream.expired_by() ? up->stream.expired_by() : rec.message()}});
+    }
+    co_return false;  // the client saw part of a response: closing is the only honest end
+  }
+  up->stream.expire_never();
+  if (upstream_keep_alive && rp->is_done() && !until_eof) c.worker.pool.release(std::move(up));
+  co_return keep_alive;
+}
+
+// Handles one request whose head has been read. Returns whether the connection may serve another.
+awaitable<bool> handle_request(Connection& c, RequestParser& parser) {
+  auto& req = parser.get();
+  Exchange ex;
+  ++c.worker.requests;
+  ex.method = std::string(req.method_string());
+  const std::string_view target = req.target();
+  ex.path = std::string(target.substr(0, target.find('?')));
+  const auto incoming_id = req["X-Request-Id"];
+  ex.request_id = acceptable_request_id(incoming_id) ? std::string(incoming_id) : core::random_hex_id();
+  ex.json = portal::prefers_json(req[http::field::accept]);
+  ex.client_ip = effective_client_ip(req["X-Forwarded-For"], c.peer_ip, c.settings.xff_num_trusted_hops);
+  ex.host = std::string(req[http::field::host]);
+  bool keep_alive = req.keep_alive() && !c.worker.draining;
+  // A request whose body we will not read leaves the connection unusable.
+  const bool unread_body = !parser.is_done();
+
+  bool result = false;
+  if (const char* problem = framing_problem(parser)) {
+    result = co_await send_local(c, ex, 400, problem, false);
+  } else if (ex.path == "/ping" || ex.path == "/healthz") {
+    result = co_await send_local(c, ex, 200, {}, keep_alive && !unread_body, "text/plain; charset=utf-8", "OK\n");
+  } else if (target.empty() || target.front() != '/') {
+    result = co_await send_local(c, ex, 400, "The request target must be a path.", false);
+  } else {
+    const auto host = config::parse_host_header(req[http::field::host]);
+    if (!host) {
+      result = co_await send_local(c, ex, 400, "The request has a missing or invalid Host header.", false);
+    } else {
+      const std::uint16_t port = host->port.value_or(c.stream.is_tls() ? 443 : 80);
+      const std::string path = config::normalize_path(ex.path);
+      const auto match = c.shared.snapshot->routes.match(host->host, port, path);
+      const bool websocket = wants_websocket(req);
+      if (!match.route) {
+        result = co_await send_local(c, ex, 404,
+                                     match.host_known ? "No route on this host matches the requested path."
+                                                      : "There is no route for this host.",
+                                     keep_alive && !unread_body);
+      } else if (!match.route->settings().allow_public_unauthenticated_access) {
+        result = co_await send_local(c, ex, 503,
+                                     "This route requires sign-in, and sign-in is not configured in this version of "
+                                     "Postern, so access is denied.",
+                                     keep_alive && !unread_body);
+      } else if (!match.route->has_upstream()) {
+        result = co_await send_local(c, ex, 501, "This route uses a feature Postern does not support yet.",
+                                     keep_alive && !unread_body);
+      } else if (websocket && !match.route->settings().allow_websockets) {
+        result = co_await send_local(c, ex, 403, "Websocket connections are not allowed on this route.",
+                                     keep_alive && !unread_body);
+      } else {
+        ++c.worker.in_flight;
+        result = co_await forward(c, ex, parser, *match.route, keep_alive, websocket);
+        --c.worker.in_flight;
+      }
+    }
+  }
+  log_exchange(c.worker, ex);
+  co_return result && !c.worker.draining;
+}
+
+// Answers a request whose head could not be parsed, then the connection closes.
+awaitable<void> reject_unparsable(Connection& c, const boost::system::error_code& ec) {
+  Exchange ex;
+  ex.request_id = core::random_hex_id();
+  ex.client_ip = c.peer_ip;
+  const bool too_large = ec == http::error::header_limit || ec == http::error::buffer_overflow;
+  co_await send_local(c, ex, too_large ? 431 : 400,
+                      too_large ? "The request's header block is larger than 64 KiB."
+                                : "The request could not be parsed as HTTP/1.1.",
+                      false);
+  log_exchange(c.worker, ex);
+}
+
+}  // namespace
+
+void WorkerContext::log_access(const telemetry::AccessRecord& record) {
+  if (access_log.append(record) && !flush_scheduled) {
+    flush_scheduled = true;
+    asio::post(io, [this] {
+      flush_scheduled = false;
+      access_log.flush();
+    });
+  }
+}
+
+awaitable<void> serve_connection(WorkerContext& worker, asio::ip::tcp::socket socket) {
+  const auto shared = worker.shared;  // held for the connection's life
+  const auto& settings = shared->snapshot->settings;
+  boost::system::error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  if (ec) co_return;
+  socket.set_option(asio::ip::tcp::no_delay(true), ec);
+  std::optional<net::Stream> stream;
+  if (shared->server_tls) stream.emplace(worker.watchdog, std::move(socket), shared->server_tls->default_context());
+  else stream.emplace(worker.watchdog, std::move(socket));
+  ++worker.connections;
+  struct Count {
+    std::size_t& n;
+    ~Count() { --n; }
+  } count{worker.connections};
+
+  if (stream->is_tls()) {
+    stream->expire_after(net::timeouts::tls_handshake, "tls handshake");
+    auto [hec] = co_await stream->tls()->async_handshake(asio::ssl::stream_base::server, nothrow);
+    if (hec) co_return;
+  }
+
+  beast::flat_buffer buffer(header_limit + 16 * 1024);
+  Connection c{worker, *shared, settings, *stream, buffer, remote.address().to_string(), nullptr};
+  bool first = true;
+  while (!worker.draining || first) {
+    if (buffer.size() == 0) {
+      // Between requests: wait for the next one's first byte under the idle timeout.
+      stream->set_idle(!first);
+      if (first) stream->expire_after(settings.timeout_read, "request header read");
+      else stream->expire_after(settings.timeout_idle, "keep-alive idle");
+      auto [rec, n] = co_await stream->async_read_some(buffer.prepare(16 * 1024), nothrow);
+      stream->set_idle(false);
+      if (rec) break;
+      buffer.commit(n);
+    }
+    stream->expire_after(settings.timeout_read, "request header read");
+    RequestParser parser;
+    parser.header_limit(header_limit);
+    parser.body_limit(boost::none);
+    auto [hec, n] = co_await http::async_read_header(*stream, buffer, parser, nothrow);
+    if (hec) {
+      if (stream->expired_by() || hec == http::error::end_of_stream || hec == asio::error::eof ||
+          hec == asio::error::connection_reset || hec == asio::error::operation_aborted) {
+        if (stream->expired_by())
+          telemetry::log(telemetry::Level::debug, "closing connection", {{"reason", stream->expired_by()},
+                                                                          {"client_ip", c.peer_ip}});
+        break;
+      }
+      co_await reject_unparsable(c, hec);
+      break;
+    }
+    if (!co_await handle_request(c, parser)) break;
+    first = false;
+  }
+  stream->close();
+}
+
+}  // namespace postern::proxy

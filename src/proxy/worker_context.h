@@ -1,0 +1,46 @@
+#pragma once
+// What a request handler can reach on its worker: the shared immutable state (config snapshot, TLS contexts) and the
+// worker's own pool, watchdog, access log and counters. Everything here is touched by one thread only, except
+// `Shared`, which is immutable.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "config/snapshot.h"
+#include "net/tls.h"
+#include "net/upstream_pool.h"
+#include "net/watchdog.h"
+#include "telemetry/access_log.h"
+
+namespace postern::proxy {
+
+// Built once from a config snapshot; shared read-only by all workers.
+struct Shared {
+  config::SnapshotPtr snapshot;
+  std::unique_ptr<net::ServerTls> server_tls;  // null with insecure_server
+  // Client TLS context per route index; null for routes without https upstreams.
+  std::vector<std::shared_ptr<boost::asio::ssl::context>> route_tls;
+};
+
+struct WorkerContext {
+  WorkerContext(boost::asio::io_context& io_context, std::shared_ptr<const Shared> s)
+      : io(io_context), watchdog(io_context), pool(io_context, watchdog), shared(std::move(s)) {}
+
+  boost::asio::io_context& io;
+  net::Watchdog watchdog;
+  net::UpstreamPool pool;
+  telemetry::AccessLog access_log;
+  std::shared_ptr<const Shared> shared;
+  bool draining = false;
+  bool flush_scheduled = false;
+  std::uint64_t requests = 0;  // also drives weighted round robin
+  std::size_t connections = 0;
+  std::size_t in_flight = 0;
+
+  // Writes the access log out once the event loop comes round (coalescing lines written meanwhile).
+  void log_access(const telemetry::AccessRecord& record);
+};
+
+}  // namespace postern::proxy

@@ -1,0 +1,40 @@
+#pragma once
+// The access log: one JSON line per request on stdout. Each worker owns an AccessLog and appends to it without
+// locking; lines are written out in batches (when the worker's event loop comes round, or when the buffer is full),
+// under a process-wide mutex so lines from different workers never interleave.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace postern::telemetry {
+
+struct AccessRecord {
+  std::string_view request_id;
+  std::string_view method;
+  std::string_view host;
+  std::string_view path;  // without the query string: queries may carry codes and tokens
+  unsigned status = 0;
+  double duration_ms = 0;
+  std::string_view upstream;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::string_view client_ip;
+};
+
+class AccessLog {
+ public:
+  static constexpr std::size_t max_buffered = 256 * 1024;  // past this, flush synchronously
+  AccessLog() { buffer_.reserve(16 * 1024); }
+  ~AccessLog() { flush(); }
+  AccessLog(const AccessLog&) = delete;
+  AccessLog& operator=(const AccessLog&) = delete;
+
+  // Appends one line; returns true when the caller should schedule a flush (the buffer went from empty to non-empty).
+  bool append(const AccessRecord& record);
+  void flush();
+
+ private:
+  std::string buffer_;
+};
+
+}  // namespace postern::telemetry
