@@ -1,0 +1,206 @@
+#include "config/loader.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "core/base64.h"
+
+using namespace postern::config;
+using namespace std::chrono_literals;
+
+namespace {
+
+Settings load(const std::string& yaml, std::map<std::string, std::string> env = {}) {
+  return load_settings_from_text(yaml, "test.yaml", Environment(std::move(env)));
+}
+
+// The problems a load reports, as "where: key: message" lines.
+std::vector<std::string> problems(const std::string& yaml, std::map<std::string, std::string> env = {}) {
+  try {
+    (void)load(yaml, std::move(env));
+  } catch (const ConfigErrors& e) {
+    std::vector<std::string> out;
+    for (const auto& p : e.problems()) out.push_back(p.to_string());
+    return out;
+  }
+  return {};
+}
+
+bool any_contains(const std::vector<std::string>& lines, const std::string& needle) {
+  for (const auto& l : lines)
+    if (l.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+constexpr const char* minimal_route = R"(
+routes:
+  - from: https://app.example.com
+    to: http://127.0.0.1:8080
+)";
+
+}  // namespace
+
+TEST(Loader, AppliesPomeriumDefaults) {
+  const auto s = load(minimal_route);
+  EXPECT_EQ(s.address.host, "0.0.0.0");
+  EXPECT_EQ(s.address.port, 443);
+  EXPECT_FALSE(s.insecure_server);
+  EXPECT_EQ(s.timeout_read, Duration(30s));
+  EXPECT_EQ(s.timeout_write, Duration(0));
+  EXPECT_EQ(s.timeout_idle, Duration(5min));
+  EXPECT_EQ(s.default_upstream_timeout, Duration(30s));
+  ASSERT_EQ(s.routes.size(), 1u);
+  EXPECT_EQ(s.routes[0].from_host, "app.example.com");
+  EXPECT_EQ(s.routes[0].to[0].port, 8080);
+  // No certificate configured: no HSTS, the two other defaults.
+  ASSERT_EQ(s.set_response_headers.size(), 2u);
+  EXPECT_EQ(s.set_response_headers[0].first, "X-Frame-Options");
+}
+
+TEST(Loader, EnvironmentWinsOverTheFile) {
+  const auto s = load("address: 127.0.0.1:8000\ninsecure_server: false\n",
+                      {{"ADDRESS", "127.0.0.1:9000"}, {"INSECURE_SERVER", "true"}, {"TIMEOUT_IDLE", "1m30s"}});
+  EXPECT_EQ(s.address.port, 9000);
+  EXPECT_TRUE(s.insecure_server);
+  EXPECT_EQ(s.timeout_idle, Duration(90s));
+}
+
+TEST(Loader, MapsFromTheEnvironmentAreJsonObjects) {
+  const auto s = load("", {{"SET_RESPONSE_HEADERS", R"({"X-Test":"yes","X-Frame-Options":"DENY"})"}});
+  bool test = false, frame = false;
+  for (const auto& [n, v] : s.set_response_headers) {
+    if (n == "X-Test" && v == "yes") test = true;
+    if (n == "X-Frame-Options" && v == "DENY") frame = true;
+  }
+  EXPECT_TRUE(test);
+  EXPECT_TRUE(frame);
+  EXPECT_TRUE(any_contains(problems("", {{"SET_RESPONSE_HEADERS", "X-Test: yes"}}),
+                           "environment variable SET_RESPONSE_HEADERS: set_response_headers: expected a JSON object"));
+}
+
+TEST(Loader, DisableClearsDefaultResponseHeaders) {
+  EXPECT_TRUE(load("set_response_headers:\n  disable: true\n").set_response_headers.empty());
+}
+
+TEST(Loader, PolicyAndRoutesBothCountPolicyFirst) {
+  const auto s = load(R"(
+routes:
+  - from: https://b.example.com
+    to: http://b
+policy:
+  - from: https://a.example.com
+    to: http://a
+)");
+  ASSERT_EQ(s.routes.size(), 2u);
+  EXPECT_EQ(s.routes[0].from_host, "a.example.com");
+  EXPECT_EQ(s.routes[1].from_host, "b.example.com");
+}
+
+TEST(Loader, PolicyEnvironmentVariableIsBase64Yaml) {
+  const std::string yaml = "- from: https://env.example.com\n  to: http://upstream:81\n";
+  const auto s = load("", {{"POLICY", postern::core::base64_encode(yaml)}});
+  ASSERT_EQ(s.routes.size(), 1u);
+  EXPECT_EQ(s.routes[0].from_host, "env.example.com");
+  EXPECT_TRUE(any_contains(problems("", {{"POLICY", "not base64!"}}), "environment variable POLICY"));
+}
+
+TEST(Loader, ToAcceptsListsWithWeights) {
+  const auto s = load(R"(
+routes:
+  - from: https://app.example.com
+    to: ["http://a:1,3", "http://b:2,1"]
+)");
+  ASSERT_EQ(s.routes[0].to.size(), 2u);
+  EXPECT_EQ(s.routes[0].to[0].weight, 3u);
+  EXPECT_EQ(s.routes[0].to[1].host, "b");
+  EXPECT_TRUE(any_contains(problems(R"(
+routes:
+  - from: https://app.example.com
+    to: ["http://a:1,3", "http://b:2"]
+)"),
+                           "give every upstream a weight or none"));
+}
+
+TEST(Loader, ErrorsNameFileLineKeyAndExpectation) {
+  const auto p = problems(R"(address: nonsense
+timeout_read: abc
+insecure_server: maybe
+routes:
+  - from: https://app.example.com/some/path
+    to: http://127.0.0.1
+  - from: https://ok.example.com
+  - from: https://re.example.com
+    to: http://x
+    regex: "(unclosed"
+)");
+  EXPECT_TRUE(any_contains(p, "test.yaml:1: address: expected [host]:port"));
+  EXPECT_TRUE(any_contains(p, "test.yaml:2: timeout_read: expected a duration"));
+  EXPECT_TRUE(any_contains(p, "test.yaml:3: insecure_server: expected true or false"));
+  EXPECT_TRUE(any_contains(p, "test.yaml:5: routes[0].from: expected an http(s)://host[:port] URL without a path"));
+  EXPECT_TRUE(any_contains(p, "test.yaml:7: routes[1].to: every route needs to"));
+  EXPECT_TRUE(any_contains(p, "test.yaml:10: routes[2].regex: invalid regular expression"));
+}
+
+TEST(Loader, YamlSyntaxErrorNamesTheLine) {
+  const auto p = problems("address: :443\nroutes: [\n  - from: x\n");
+  ASSERT_FALSE(p.empty());
+  EXPECT_TRUE(any_contains(p, "YAML syntax error"));
+  EXPECT_TRUE(any_contains(p, "test.yaml:"));
+}
+
+TEST(Loader, UnknownAndPendingKeysAreWarningsNotErrors) {
+  const auto s = load(std::string("idp_provider: okta\nfancy_new_key: 1\n") + minimal_route +
+                      "    allowed_users: [a@example.com]\n");
+  ASSERT_EQ(s.warnings.size(), 3u);
+  EXPECT_TRUE(any_contains(s.warnings, "test.yaml:2: unknown config option: fancy_new_key"));
+  EXPECT_TRUE(any_contains(s.warnings, "test.yaml:1: not supported yet: idp_provider"));
+  EXPECT_TRUE(any_contains(s.warnings, "not supported yet: allowed_users"));
+}
+
+TEST(Loader, PublicAccessCannotBeCombinedWithAllowLists) {
+  EXPECT_TRUE(any_contains(problems(std::string(minimal_route) + "    allow_public_unauthenticated_access: true\n" +
+                                    "    allowed_domains: [example.com]\n"),
+                           "routes[0].allowed_domains: cannot be combined with allow_public_unauthenticated_access"));
+}
+
+TEST(Loader, FromAcceptsWildcardsAndPortsButNotPaths) {
+  const auto s = load(R"(
+routes:
+  - from: https://*.Example.com
+    to: http://x
+  - from: http://app.example.com:8080
+    to: http://x
+)");
+  EXPECT_EQ(s.routes[0].from_host, "*.example.com");
+  EXPECT_EQ(s.routes[1].from_port, 8080);
+  EXPECT_TRUE(any_contains(problems("routes:\n  - from: https://a.*.com\n    to: http://x\n"), "wildcard"));
+  EXPECT_TRUE(any_contains(problems("routes:\n  - from: ftp://a.com\n    to: http://x\n"), "expected an http(s)"));
+}
+
+TEST(Loader, MissingSecretFileIsAnError) {
+  EXPECT_TRUE(any_contains(problems(std::string(minimal_route) + "    tls_custom_ca_file: /nonexistent/ca.pem\n"),
+                           "routes[0].tls_custom_ca_file: cannot read file \"/nonexistent/ca.pem\""));
+}
+
+TEST(Loader, CertificateFromFilesIsCheckedAtLoad) {
+  EXPECT_TRUE(any_contains(problems("certificate_file: /nonexistent.pem\ncertificate_key_file: /nonexistent.key\n"),
+                           "certificate_file: cannot read file"));
+  EXPECT_TRUE(any_contains(problems("certificate_file: /etc/hostname\n"), "must be set together"));
+  const std::string bad = postern::core::base64_encode("not a pem");
+  EXPECT_TRUE(any_contains(problems("certificate: " + bad + "\ncertificate_key: " + bad + "\n"),
+                           "certificate: no PEM certificate found"));
+}
+
+TEST(Loader, TopLevelMustBeAMap) {
+  EXPECT_TRUE(any_contains(problems("- just\n- a list\n"), "expected a map of settings"));
+}
+
+TEST(Loader, ConfigFileThatDoesNotExistIsAClearError) {
+  try {
+    (void)load_settings("/nonexistent/config.yaml", Environment());
+    FAIL();
+  } catch (const ConfigErrors& e) {
+    EXPECT_NE(e.problems().front().to_string().find("cannot read file"), std::string::npos);
+  }
+}
