@@ -23,7 +23,7 @@ using asio::ip::tcp;
 
 namespace {
 
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+using net::nothrow;
 
 std::shared_ptr<const proxy::Shared> build_shared(config::SnapshotPtr snapshot) {
   auto shared = std::make_shared<proxy::Shared>();
@@ -53,10 +53,10 @@ std::shared_ptr<const proxy::Shared> build_shared(config::SnapshotPtr snapshot) 
 struct Server::Impl {
   struct Worker {
     explicit Worker(std::shared_ptr<const proxy::Shared> shared)
-        : io(1), context(io, std::move(shared)), guard(asio::make_work_guard(io)) {}
+        : io(net::worker_concurrency_hint), context(io, std::move(shared)), guard(asio::make_work_guard(io)) {}
     asio::io_context io;
     proxy::WorkerContext context;
-    std::optional<tcp::acceptor> acceptor;
+    std::optional<net::Acceptor> acceptor;
     asio::executor_work_guard<asio::io_context::executor_type> guard;
     std::thread thread;
     std::atomic<bool> finished{false};
@@ -65,14 +65,14 @@ struct Server::Impl {
   std::shared_ptr<const proxy::Shared> shared;
   std::vector<std::unique_ptr<Worker>> workers;
 
-  static asio::awaitable<void> accept_loop(Worker& w) {
+  static net::Task<void> accept_loop(Worker& w) {
     while (true) {
       auto [ec, socket] = co_await w.acceptor->async_accept(nothrow);
       if (ec) {
         if (w.context.draining || !w.acceptor->is_open()) co_return;
         if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
           telemetry::log(telemetry::Level::error, "accept failed; pausing", {{"error", ec.message()}});
-          asio::steady_timer pause(w.io, std::chrono::milliseconds(100));
+          net::Timer pause(w.io.get_executor(), std::chrono::milliseconds(100));
           co_await pause.async_wait(nothrow);
         }
         continue;

@@ -3,7 +3,9 @@
 #include <openssl/rand.h>
 
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 
 namespace postern::core {
 
@@ -16,14 +18,43 @@ std::string random_bytes(std::size_t n) {
   return out;
 }
 
+namespace {
+
+class Xoshiro256 {
+ public:
+  Xoshiro256() {
+    const std::string seed = random_bytes(sizeof s_);
+    std::memcpy(s_, seed.data(), sizeof s_);
+  }
+  std::uint64_t next() noexcept {
+    const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
+    const std::uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return result;
+  }
+
+ private:
+  static std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
+  std::uint64_t s_[4];
+};
+
+}  // namespace
+
 std::string random_hex_id() {
   static constexpr char digits[] = "0123456789abcdef";
-  const std::string raw = random_bytes(16);
-  std::string out;
-  out.reserve(32);
-  for (const char c : raw) {
-    out += digits[(static_cast<unsigned char>(c) >> 4) & 0xf];
-    out += digits[static_cast<unsigned char>(c) & 0xf];
+  thread_local Xoshiro256 generator;
+  std::string out(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    std::uint64_t v = generator.next();
+    for (int i = 0; i < 16; ++i) {
+      out[static_cast<std::size_t>(half * 16 + i)] = digits[v & 0xf];
+      v >>= 4;
+    }
   }
   return out;
 }

@@ -6,7 +6,8 @@
 namespace postern::core {
 
 [[nodiscard]] std::string random_bytes(std::size_t n);
-// 128 random bits as 32 lower-case hex characters; used for request ids.
+// 128 bits as 32 lower-case hex characters, for request ids: unpredictable but not secret. Drawn from a per-thread
+// generator (xoshiro256**) seeded from the system DRBG, so the hot path makes no system call or lock.
 [[nodiscard]] std::string random_hex_id();
 
 }  // namespace postern::core

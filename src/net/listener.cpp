@@ -6,11 +6,11 @@
 
 namespace postern::net {
 
-boost::asio::ip::tcp::acceptor open_listener(boost::asio::io_context& io, const std::string& host,
+Acceptor open_listener(boost::asio::io_context& io, const std::string& host,
                                              unsigned short port) {
   using boost::asio::ip::tcp;
   const tcp::endpoint endpoint(boost::asio::ip::make_address(host), port);
-  tcp::acceptor acceptor(io);
+  Acceptor acceptor(io.get_executor());
   acceptor.open(endpoint.protocol());
   acceptor.set_option(boost::asio::socket_base::reuse_address(true));
   const int one = 1;

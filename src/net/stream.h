@@ -9,13 +9,14 @@
 #include <memory>
 #include <utility>
 
+#include "net/asio_types.h"
 #include "net/watchdog.h"
 
 namespace postern::net {
 
 class Stream : public Watched {
  public:
-  using socket_type = boost::asio::ip::tcp::socket;
+  using socket_type = Socket;
   using tls_type = boost::beast::ssl_stream<socket_type>;
   using executor_type = socket_type::executor_type;
 

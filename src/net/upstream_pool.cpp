@@ -17,9 +17,6 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 
-namespace {
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
-}
 
 std::string UpstreamPool::key_of(const UpstreamEndpoint& e) {
   std::string key = e.target->scheme + "://" + e.target->host + ":" + std::to_string(e.target->port);
@@ -29,7 +26,7 @@ std::string UpstreamPool::key_of(const UpstreamEndpoint& e) {
   return key;
 }
 
-asio::awaitable<AcquireResult> UpstreamPool::acquire(const UpstreamEndpoint& endpoint, bool fresh) {
+Task<AcquireResult> UpstreamPool::acquire(const UpstreamEndpoint& endpoint, bool fresh) {
   AcquireResult result;
   const std::string key = key_of(endpoint);
   if (!fresh) {
@@ -58,8 +55,8 @@ asio::awaitable<AcquireResult> UpstreamPool::acquire(const UpstreamEndpoint& end
   if (!ec) {
     endpoints.emplace_back(address, target.port);
   } else {
-    tcp::resolver resolver(io_);
-    asio::steady_timer timer(io_, deadline);
+    Resolver resolver(io_.get_executor());
+    Timer timer(io_.get_executor(), deadline);
     auto outcome = co_await (resolver.async_resolve(target.host, std::to_string(target.port), nothrow) ||
                              timer.async_wait(nothrow));
     if (outcome.index() == 1) {
@@ -78,8 +75,8 @@ asio::awaitable<AcquireResult> UpstreamPool::acquire(const UpstreamEndpoint& end
   }
 
   std::unique_ptr<UpstreamConnection> conn =
-      endpoint.tls ? std::make_unique<UpstreamConnection>(dog_, tcp::socket(io_), *endpoint.tls)
-                   : std::make_unique<UpstreamConnection>(dog_, tcp::socket(io_));
+      endpoint.tls ? std::make_unique<UpstreamConnection>(dog_, Socket(io_.get_executor()), *endpoint.tls)
+                   : std::make_unique<UpstreamConnection>(dog_, Socket(io_.get_executor()));
   conn->key = key;
   conn->stream.expire_at(deadline, "upstream connect");
   auto [cec, connected] = co_await asio::async_connect(conn->stream.tcp(), endpoints, nothrow);

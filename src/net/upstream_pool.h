@@ -48,7 +48,7 @@ class UpstreamPool {
   UpstreamPool(boost::asio::io_context& io, Watchdog& dog) : io_(io), dog_(dog) {}
 
   // An idle connection when there is one (unless `fresh`), else a new one. Never throws.
-  boost::asio::awaitable<AcquireResult> acquire(const UpstreamEndpoint& endpoint, bool fresh = false);
+  Task<AcquireResult> acquire(const UpstreamEndpoint& endpoint, bool fresh = false);
   void release(std::unique_ptr<UpstreamConnection> connection);
   // Closes every idle connection (shutdown).
   void clear();

@@ -21,13 +21,14 @@ namespace postern::proxy {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using asio::awaitable;
+template <class T = void>
+using awaitable = net::Task<T>;
+using net::nothrow;
 using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t header_limit = 64 * 1024;
 constexpr std::size_t body_chunk = 64 * 1024;  // one relay buffer per direction: the bound on buffered body bytes
 
@@ -435,7 +436,7 @@ void WorkerContext::log_access(const telemetry::AccessRecord& record) {
   }
 }
 
-awaitable<void> serve_connection(WorkerContext& worker, asio::ip::tcp::socket socket) {
+awaitable<void> serve_connection(WorkerContext& worker, net::Socket socket) {
   const auto shared = worker.shared;  // held for the connection's life
   const auto& settings = shared->snapshot->settings;
   boost::system::error_code ec;

@@ -4,11 +4,12 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "net/asio_types.h"
 #include "proxy/worker_context.h"
 
 namespace postern::proxy {
 
 // Serves `socket` until the client leaves, a timeout fires, or the worker drains. Never throws.
-boost::asio::awaitable<void> serve_connection(WorkerContext& worker, boost::asio::ip::tcp::socket socket);
+net::Task<void> serve_connection(WorkerContext& worker, net::Socket socket);
 
 }  // namespace postern::proxy

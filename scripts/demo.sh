@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `make run`: the demo. Starts the sample app and Postern (examples/quickstart.yaml), plus the Okta simulator when
+# it is present, prints where to go, and stops everything on Ctrl-C.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+run_dir=$(mktemp -d /tmp/postern-demo.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo "demo stopped; logs were in $run_dir"
+}
+trap cleanup EXIT INT TERM
+
+wait_for() {  # wait_for URL NAME LOG
+  for _ in $(seq 1 100); do
+    if curl -s -o /dev/null "$1"; then return 0; fi
+    sleep 0.1
+  done
+  echo "demo: $2 did not start; see $3" >&2
+  exit 1
+}
+
+node tests/e2e/upstream/server.mjs --host 127.0.0.1 --port 8081 > "$run_dir/sample-app.log" 2>&1 &
+pids+=($!)
+wait_for http://127.0.0.1:8081/ "the sample app" "$run_dir/sample-app.log"
+
+./build/postern --config examples/quickstart.yaml > "$run_dir/access.log" 2> "$run_dir/postern.log" &
+pids+=($!)
+wait_for http://127.0.0.1:8080/ping "Postern" "$run_dir/postern.log"
+
+cat <<MSG
+
+  Postern is running.
+
+    Open  http://localhost:8080/          the sample app through a public route
+    Open  http://private.localhost:8080/  a route that needs sign-in (refused with 503 until sign-in is built)
+
+  Config: examples/quickstart.yaml     Logs: $run_dir (access.log, postern.log)
+  Press Ctrl-C to stop.
+
+MSG
+wait -n "${pids[@]}"

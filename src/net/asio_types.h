@@ -1,0 +1,32 @@
+#pragma once
+// The concrete Asio types every module uses. Each worker runs one io_context on one thread, so I/O objects and
+// coroutines are bound to io_context::executor_type directly rather than the type-erased any_io_executor: no heap
+// or virtual dispatch per operation.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+
+namespace postern::net {
+
+using Executor = boost::asio::io_context::executor_type;
+template <class T = void>
+using Task = boost::asio::awaitable<T, Executor>;
+using Socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, Executor>;
+using Acceptor = boost::asio::basic_socket_acceptor<boost::asio::ip::tcp, Executor>;
+using Resolver = boost::asio::ip::basic_resolver<boost::asio::ip::tcp, Executor>;
+using Timer = boost::asio::basic_waitable_timer<std::chrono::steady_clock,
+                                                boost::asio::wait_traits<std::chrono::steady_clock>, Executor>;
+
+// Completion token for coroutines on the data path: results come back as a tuple with the error code, never as an
+// exception.
+inline constexpr auto nothrow = boost::asio::as_tuple(boost::asio::use_awaitable_t<Executor>{});
+
+// One thread per io_context and no cross-thread I/O: reactor locking off, scheduler locking kept (other threads
+// post shutdown work to a worker).
+inline constexpr int worker_concurrency_hint = BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO;
+
+}  // namespace postern::net
