@@ -52,7 +52,16 @@ std::vector<std::string> split_trimmed(std::string_view s, char sep) {
 std::string json_escape(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 8);
-  for (const char c : s) {
+  append_json_escaped(out, s);
+  return out;
+}
+
+void append_json_escaped(std::string& out, std::string_view s) {
+  std::size_t clean = 0;
+  while (clean < s.size() && static_cast<unsigned char>(s[clean]) >= 0x20 && s[clean] != '"' && s[clean] != '\\')
+    ++clean;
+  out.append(s.data(), clean);
+  for (const char c : s.substr(clean)) {
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -69,7 +78,6 @@ std::string json_escape(std::string_view s) {
         }
     }
   }
-  return out;
 }
 
 std::string html_escape(std::string_view s) {

@@ -14,6 +14,8 @@ namespace postern::core {
 [[nodiscard]] std::vector<std::string> split_trimmed(std::string_view s, char sep);
 // Escapes a string for inclusion inside a JSON string literal (without the quotes).
 [[nodiscard]] std::string json_escape(std::string_view s);
+// Appends `s` escaped for a JSON string literal to `out` (no allocation when nothing needs escaping).
+void append_json_escaped(std::string& out, std::string_view s);
 // Escapes &, <, >, " and ' for HTML text and attribute values.
 [[nodiscard]] std::string html_escape(std::string_view s);
 

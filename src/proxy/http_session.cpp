@@ -15,6 +15,7 @@
 #include "net/timeouts.h"
 #include "portal/error_page.h"
 #include "proxy/header_rewrite.h"
+#include "proxy/wire.h"
 #include "telemetry/log.h"
 
 namespace postern::proxy {
@@ -59,6 +60,7 @@ struct Connection {
   beast::flat_buffer& buffer;
   std::string peer_ip;
   std::unique_ptr<char[]> relay;  // body relay buffer, allocated on first use
+  std::string head{};             // serialized message head, reused across requests
 
   char* relay_buffer() {
     if (!relay) relay = std::make_unique<char[]>(body_chunk);
@@ -121,37 +123,56 @@ bool wants_websocket(const http::request_header<>& req) {
   return connection_upgrade && core::iequals(core::trim(req[http::field::upgrade]), "websocket");
 }
 
-// Relays one message body from `in` (whose head is already in `parser`) to `out` through `sr`, in chunks of at most
-// body_chunk bytes: nothing is read from `in` until the previous chunk was written to `out`. `read_deadline` and
-// `write_deadline` re-arm the two streams before each step. Returns {read error, write error}.
+// Relays one message from `in` (whose head is already parsed into `parser`) to `out`: the serialized `head`, then the
+// body in chunks of at most body_chunk bytes, framed as chunked when `chunked_out`. Nothing more is read from `in`
+// until the previous chunk was written to `out` (back-pressure). A small message leaves in one gathered write.
+// `read_deadline` / `write_deadline` re-arm the two streams before each step. Returns {read error, write error}.
 template <bool isRequest, class ReadDeadline, class WriteDeadline>
-awaitable<std::pair<boost::system::error_code, boost::system::error_code>> relay_body(
+awaitable<std::pair<boost::system::error_code, boost::system::error_code>> relay_message(
     net::Stream& in, beast::flat_buffer& in_buffer, http::parser<isRequest, http::buffer_body>& parser,
-    net::Stream& out, http::serializer<isRequest, http::buffer_body>& sr, char* buf, std::uint64_t& bytes,
+    net::Stream& out, std::string_view head, bool chunked_out, char* buf, std::uint64_t& bytes,
     ReadDeadline read_deadline, WriteDeadline write_deadline) {
+  static constexpr std::string_view crlf = "\r\n";
+  static constexpr std::string_view last_chunk = "0\r\n\r\n";
   auto& body = parser.get().body();
+  bool head_pending = true;
+  char size_line[24];
   while (true) {
+    if (head_pending && !parser.is_done() && in_buffer.size() == 0) {
+      // Nothing of the body has arrived yet: let the head go first (long polls, slow uploads, event streams).
+      write_deadline(out);
+      auto [wec, wn] = co_await asio::async_write(out, asio::buffer(head), nothrow);
+      if (wec) co_return std::pair{boost::system::error_code{}, wec};
+      head_pending = false;
+    }
+    std::size_t n = 0;
     if (!parser.is_done()) {
       body.data = buf;
       body.size = body_chunk;
       read_deadline(in);
-      auto [ec, n] = co_await http::async_read(in, in_buffer, parser, nothrow);
+      auto [ec, ignored] = co_await http::async_read(in, in_buffer, parser, nothrow);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) co_return std::pair{ec, boost::system::error_code{}};
-      body.size = body_chunk - body.size;
-      body.data = buf;
-      body.more = !parser.is_done();
-      bytes += body.size;
-    } else {
-      body.data = nullptr;
-      body.size = 0;
-      body.more = false;
+      n = body_chunk - body.size;
+      bytes += n;
     }
-    write_deadline(out);
-    auto [wec, wn] = co_await http::async_write(out, sr, nothrow);
-    if (wec == http::error::need_buffer) wec = {};
-    if (wec) co_return std::pair{boost::system::error_code{}, wec};
-    if (parser.is_done() && sr.is_done()) break;
+    const bool done = parser.is_done();
+    std::array<asio::const_buffer, 5> pieces{};
+    std::size_t count = 0;
+    if (head_pending) pieces[count++] = asio::buffer(head);
+    if (n > 0) {
+      if (chunked_out) pieces[count++] = asio::buffer(size_line, chunk_size_line(n, size_line));
+      pieces[count++] = asio::buffer(buf, n);
+      if (chunked_out) pieces[count++] = asio::buffer(crlf);
+    }
+    if (done && chunked_out) pieces[count++] = asio::buffer(last_chunk);
+    if (count > 0) {
+      write_deadline(out);
+      auto [wec, wn] = co_await asio::async_write(out, pieces, nothrow);
+      if (wec) co_return std::pair{boost::system::error_code{}, wec};
+      head_pending = false;
+    }
+    if (done) break;
   }
   co_return std::pair{boost::system::error_code{}, boost::system::error_code{}};
 }
@@ -231,9 +252,10 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
     }
     up = std::move(acquired.connection);
 
-    http::serializer<true, http::buffer_body> sr{req};
-    auto [rec, wec] = co_await relay_body<true>(
-        c.stream, c.buffer, parser, up->stream, sr, c.relay_buffer(), ex.bytes_in,
+    c.head.clear();
+    append_request_head(req, c.head);
+    auto [rec, wec] = co_await relay_message<true>(
+        c.stream, c.buffer, parser, up->stream, c.head, request_chunked, c.relay_buffer(), ex.bytes_in,
         [&](net::Stream& s) { s.expire_after(c.settings.timeout_idle, "request body read"); },
         [&](net::Stream& s) { s.expire_after(idle, "upstream write"); });
     if (rec) {
@@ -293,9 +315,10 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
 
   if (websocket && res.result() == http::status::switching_protocols) {
     prepare_downstream_response(res.base(), c.settings, &route, ex.request_id);
-    http::response_serializer<http::buffer_body> hsr{res};
+    c.head.clear();
+    append_response_head(res.base(), c.head);
     c.stream.expire_after(c.write_timeout(), "response write");
-    auto [ec, n] = co_await http::async_write_header(c.stream, hsr, nothrow);
+    auto [ec, n] = co_await asio::async_write(c.stream, asio::buffer(c.head), nothrow);
     if (ec) co_return false;
     // Bytes either side already read past the heads belong to the tunnel.
     if (c.buffer.size() > 0) {
@@ -322,16 +345,21 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
   const bool until_eof = !rp->is_done() && !rp->chunked() && !rp->content_length();
   prepare_downstream_response(res.base(), c.settings, &route, ex.request_id);
   res.version(11);
+  const unsigned code = res.result_int();
+  const bool body_expected = !is_head && code != 204 && code != 304;
+  bool chunked_out = false;
   if (client_version < 11) {
     if (rp->chunked() || until_eof) keep_alive = false;  // HTTP/1.0 has no chunked: the body ends at close
-  } else if (rp->chunked() || (until_eof && !is_head)) {
+  } else if (rp->chunked() || (until_eof && body_expected)) {
     res.chunked(true);
+    chunked_out = body_expected;
   }
   res.keep_alive(keep_alive);
 
-  http::response_serializer<http::buffer_body> sr{res};
-  auto [rec, wec] = co_await relay_body<false>(
-      up->stream, up->buffer, *rp, c.stream, sr, c.relay_buffer(), ex.bytes_out,
+  c.head.clear();
+  append_response_head(res.base(), c.head);
+  auto [rec, wec] = co_await relay_message<false>(
+      up->stream, up->buffer, *rp, c.stream, c.head, chunked_out, c.relay_buffer(), ex.bytes_out,
       [&](net::Stream& s) {
         const auto idle_deadline = Clock::now() + idle;
         if (response_deadline < idle_deadline) s.expire_at(response_deadline, "route timeout");

@@ -36,7 +36,7 @@ void append_string(std::string& out, std::string_view key, std::string_view valu
   out += ",\"";
   out += key;
   out += "\":\"";
-  out += core::json_escape(value);
+  core::append_json_escaped(out, value);
   out += '"';
 }
 
