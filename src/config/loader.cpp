@@ -361,7 +361,6 @@ class Loader {
     }
     if (host.empty()) host = "0.0.0.0";
     if (host == "localhost") host = "127.0.0.1";
-    boost::system::error_code ec;
     auto addr = boost::urls::parse_ipv4_address(host);
     if (!addr) {
       auto addr6 = boost::urls::parse_ipv6_address(host);
@@ -464,13 +463,13 @@ class Loader {
         if (disable) {
           headers.clear();
         } else {
-          for (const auto& [name, value] : *configured) {
-            if (!valid_header_name(name)) {
-              problem(*r, "\"" + name + "\" is not a valid header name");
+          for (const auto& header : *configured) {
+            if (!valid_header_name(header.first)) {
+              problem(*r, "\"" + header.first + "\" is not a valid header name");
               continue;
             }
-            std::erase_if(headers, [&](const auto& h) { return core::iequals(h.first, name); });
-            headers.emplace_back(name, value);
+            std::erase_if(headers, [&](const auto& h) { return core::iequals(h.first, header.first); });
+            headers.push_back(header);
           }
         }
       }

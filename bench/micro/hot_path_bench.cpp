@@ -1,0 +1,59 @@
+// Micro-benchmarks of what every proxied request pays in user space besides I/O: route matching, header rewriting,
+// head serialization, request ids.
+#include <benchmark/benchmark.h>
+
+#include "config/loader.h"
+#include "config/route_table.h"
+#include "core/random.h"
+#include "proxy/header_rewrite.h"
+#include "proxy/wire.h"
+
+namespace {
+
+using namespace postern;
+namespace http = boost::beast::http;
+
+config::Settings settings_with_routes(int n) {
+  std::string yaml = "routes:\n";
+  for (int i = 0; i < n; ++i)
+    yaml += "  - from: https://app" + std::to_string(i) + ".example.com\n    to: http://10.0.0.1:8080\n"
+            "    allow_public_unauthenticated_access: true\n";
+  return config::load_settings_from_text(yaml, "bench.yaml", config::Environment());
+}
+
+void BM_RouteMatchLastOf(benchmark::State& state) {
+  const auto s = settings_with_routes(static_cast<int>(state.range(0)));
+  const config::RouteTable table(s.routes, s.default_upstream_timeout);
+  const std::string host = "app" + std::to_string(state.range(0) - 1) + ".example.com";
+  for (auto _ : state) benchmark::DoNotOptimize(table.match(host, 443, "/index.html"));
+}
+BENCHMARK(BM_RouteMatchLastOf)->Arg(1)->Arg(10)->Arg(100);
+
+void BM_PrepareUpstreamRequestAndHead(benchmark::State& state) {
+  const auto s = settings_with_routes(1);
+  const config::RouteTable table(s.routes, s.default_upstream_timeout);
+  const auto& route = table.routes().front();
+  std::string head;
+  for (auto _ : state) {
+    http::request_header<> req;
+    req.method(http::verb::get);
+    req.target("/index.html");
+    req.set(http::field::host, "app0.example.com");
+    req.set(http::field::user_agent, "bench/1.0");
+    req.set(http::field::accept, "*/*");
+    req.set(http::field::connection, "keep-alive");
+    proxy::prepare_upstream_request(req, s, route, route.settings().to[0],
+                                    {"127.0.0.1", "https", "app0.example.com", "0123456789abcdef", "/index.html"});
+    head.clear();
+    proxy::append_request_head(req, head);
+    benchmark::DoNotOptimize(head.data());
+  }
+}
+BENCHMARK(BM_PrepareUpstreamRequestAndHead);
+
+void BM_RequestId(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(core::random_hex_id());
+}
+BENCHMARK(BM_RequestId);
+
+}  // namespace

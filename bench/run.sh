@@ -1,0 +1,361 @@
+#!/usr/bin/env bash
+# Load benchmark: the backend hit directly, nginx as a plain reverse proxy, and Postern on a public route,
+# measured in one run with wrk (keep-alive). See bench/README.md.
+#
+#   bench/run.sh [-d SECONDS] [-w SECONDS] [-c "32 256"] [-p BASE_PORT] [-W WORKERS] [-k] [TARGET...]
+#
+# Targets: direct nginx postern (default: all three). Everything listens on 127.0.0.1; all run-time files live
+# in one temp dir (removed on exit unless -k); the table goes to stdout and bench/results/<timestamp>.md.
+set -euo pipefail
+export LC_ALL=C
+PATH=$PATH:/usr/sbin:/sbin   # nginx lives in /usr/sbin
+
+bench_dir=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$bench_dir/.." && pwd)
+POSTERN_BIN=${POSTERN_BIN:-$repo/build/postern}
+
+duration=10 warmup=2 conns="32 256" port_base=${BENCH_PORT:-18080} workers=2 keep_tmp=0
+
+usage() {
+  cat <<EOF
+usage: $0 [-d SECONDS] [-w SECONDS] [-c "32 256"] [-p BASE_PORT] [-W WORKERS] [-k] [TARGET...]
+  -d  measured wrk run per target and connection count (default $duration)
+  -w  wrk warm-up before each measured run, 0 = none (default $warmup)
+  -c  connection counts (default "$conns")
+  -p  first of four ports: backend, backend stub_status, nginx, postern (default $port_base, or \$BENCH_PORT)
+  -W  worker processes/threads of the backend, nginx and postern (default $workers)
+  -k  keep the temp dir (configs, logs, wrk output) and print its path
+targets: direct nginx postern (default: all); postern binary: \$POSTERN_BIN or build/postern
+EOF
+}
+
+while getopts "d:w:c:p:W:kh" opt; do
+  case $opt in
+    d) duration=$OPTARG ;;
+    w) warmup=$OPTARG ;;
+    c) conns=$OPTARG ;;
+    p) port_base=$OPTARG ;;
+    W) workers=$OPTARG ;;
+    k) keep_tmp=1 ;;
+    h) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+targets=("$@")
+((${#targets[@]})) || targets=(direct nginx postern)
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+log() { echo "run.sh: $*" >&2; }
+
+for n in "$duration" "$warmup" "$port_base" "$workers" $conns; do
+  [[ $n =~ ^[0-9]+$ ]] || die "not a number: '$n'"
+done
+((duration > 0 && workers > 0)) || die "-d and -W must be > 0"
+[[ -n ${conns// /} ]] || die "-c needs at least one connection count"
+for t in "${targets[@]}"; do
+  case $t in direct | nginx | postern) ;; *) usage >&2; die "unknown target '$t'" ;; esac
+done
+
+backend_port=$port_base status_port=$((port_base + 1)) nginx_port=$((port_base + 2)) postern_port=$((port_base + 3))
+
+# --- prerequisites -------------------------------------------------------------------------------------------
+missing=()
+for b in nginx wrk curl timeout; do command -v "$b" >/dev/null || missing+=("$b"); done
+if ((${#missing[@]})); then
+  die "missing: ${missing[*]}. Install with 'make deps' (Debian packages nginx-light, wrk, curl)."
+fi
+if [[ " ${targets[*]} " == *" postern "* ]] && [[ ! -x $POSTERN_BIN ]]; then
+  die "no Postern binary at $POSTERN_BIN: build it ('make build') or set POSTERN_BIN"
+fi
+
+# --- process bookkeeping: everything we start is stopped on exit, error or Ctrl-C ----------------------------
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/postern-bench.XXXXXX")
+chmod 755 "$tmp"   # nginx workers run as 'nobody' when started as root
+started=()         # root PIDs we started, in order
+wrk_pid=
+
+alive() { [[ -e /proc/$1 ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+
+# proc_tree PID: the PID and all its live descendants (nginx master -> workers).
+proc_tree() {
+  local -A kids=()
+  local f s pid ppid
+  for f in /proc/[0-9]*/stat; do
+    { read -r s <"$f"; } 2>/dev/null || continue
+    pid=${s%% *} s=${s##*) } && ppid=${s#* } && ppid=${ppid%% *}
+    kids[$ppid]+=" $pid"
+  done
+  local queue=("$1") tree=() more
+  while ((${#queue[@]})); do
+    pid=${queue[0]} queue=("${queue[@]:1}")
+    tree+=("$pid")
+    read -ra more <<<"${kids[$pid]:-}"
+    queue+=("${more[@]}")
+  done
+  echo "${tree[@]}"
+}
+
+# stop PID: SIGTERM, up to 10 s grace, then SIGKILL it and the descendants it had.
+stop() {
+  local pid=$1 tree i
+  alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
+  read -ra tree <<<"$(proc_tree "$pid")"
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do alive "$pid" || break; sleep 0.1; done
+  if alive "$pid"; then
+    log "pid $pid ignored SIGTERM, killing it"
+    kill -KILL "${tree[@]}" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+# forget_and_stop PID: stop a target after its runs and drop it from the cleanup list.
+forget_and_stop() {
+  local p keep=()
+  stop "$1"
+  for p in "${started[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+  started=("${keep[@]}")
+}
+
+cleanup() {
+  local rc=$? i
+  trap - EXIT INT TERM
+  [[ -n $wrk_pid ]] && stop "$wrk_pid"
+  for ((i = ${#started[@]} - 1; i >= 0; i--)); do stop "${started[i]}"; done
+  if ((keep_tmp)); then log "kept $tmp"; else rm -rf "$tmp"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_port PORT PID LOGFILE: until PORT accepts connections; fail if PID dies or after 10 s.
+wait_port() {
+  local i
+  for ((i = 0; i < 100; i++)); do
+    port_open "$1" && return 0
+    alive "$2" || { tail -n 20 "$3" >&2; die "process $2 exited before listening on $1 (log: $3)"; }
+    sleep 0.1
+  done
+  tail -n 20 "$3" >&2
+  die "nothing listening on 127.0.0.1:$1 after 10 s (log: $3)"
+}
+
+for p in "$backend_port" "$status_port" "$nginx_port" "$postern_port"; do
+  ! port_open "$p" || die "127.0.0.1:$p is already in use; pick other ports with -p BASE_PORT"
+done
+
+# --- backend: nginx answering every request with a fixed 100-byte body --------------------------------------
+body="Hello from the Postern bench backend (nginx on 127.0.0.1). This body is 100 bytes long"
+while ((${#body} < 99)); do body+=.; done
+printf '%s\n' "$body" >"$tmp/body.txt"
+
+# nginx_conf NAME WORKERS SERVERS...: write $tmp/NAME/nginx.conf (run as `nginx -p $tmp/NAME/`).
+nginx_conf() {
+  local name=$1 nworkers=$2
+  shift 2
+  mkdir -p "$tmp/$name"
+  cat >"$tmp/$name/nginx.conf" <<EOF
+daemon off;
+worker_processes $nworkers;
+pid nginx.pid;
+error_log error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    server_tokens off;
+    client_body_temp_path body;
+    proxy_temp_path proxy;
+    fastcgi_temp_path fastcgi;
+    uwsgi_temp_path uwsgi;
+    scgi_temp_path scgi;
+    keepalive_timeout 75s;
+    keepalive_requests 1000000;
+$*
+}
+EOF
+}
+
+# start_nginx NAME PORT: run nginx with $tmp/NAME/nginx.conf as our child (daemon off); sets nginx_pid.
+start_nginx() {
+  local dir=$tmp/$1
+  nginx -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf" -t >"$dir/configtest.log" 2>&1 ||
+    { cat "$dir/configtest.log" >&2; die "nginx rejected $dir/nginx.conf"; }
+  nginx -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf" >"$dir/stderr.log" 2>&1 &
+  nginx_pid=$!
+  started+=("$nginx_pid")
+  wait_port "$2" "$nginx_pid" "$dir/error.log"
+}
+
+nginx_conf backend "$workers" "
+    server {
+        listen 127.0.0.1:$backend_port backlog=4096;
+        location / { default_type text/plain; return 200 \"$body\\n\"; }
+    }
+    server {
+        listen 127.0.0.1:$status_port;
+        location / { stub_status; }
+    }"
+
+# --- targets: start_TARGET sets target_pid and target_port ---------------------------------------------------
+start_direct() { target_pid=$backend_pid target_port=$backend_port; }
+
+start_nginx_proxy() {
+  nginx_conf nginx "$workers" "
+    upstream backend {
+        server 127.0.0.1:$backend_port;
+        keepalive 512;
+        keepalive_requests 1000000;
+    }
+    server {
+        listen 127.0.0.1:$nginx_port backlog=4096;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+            proxy_set_header Host \$host;
+            proxy_set_header X-Forwarded-For \$remote_addr;
+            proxy_set_header X-Forwarded-Proto \$scheme;
+        }
+    }"
+  start_nginx nginx "$nginx_port"
+  target_pid=$nginx_pid target_port=$nginx_port
+}
+
+start_postern() {
+  mkdir -p "$tmp/postern"
+  cat >"$tmp/postern/config.yaml" <<EOF
+address: 127.0.0.1:$postern_port
+insecure_server: true
+routes:
+  - from: http://127.0.0.1:$postern_port
+    to: http://127.0.0.1:$backend_port
+    allow_public_unauthenticated_access: true
+EOF
+  # stdout is the access log; appended so that truncating it between runs (to save disk) is safe
+  "$POSTERN_BIN" --config "$tmp/postern/config.yaml" --threads "$workers" \
+    >>"$tmp/postern/access.log" 2>"$tmp/postern/stderr.log" &
+  target_pid=$! target_port=$postern_port
+  started+=("$target_pid")
+  wait_port "$postern_port" "$target_pid" "$tmp/postern/stderr.log"
+}
+
+# --- measurement helpers -------------------------------------------------------------------------------------
+clk_tck=$(getconf CLK_TCK)
+
+# cpu_ticks PID: utime+stime (+ reaped children's) of PID and its descendants, in clock ticks.
+cpu_ticks() {
+  local pid s f total=0
+  for pid in $(proc_tree "$1"); do
+    { read -r s <"/proc/$pid/stat"; } 2>/dev/null || continue
+    read -ra f <<<"${s##*) }"   # f[0] = state, f[11..14] = utime stime cutime cstime
+    total=$((total + f[11] + f[12] + f[13] + f[14]))
+  done
+  echo "$total"
+}
+
+backend_requests() {
+  local n
+  n=$(curl -sf --max-time 5 "http://127.0.0.1:$status_port/" | awk 'NR == 3 { print $3 }') || true
+  [[ $n =~ ^[0-9]+$ ]] || die "cannot read the backend's request counter on 127.0.0.1:$status_port"
+  echo "$n"
+}
+
+# check_serves PORT NAME: one GET must return 200 and exactly the backend's body.
+check_serves() {
+  local code
+  code=$(curl -s --max-time 5 -o "$tmp/check.out" -w '%{http_code}' "http://127.0.0.1:$1/") || true
+  if [[ $code != 200 ]] || ! cmp -s "$tmp/check.out" "$tmp/body.txt"; then
+    die "$2 on 127.0.0.1:$1 does not serve the backend's body (HTTP $code; rerun with -k and look at the logs in the temp dir)"
+  fi
+}
+
+# run_wrk OUTFILE SECONDS CONNS URL [wrk args...]: wrk -t1 in the background (so Ctrl-C is handled at once),
+# bounded by timeout.
+run_wrk() {
+  local out=$1 secs=$2 c=$3 url=$4 rc=0
+  shift 4
+  timeout -k 5 $((secs + 30)) wrk -t1 -c"$c" -d"${secs}s" "$@" "$url" >"$out" 2>&1 &
+  wrk_pid=$!
+  wait "$wrk_pid" || rc=$?
+  wrk_pid=
+  ((rc == 0)) || { cat "$out" >&2; die "wrk failed (exit $rc)"; }
+}
+
+# wrk prints one machine-readable line at the end: requests, seconds, errors, p50 and p99 in microseconds.
+cat >"$tmp/report.lua" <<'EOF'
+done = function(s, lat, _)
+  local e = s.errors
+  io.write(string.format("BENCH %d %.6f %d %.1f %.1f\n", s.requests, s.duration / 1e6,
+    e.connect + e.read + e.write + e.timeout + e.status, lat:percentile(50), lat:percentile(99)))
+end
+EOF
+
+# measure TARGET CONNS: append one row to $tmp/rows.tsv.
+measure() {
+  local t=$1 c=$2 url="http://127.0.0.1:$target_port/" out="$tmp/wrk-$1-$2.txt"
+  local cpu0 cpu1 be0 be1 reqs secs errs p50 p99
+  ((warmup == 0)) || run_wrk "$tmp/warmup.txt" "$warmup" "$c" "$url"
+  be0=$(backend_requests)
+  cpu0=$(cpu_ticks "$target_pid")
+  run_wrk "$out" "$duration" "$c" "$url" --latency -s "$tmp/report.lua"
+  cpu1=$(cpu_ticks "$target_pid")
+  be1=$(backend_requests)
+  read -r _ reqs secs errs p50 p99 < <(grep '^BENCH ' "$out") || die "no result line in $out"
+  ((reqs > 0)) || { cat "$out" >&2; die "$t: wrk completed no requests"; }
+  check_serves "$target_port" "$t"
+  [[ $t != postern ]] || : >"$tmp/postern/access.log"
+  awk -v t="$t" -v c="$c" -v n="$reqs" -v s="$secs" -v e="$errs" -v p50="$p50" -v p99="$p99" \
+    -v fwd="$((be1 - be0))" -v ticks="$((cpu1 - cpu0))" -v hz="$clk_tck" 'BEGIN {
+      printf "%s\t%d\t%.0f\t%.3f\t%.3f\t%d\t%.1f\t%.2f\n",
+        t, c, n / s, p50 / 1000, p99 / 1000, e, 100 * fwd / n, ticks * 1e6 / hz / n }' | tee -a "$tmp/rows.tsv" |
+    awk -F'\t' '{ printf "run.sh: %-8s c=%-4s %8s req/s  p50 %s ms  p99 %s ms  errors %s  fwd %s%%  CPU %s us/req\n",
+      $1, $2, $3, $4, $5, $6, $7, $8 }' >&2
+}
+
+# --- the run -------------------------------------------------------------------------------------------------
+start_nginx backend "$backend_port"
+backend_pid=$nginx_pid
+check_serves "$backend_port" backend
+: >"$tmp/rows.tsv"
+
+for t in "${targets[@]}"; do
+  case $t in
+    direct) start_direct ;;
+    nginx) start_nginx_proxy ;;
+    postern) start_postern ;;
+  esac
+  check_serves "$target_port" "$t"
+  for c in $conns; do measure "$t" "$c"; done
+  [[ $t == direct ]] || forget_and_stop "$target_pid"
+done
+
+# --- report --------------------------------------------------------------------------------------------------
+stamp=$(date +%Y%m%d-%H%M%S)
+mkdir -p "$bench_dir/results"
+result=$bench_dir/results/$stamp.md
+{
+  echo "# Postern load benchmark, $(date '+%Y-%m-%d %H:%M:%S %Z')"
+  echo
+  echo "- machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), kernel $(uname -r)"
+  echo "- $(nginx -v 2>&1 | sed 's/^nginx version: //'), wrk $({ wrk -v 2>&1 || true; } | awk 'NR == 1 { print $2 }')"
+  if [[ " ${targets[*]} " == *" postern "* ]]; then
+    echo "- $("$POSTERN_BIN" --version 2>&1 | head -n 1) ($POSTERN_BIN, commit $(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown))"
+  fi
+  echo "- wrk -t1, keep-alive, ${duration}s per run after a ${warmup}s warm-up; $workers workers each for the backend, nginx and postern; 100-byte responses"
+  echo "- command: bench/run.sh -d $duration -w $warmup -c \"$conns\" -W $workers ${targets[*]}"
+  echo
+  echo "| target | connections | req/s | p50 ms | p99 ms | errors | forwarded % | CPU µs/req | req/s ÷ nginx | CPU ÷ nginx |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  awk -F'\t' '
+    NR == FNR { if ($1 == "nginx") { rps[$2] = $3; cpu[$2] = $8 }; next }
+    {
+      r = ($2 in rps && rps[$2] > 0) ? sprintf("%.2f", $3 / rps[$2]) : "-"
+      u = ($2 in cpu && cpu[$2] > 0) ? sprintf("%.2f", $8 / cpu[$2]) : "-"
+      printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, r, u
+    }' "$tmp/rows.tsv" "$tmp/rows.tsv"
+} | tee "$result"
+log "saved $result"
