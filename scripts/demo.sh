@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: the demo. Starts the sample app and Postern (examples/quickstart.yaml), plus the Okta simulator when
-# it is present, prints where to go, and stops everything on Ctrl-C.
+# `make run`: the demo. Starts the Okta simulator (seeded with demo users), the sample app and Postern
+# (examples/quickstart.yaml), prints where to go, and stops everything on Ctrl-C.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -22,6 +22,11 @@ wait_for() {  # wait_for URL NAME LOG
   exit 1
 }
 
+node tests/okta-sim/server.mjs --host 127.0.0.1 --port 8082 --seed tests/okta-sim/seed/demo.json \
+  > "$run_dir/okta-sim.log" 2>&1 &
+pids+=($!)
+wait_for http://127.0.0.1:8082/.well-known/openid-configuration "the Okta simulator" "$run_dir/okta-sim.log"
+
 node tests/e2e/upstream/server.mjs --host 127.0.0.1 --port 8081 > "$run_dir/sample-app.log" 2>&1 &
 pids+=($!)
 wait_for http://127.0.0.1:8081/ "the sample app" "$run_dir/sample-app.log"
@@ -34,10 +39,18 @@ cat <<MSG
 
   Postern is running.
 
-    Open  http://localhost:8080/          the sample app through a public route
-    Open  http://private.localhost:8080/  a route that needs sign-in (refused with 503 until sign-in is built)
+    Open  http://localhost:8080/       the sample app through a public route
+    Open  http://app.localhost:8080/   the sample app behind Okta sign-in
 
-  Config: examples/quickstart.yaml     Logs: $run_dir (access.log, postern.log)
+  Okta simulator: http://127.0.0.1:8082 (issuer; its login page lists the demo users)
+    alice@example.com / alice-password   (Engineering)
+    bob@example.com   / bob-password     (Finance)
+    carol@example.com / carol-password   (Engineering, Finance)
+
+  Not built yet: sign-in. Postern reads the Okta settings but refuses routes that need sign-in
+  with a 503 page (never silently open); that arrives with the sign-in issue.
+
+  Config: examples/quickstart.yaml     Logs: $run_dir (access.log, postern.log, okta-sim.log)
   Press Ctrl-C to stop.
 
 MSG
