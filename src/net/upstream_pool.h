@@ -22,7 +22,7 @@ struct UpstreamConnection {
   UpstreamConnection(Watchdog& dog, Stream::socket_type socket, boost::asio::ssl::context& ctx)
       : stream(dog, std::move(socket), ctx) {}
   Stream stream;
-  boost::beast::flat_buffer buffer{64 * 1024 + 16 * 1024};  // read buffer; bounded (response header limit + slack)
+  boost::beast::flat_buffer buffer{64 * 1024};  // read buffer, bounded: the response header limit
   std::string key;
   bool reused = false;  // taken from the idle list (may have been closed by the upstream meanwhile)
 };

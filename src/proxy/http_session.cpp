@@ -123,6 +123,23 @@ bool wants_websocket(const http::request_header<>& req) {
   return connection_upgrade && core::iequals(core::trim(req[http::field::upgrade]), "websocket");
 }
 
+// Reads a message head into `parser`, at most header_limit bytes in all (Beast's own limit is not enforced when a
+// head arrives over several reads). Returns http::error::header_limit past the limit.
+template <bool isRequest>
+awaitable<boost::system::error_code> read_head(net::Stream& in, beast::flat_buffer& buffer,
+                                               http::parser<isRequest, http::buffer_body>& parser) {
+  std::size_t consumed = 0;
+  while (!parser.is_header_done()) {
+    auto [ec, n] = co_await http::async_read_some(in, buffer, parser, nothrow);
+    consumed += n;
+    if (ec == http::error::need_buffer && parser.is_header_done()) ec = {};
+    if (ec) co_return ec;
+    if (consumed > header_limit) co_return http::error::header_limit;
+  }
+  if (consumed > header_limit) co_return http::error::header_limit;
+  co_return boost::system::error_code{};
+}
+
 // Relays one message from `in` (whose head is already parsed into `parser`) to `out`: the serialized `head`, then the
 // body in chunks of at most body_chunk bytes, framed as chunked when `chunked_out`. Nothing more is read from `in`
 // until the previous chunk was written to `out` (back-pressure). A small message leaves in one gathered write.
@@ -150,7 +167,8 @@ awaitable<std::pair<boost::system::error_code, boost::system::error_code>> relay
       body.data = buf;
       body.size = body_chunk;
       read_deadline(in);
-      auto [ec, ignored] = co_await http::async_read(in, in_buffer, parser, nothrow);
+      // read_some, not read: forward whatever arrived instead of waiting to fill the chunk (streaming).
+      auto [ec, ignored] = co_await http::async_read_some(in, in_buffer, parser, nothrow);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) co_return std::pair{ec, boost::system::error_code{}};
       n = body_chunk - body.size;
@@ -285,7 +303,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
       const auto idle_deadline = Clock::now() + idle;
       if (response_deadline < idle_deadline) up->stream.expire_at(response_deadline, "route timeout");
       else up->stream.expire_at(idle_deadline, "upstream idle");
-      auto [ec, n] = co_await http::async_read_header(up->stream, up->buffer, *rp, nothrow);
+      auto ec = co_await read_head(up->stream, up->buffer, *rp);
       if (ec) {
         const char* expired = up->stream.expired_by();
         if (!expired && up->reused && !request_has_body && attempt == 0 &&
@@ -486,7 +504,8 @@ awaitable<void> serve_connection(WorkerContext& worker, net::Socket socket) {
     if (hec) co_return;
   }
 
-  beast::flat_buffer buffer(header_limit + 16 * 1024);
+  // The read buffer is the header limit: a head that does not fit fails with buffer_overflow (431).
+  beast::flat_buffer buffer(header_limit);
   Connection c{worker, *shared, settings, *stream, buffer, remote.address().to_string(), nullptr};
   bool first = true;
   while (!worker.draining || first) {
@@ -504,7 +523,7 @@ awaitable<void> serve_connection(WorkerContext& worker, net::Socket socket) {
     RequestParser parser;
     parser.header_limit(header_limit);
     parser.body_limit(boost::none);
-    auto [hec, n] = co_await http::async_read_header(*stream, buffer, parser, nothrow);
+    const auto hec = co_await read_head(*stream, buffer, parser);
     if (hec) {
       if (stream->expired_by() || hec == http::error::end_of_stream || hec == asio::error::eof ||
           hec == asio::error::connection_reset || hec == asio::error::operation_aborted) {

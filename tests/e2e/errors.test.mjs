@@ -1,0 +1,101 @@
+// Upstream failures as the user sees them: 502 (refused, garbage, closed), 504 (slower than the timeout), each a
+// small HTML page — or JSON when asked — carrying the request id that is also in X-Request-Id.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startPostern, startUpstream, publicRoute, unusedPort } from './lib/index.mjs';
+
+describe('upstream errors', { concurrency: true }, () => {
+  let up, p, deadPort;
+  before(async () => {
+    [up, deadPort] = await Promise.all([startUpstream({ name: 'errors' }), unusedPort()]);
+    p = await startPostern({
+      config: {
+        address: '127.0.0.1:0',
+        insecure_server: true,
+        default_upstream_timeout: '1s',
+        routes: [
+          publicRoute('http://refused.example.test', `http://127.0.0.1:${deadPort}`),
+          publicRoute('http://quick.example.test', up.origin, { timeout: '1s' }),
+          publicRoute('http://default.example.test', up.origin),
+          publicRoute('http://patient.example.test', up.origin, { timeout: '5s' }),
+          publicRoute('http://app.example.test', up.origin),
+        ],
+      },
+    });
+  });
+  after(async () => {
+    await p?.stopAndCheck();
+    await up?.stop();
+  });
+
+  const html = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
+  const json = { accept: 'application/json' };
+
+  function assertHtmlError(res, status) {
+    assert.equal(res.status, status, res.text.slice(0, 300));
+    assert.match(res.headers['content-type'] || '', /text\/html/);
+    const id = res.headers['x-request-id'];
+    assert.ok(id, 'X-Request-Id on the error response');
+    assert.ok(res.text.includes(id), `the page shows the request id ${id}:\n${res.text.slice(0, 1000)}`);
+    assert.equal(res.headers['x-frame-options'], 'SAMEORIGIN', 'security headers on error pages too');
+    assert.equal(res.headers['x-xss-protection'], '1; mode=block');
+  }
+
+  function assertJsonError(res, status) {
+    assert.equal(res.status, status, res.text.slice(0, 300));
+    assert.match(res.headers['content-type'] || '', /application\/json/);
+    const body = res.json();
+    assert.equal(body.status, status);
+    assert.equal(typeof body.error, 'string');
+    assert.ok(body.error.length > 0);
+    assert.equal(body.request_id, res.headers['x-request-id']);
+  }
+
+  it('a refused upstream connection is a 502 page with the request id', async () => {
+    assertHtmlError(await p.request('http://refused.example.test/', { headers: html }), 502);
+  });
+
+  it('a 502 is JSON when the client prefers application/json', async () => {
+    assertJsonError(await p.request('http://refused.example.test/api', { headers: json }), 502);
+  });
+
+  it('an upstream slower than the route timeout is a 504', async () => {
+    const t0 = Date.now();
+    const res = await p.request('http://quick.example.test/slow?ms=4000', { headers: html });
+    const took = Date.now() - t0;
+    assertHtmlError(res, 504);
+    assert.ok(took >= 900 && took < 3000, `504 after ${took} ms with timeout 1s`);
+  });
+
+  it('default_upstream_timeout applies to routes without a timeout; JSON 504', async () => {
+    const res = await p.request('http://default.example.test/slow?ms=4000', { headers: json });
+    assertJsonError(res, 504);
+  });
+
+  it('a route timeout longer than the default lets a slow upstream answer', async () => {
+    const res = await p.request('http://patient.example.test/slow?ms=1500');
+    assert.equal(res.status, 200);
+  });
+
+  it('an upstream answering garbage is a 502', async () => {
+    assertHtmlError(await p.request('http://app.example.test/garbage', { headers: html }), 502);
+  });
+
+  it('an upstream closing without an answer is a 502', async () => {
+    assertJsonError(await p.request('http://app.example.test/close', { headers: json }), 502);
+  });
+
+  it('the access log records the error status and the request id', async () => {
+    const res = await p.request('http://refused.example.test/logged?x=1', { headers: json });
+    assert.equal(res.status, 502);
+    const line = await p.waitForAccessLog((l) => l.request_id === res.headers['x-request-id']);
+    assert.equal(line.status, 502);
+    assert.equal(line.path, '/logged');
+    assert.equal(line.upstream, `http://127.0.0.1:${deadPort}`);
+  });
+
+  it('keeps serving after all that', async () => {
+    assert.equal((await p.request('http://app.example.test/fine')).status, 200);
+  });
+});
