@@ -44,6 +44,14 @@ std::shared_ptr<const proxy::Shared> build_shared(config::SnapshotPtr snapshot) 
     for (const auto& t : rs.to) any_tls = any_tls || t.tls();
     shared->route_tls.push_back(any_tls ? net::make_client_tls({rs.tls_skip_verify, rs.tls_custom_ca_pem}) : nullptr);
   }
+  auto auth = std::make_shared<proxy::AuthServices>();
+  auth->store = store::make_memory_store();
+  if (settings.idp.configured()) {
+    auth->oidc = std::make_unique<authn::OidcClient>(settings.idp,
+                                                     settings.authenticate_service_url.origin() + "/oauth2/callback");
+  }
+  auth->signer = std::make_unique<identity::AssertionSigner>(settings.signing_key_pem, settings.shared_secret);
+  shared->auth = std::move(auth);
   shared->snapshot = std::move(snapshot);
   return shared;
 }

@@ -1,27 +1,25 @@
 #include "config/known_keys.h"
 
 #include <algorithm>
-#include <array>
 
 namespace postern::config {
 namespace {
 
-constexpr std::array<std::string_view, 17> implemented_global = {
-    "address",      "insecure_server",       "certificate_file",         "certificate_key_file",
-    "certificate",  "certificate_key",       "certificates",             "timeout_read",
-    "timeout_write", "timeout_idle",         "default_upstream_timeout", "log_level",
-    "set_response_headers", "xff_num_trusted_hops", "skip_xff_append", "routes", "policy"};
+constexpr std::string_view implemented_global[] = {
+    "address", "insecure_server", "certificate_file", "certificate_key_file", "certificate", "certificate_key",
+    "certificates", "timeout_read", "timeout_write", "timeout_idle", "default_upstream_timeout", "log_level",
+    "set_response_headers", "xff_num_trusted_hops", "skip_xff_append", "routes", "policy",
+    "authenticate_service_url", "idp_provider", "idp_provider_url", "idp_client_id", "idp_client_secret",
+    "idp_client_secret_file", "idp_scopes", "idp_request_params", "shared_secret", "shared_secret_file",
+    "cookie_secret", "cookie_secret_file", "cookie_name", "cookie_domain", "cookie_expire", "cookie_http_only",
+    "cookie_secure", "cookie_same_site", "signing_key", "signing_key_file", "jwt_claims_headers",
+    "signout_redirect_url", "programmatic_redirect_domain_whitelist"};
 
 // Pomerium settings (v0.19 through HEAD) that Postern does not implement yet.
 constexpr std::string_view pending_global[] = {
-    "services", "shared_secret", "shared_secret_file", "cookie_secret", "cookie_secret_file", "cookie_name",
-    "cookie_domain", "cookie_expire", "cookie_http_only", "cookie_same_site", "cookie_secure",
-    "authenticate_service_url", "authenticate_internal_service_url", "authenticate_callback_path", "idp_provider",
-    "idp_provider_url", "idp_client_id", "idp_client_secret", "idp_client_secret_file", "idp_scopes",
-    "idp_request_params", "idp_service_account", "idp_refresh_directory_interval", "idp_refresh_directory_timeout",
-    "idp_qps", "idp_access_token_allowed_audiences", "identity_providers", "signout_redirect_url", "signing_key",
-    "signing_key_file", "signing_key_algorithm", "jwt_claims_headers", "jwt_issuer_format", "jwt_groups_filter",
-    "pass_identity_headers", "bearer_token_format", "programmatic_redirect_domain_whitelist", "grpc_client_timeout",
+    "services", "authenticate_internal_service_url", "authenticate_callback_path", "idp_service_account", "idp_refresh_directory_interval", "idp_refresh_directory_timeout",
+    "idp_qps", "idp_access_token_allowed_audiences", "identity_providers", "signing_key_algorithm", "jwt_issuer_format", "jwt_groups_filter",
+    "bearer_token_format", "grpc_client_timeout",
     "grpc_address", "grpc_insecure", "authorize_service_url", "authorize_service_urls",
     "authorize_internal_service_url", "databroker_service_url", "databroker_service_urls",
     "databroker_internal_service_url", "databroker_storage_type", "databroker_storage_connection_string",
@@ -50,13 +48,13 @@ constexpr std::string_view implemented_route[] = {
     "from", "to", "prefix", "path", "regex", "prefix_rewrite", "regex_rewrite_pattern", "regex_rewrite_substitution",
     "preserve_host_header", "host_rewrite", "set_request_headers", "remove_request_headers", "set_response_headers",
     "timeout", "idle_timeout", "allow_websockets", "tls_skip_verify", "tls_server_name", "tls_custom_ca",
-    "tls_custom_ca_file", "allow_public_unauthenticated_access"};
+    "tls_custom_ca_file", "allow_public_unauthenticated_access", "allowed_users", "allowed_domains",
+    "allow_any_authenticated_user", "pass_identity_headers"};
 
 constexpr std::string_view pending_route[] = {
     "id", "name", "description", "logo_url", "redirect", "response", "regex_priority_order", "host_rewrite_header",
-    "host_path_regex_rewrite_pattern", "host_path_regex_rewrite_substitution", "allowed_users", "allowed_domains",
-    "allowed_groups", "allowed_idp_claims", "allow_any_authenticated_user", "cors_allow_preflight", "policy",
-    "sub_policies", "allow_spdy", "allow_upgrades", "pass_identity_headers", "rewrite_response_headers",
+    "host_path_regex_rewrite_pattern", "host_path_regex_rewrite_substitution", "allowed_groups", "allowed_idp_claims", "cors_allow_preflight", "policy",
+    "sub_policies", "allow_spdy", "allow_upgrades", "rewrite_response_headers",
     "set_authorization_header", "tls_upstream_server_name", "tls_client_cert", "tls_client_key",
     "tls_client_cert_file", "tls_client_key_file", "tls_upstream_allow_renegotiation", "tls_downstream_server_name",
     "tls_downstream_client_ca", "tls_downstream_client_ca_file", "kubernetes_service_account_token",

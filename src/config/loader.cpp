@@ -7,10 +7,13 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "config/known_keys.h"
 #include "config/pem.h"
+#include <algorithm>
 #include "core/base64.h"
+#include "core/random.h"
 #include "core/strings.h"
 
 namespace postern::config {
@@ -298,6 +301,205 @@ class Loader {
       if (auto b = as_bool(*r)) settings_.skip_xff_append = *b;
     }
     decode_response_headers();
+    decode_signin();
+  }
+
+  // Secrets: base64 of exactly 32 bytes, from the key or its *_file variant.
+  std::optional<std::string> secret32(const std::string& key) {
+    std::optional<Raw> r = global(key);
+    std::optional<std::string> text;
+    if (r) {
+      text = as_string(*r);
+    } else if (auto f = global(key + "_file")) {
+      r = f;
+      text = file_contents(*f);
+    }
+    if (!r || !text) return std::nullopt;
+    auto bytes = core::base64_decode(core::trim(*text));
+    if (!bytes || bytes->size() != 32) {
+      problem(*r, "expected base64 of exactly 32 random bytes (head -c32 /dev/urandom | base64), got " +
+                      (bytes ? std::to_string(bytes->size()) + " bytes" : std::string("something that is not base64")));
+      return std::nullopt;
+    }
+    return bytes;
+  }
+
+  std::optional<ServiceUrl> service_url(const Raw& r, bool allow_path) {
+    auto s = as_string(r);
+    if (!s) return std::nullopt;
+    auto parsed = boost::urls::parse_absolute_uri(core::trim(*s));
+    const std::string expected = std::string("expected an absolute http(s) URL") + (allow_path ? "" : " without a path") +
+                                 ", got " + describe(r);
+    if (!parsed || !parsed->has_authority() || parsed->encoded_host().empty() || parsed->has_userinfo() ||
+        parsed->has_query() || parsed->has_fragment()) {
+      problem(r, expected);
+      return std::nullopt;
+    }
+    ServiceUrl u;
+    u.scheme = core::to_lower(parsed->scheme());
+    if (u.scheme != "http" && u.scheme != "https") {
+      problem(r, expected);
+      return std::nullopt;
+    }
+    std::string host(parsed->encoded_host());
+    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    u.host = core::to_lower(host);
+    if (parsed->has_port()) {
+      if (parsed->port_number() == 0) {
+        problem(r, expected);
+        return std::nullopt;
+      }
+      u.port = parsed->port_number();
+    }
+    std::string path(parsed->encoded_path());
+    while (!path.empty() && path.back() == '/') path.pop_back();
+    if (!allow_path && !path.empty()) {
+      problem(r, expected);
+      return std::nullopt;
+    }
+    u.path = path;
+    return u;
+  }
+
+  static bool loopback_host(const std::string& host) {
+    return host == "localhost" || host == "::1" || host.starts_with("127.") || host.ends_with(".localhost");
+  }
+
+  void decode_signin() {
+    if (auto r = global("authenticate_service_url")) {
+      if (auto u = service_url(*r, false)) settings_.authenticate_service_url = *u;
+    }
+    auto& idp = settings_.idp;
+    if (auto r = global("idp_provider")) {
+      if (auto s = as_string(*r)) {
+        const std::string p = core::to_lower(core::trim(*s));
+        if (p == "okta" || p == "oidc") idp.provider = p;
+        else
+          problem(*r, "\"" + *s + "\" is not an identity provider Postern supports; expected okta or oidc");
+      }
+    }
+    if (auto r = global("idp_provider_url")) {
+      if (auto u = service_url(*r, true)) {
+        if (u->scheme == "http" && !loopback_host(u->host)) {
+          problem(*r, "expected an https URL (plain http is accepted only for loopback addresses), got " +
+                          describe(*r));
+        } else {
+          idp.url = *u;
+          idp.url_text = std::string(core::trim(*as_string(*r)));
+        }
+      }
+    }
+    if (auto r = global("idp_client_id")) {
+      if (auto s = as_string(*r)) idp.client_id = std::string(core::trim(*s));
+    }
+    if (auto r = global("idp_client_secret")) {
+      if (auto s = as_string(*r)) idp.client_secret = *s;
+    } else if (auto f = global("idp_client_secret_file")) {
+      if (auto s = file_contents(*f)) idp.client_secret = std::string(core::trim(*s));
+    }
+    if (auto r = global("idp_scopes")) {
+      if (auto l = as_list(*r)) {
+        // Pomerium's default list is space-free; a YAML string "openid email" means two scopes.
+        std::vector<std::string> scopes;
+        for (const auto& item : *l)
+          for (auto& piece : core::split_trimmed(item, ' ')) scopes.push_back(std::move(piece));
+        idp.scopes = std::move(scopes);
+      }
+    }
+    if (auto r = global("idp_request_params")) {
+      if (auto m = as_map(*r)) idp.request_params = std::move(*m);
+    }
+    if (idp.configured()) {
+      const Location where = global("idp_provider") ? global("idp_provider")->location : Location{label_};
+      if (idp.url.empty()) problem(where, "idp_provider_url", "is required with idp_provider (the issuer URL)");
+      if (idp.client_id.empty()) problem(where, "idp_client_id", "is required with idp_provider");
+      if (idp.client_secret.empty()) problem(where, "idp_client_secret", "is required with idp_provider");
+      if (settings_.authenticate_service_url.empty())
+        problem(where, "authenticate_service_url",
+                "is required with idp_provider: the public URL where Postern receives /oauth2/callback");
+      if (std::find(idp.scopes.begin(), idp.scopes.end(), "openid") == idp.scopes.end())
+        problem(where, "idp_scopes", "must include openid");
+    }
+
+    auto shared = secret32("shared_secret");
+    auto cookie = secret32("cookie_secret");
+    for (auto [secret, value, key] : {std::tuple{&settings_.shared_secret, &shared, "shared_secret"},
+                                      std::tuple{&settings_.cookie_secret, &cookie, "cookie_secret"}}) {
+      if (*value) {
+        *secret = **value;
+      } else if (!global(key) && !global(std::string(key) + "_file")) {
+        *secret = core::random_bytes(32);
+        settings_.secrets_generated = true;
+        if (idp.configured())  // without sign-in nothing uses them
+          settings_.warnings.push_back(std::string(key) +
+                                     " is not set: using a random one for this process only. Sessions will not "
+                                     "survive a restart and will not work across replicas. Set it to the output of "
+                                     "`head -c32 /dev/urandom | base64`.");
+      }
+    }
+    if (auto r = global("cookie_name")) {
+      if (auto s = as_string(*r)) {
+        if (!valid_header_name(*s)) problem(*r, "expected a cookie name (letters, digits, - and _), got " + describe(*r));
+        else settings_.cookie_name = *s;
+      }
+    }
+    if (auto r = global("cookie_domain")) {
+      if (auto s = as_string(*r)) settings_.cookie_domain = core::to_lower(core::trim(*s));
+    }
+    if (auto r = global("cookie_expire")) {
+      if (auto d = as_duration(*r)) {
+        if (d->count() <= 0) problem(*r, "expected a positive duration such as 14h");
+        else settings_.cookie_expire = *d;
+      }
+    }
+    if (auto r = global("cookie_http_only")) {
+      if (auto b = as_bool(*r)) settings_.cookie_http_only = *b;
+    }
+    if (auto r = global("cookie_secure")) {
+      if (auto b = as_bool(*r)) settings_.cookie_secure = *b;
+    }
+    if (auto r = global("cookie_same_site")) {
+      if (auto s = as_string(*r)) {
+        const std::string v = core::to_lower(core::trim(*s));
+        if (v == "strict" || v == "lax" || v == "none" || v.empty()) settings_.cookie_same_site = v;
+        else problem(*r, "expected strict, lax or none, got " + describe(*r));
+      }
+    }
+    std::optional<Raw> key_raw = global("signing_key");
+    std::optional<std::string> key_text;
+    if (key_raw) key_text = as_string(*key_raw);
+    else if ((key_raw = global("signing_key_file"))) key_text = file_contents(*key_raw);
+    if (key_raw && key_text) {
+      std::string pem(core::trim(*key_text));
+      if (pem.find("-----BEGIN") == std::string::npos) {
+        if (auto decoded = core::base64_decode(pem)) pem = *decoded;
+      }
+      if (auto error = check_ec_p256_key(pem)) problem(*key_raw, *error);
+      else settings_.signing_key_pem = pem;
+    }
+    if (auto r = global("jwt_claims_headers")) {
+      if (!r->from_env && r->node.IsMap()) {
+        if (auto m = as_map(*r)) settings_.jwt_claims_headers = std::move(*m);
+      } else if (r->from_env && core::trim(r->env_text).starts_with("{")) {
+        if (auto m = as_map(*r)) settings_.jwt_claims_headers = std::move(*m);
+      } else if (auto l = as_list(*r)) {
+        for (const auto& claim : *l) settings_.jwt_claims_headers.emplace_back("X-Pomerium-Claim-" + claim, claim);
+      }
+      for (const auto& [header, claim] : settings_.jwt_claims_headers)
+        if (!valid_header_name(header)) problem(*r, "\"" + header + "\" is not a valid header name");
+    }
+    if (auto r = global("pass_identity_headers")) {
+      if (auto b = as_bool(*r)) settings_.pass_identity_headers = *b;
+    }
+    if (auto r = global("signout_redirect_url")) {
+      if (auto u = service_url(*r, true)) settings_.signout_redirect_url = std::string(core::trim(*as_string(*r)));
+    }
+    if (auto r = global("programmatic_redirect_domain_whitelist")) {
+      if (auto l = as_list(*r)) {
+        for (auto& d : *l) d = core::to_lower(d);
+        settings_.programmatic_redirect_domain_whitelist = std::move(*l);
+      }
+    }
   }
 
   void warn_about_keys() {
@@ -666,6 +868,25 @@ class Loader {
     if (auto r = get("allow_public_unauthenticated_access")) {
       if (auto b = as_bool(*r)) route.allow_public_unauthenticated_access = *b;
     }
+    if (auto r = get("allowed_users")) {
+      if (auto l = as_list(*r)) route.allowed_users = std::move(*l);
+    }
+    if (auto r = get("allowed_domains")) {
+      if (auto l = as_list(*r)) {
+        for (auto& d : *l) d = core::to_lower(d);
+        route.allowed_domains = std::move(*l);
+      }
+    }
+    if (auto r = get("allow_any_authenticated_user")) {
+      if (auto b = as_bool(*r)) route.allow_any_authenticated_user = *b;
+    }
+    if (auto r = get("pass_identity_headers")) route.pass_identity_headers = as_bool(*r);
+    for (const char* k : {"policy", "allowed_groups", "allowed_idp_claims", "sub_policies"}) {
+      if (node[k].IsDefined() && !node[k].IsNull()) route.unsupported_policy_keys.emplace_back(k);
+    }
+    if (route.allow_any_authenticated_user && (!route.allowed_users.empty() || !route.allowed_domains.empty()))
+      problem(route.location, prefix + "allow_any_authenticated_user",
+              "cannot be combined with allowed_users or allowed_domains");
     if (route.allow_public_unauthenticated_access) {
       for (const char* k : {"allowed_users", "allowed_domains", "allowed_groups", "allowed_idp_claims",
                             "allow_any_authenticated_user"}) {

@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/core_names.h>
 #include <openssl/x509.h>
 
 #include <memory>
@@ -38,6 +39,20 @@ std::optional<std::string> check_certificate_pair(const std::string& cert_pem, c
     ERR_clear_error();
     return "the private key does not match the certificate";
   }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_ec_p256_key(const std::string& pem) {
+  auto bio = memory_bio(pem);
+  std::unique_ptr<EVP_PKEY, PkeyFree> key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  ERR_clear_error();
+  if (!key) return "expected a PEM private key (or base64 of one)";
+  if (!EVP_PKEY_is_a(key.get(), "EC")) return "expected an EC P-256 key for ES256 (RSA signing keys are not supported yet)";
+  char curve[64] = {};
+  std::size_t len = 0;
+  if (EVP_PKEY_get_utf8_string_param(key.get(), "group", curve, sizeof curve, &len) != 1 ||
+      (std::string(curve) != "prime256v1" && std::string(curve) != "P-256"))
+    return "expected an EC key on the P-256 curve";
   return std::nullopt;
 }
 

@@ -13,4 +13,9 @@ std::string UpstreamTarget::authority() const {
   return default_port ? h : h + ":" + std::to_string(port);
 }
 
+std::string ServiceUrl::origin() const {
+  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return scheme + "://" + h + (port ? ":" + std::to_string(*port) : "");
+}
+
 }  // namespace postern::config

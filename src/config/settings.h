@@ -67,6 +67,39 @@ struct RouteSettings {
   std::string tls_server_name;
   std::string tls_custom_ca_pem;  // extra roots, PEM
   bool allow_public_unauthenticated_access = false;
+  // Legacy allow lists (Pomerium's keys), OR-ed: any match allows.
+  std::vector<std::string> allowed_users;    // Okta user id or email
+  std::vector<std::string> allowed_domains;  // email domain
+  bool allow_any_authenticated_user = false;
+  std::optional<bool> pass_identity_headers;  // unset: the global setting
+  // Authorization keys present on this route that Postern cannot evaluate yet (policy, allowed_groups, ...).
+  // Such a route denies everyone: ignoring a rule could let someone in that it meant to keep out.
+  std::vector<std::string> unsupported_policy_keys;
+  // True when this route admits no one without a session (anything but public access).
+  [[nodiscard]] bool needs_session() const noexcept { return !allow_public_unauthenticated_access; }
+};
+
+// An absolute URL split into the parts we compare and build with.
+struct ServiceUrl {
+  std::string scheme;  // "http" or "https"
+  std::string host;    // lower case
+  std::optional<std::uint16_t> port;
+  std::string path;  // without trailing slash; "" for the root
+  [[nodiscard]] bool empty() const noexcept { return host.empty(); }
+  // scheme://host[:port] (port omitted when absent).
+  [[nodiscard]] std::string origin() const;
+  [[nodiscard]] std::uint16_t effective_port() const noexcept { return port.value_or(scheme == "https" ? 443 : 80); }
+};
+
+struct IdentityProviderSettings {
+  std::string provider;  // "okta" or "oidc"; "" = sign-in not configured
+  ServiceUrl url;        // the issuer
+  std::string url_text;  // as written: discovery's issuer must equal it byte for byte (ignoring a trailing slash)
+  std::string client_id;
+  std::string client_secret;
+  std::vector<std::string> scopes{"openid", "profile", "email", "offline_access"};
+  HeaderList request_params;  // extra authorization-request parameters
+  [[nodiscard]] bool configured() const noexcept { return !provider.empty(); }
 };
 
 struct Settings {
@@ -84,6 +117,25 @@ struct Settings {
   std::uint32_t xff_num_trusted_hops = 0;
   bool skip_xff_append = false;
   std::vector<RouteSettings> routes;
+
+  // Sign-in.
+  ServiceUrl authenticate_service_url;
+  IdentityProviderSettings idp;
+  std::string shared_secret;  // 32 raw bytes
+  std::string cookie_secret;  // 32 raw bytes
+  bool secrets_generated = false;  // true when either secret was absent and made up for this process
+  std::string cookie_name = "_pomerium";
+  std::string cookie_domain;
+  Duration cookie_expire = std::chrono::hours(14);
+  bool cookie_http_only = true;
+  bool cookie_secure = true;  // applied only on https: a Secure cookie is never sent back over plain http
+  std::string cookie_same_site = "lax";  // "strict", "lax", "none" or "" (no attribute)
+  std::string signing_key_pem;           // ES256 (P-256) key; empty = derived from shared_secret
+  HeaderList jwt_claims_headers;         // header name -> claim name
+  bool pass_identity_headers = false;
+  std::string signout_redirect_url;
+  std::vector<std::string> programmatic_redirect_domain_whitelist{"localhost"};
+
   // Non-fatal findings (unknown keys, keys not supported yet), each a complete sentence with its location.
   std::vector<std::string> warnings;
 };

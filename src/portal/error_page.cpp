@@ -50,6 +50,10 @@ bool prefers_json(std::string_view accept) noexcept {
   return json > 0 && json > html;
 }
 
+bool accepts_html(std::string_view accept) noexcept {
+  return core::trim(accept).empty() || quality_for(accept, "text/html", false) > 0;
+}
+
 std::string_view reason_phrase(unsigned status) noexcept {
   switch (status) {
     case 400: return "Bad Request";
@@ -69,22 +73,40 @@ std::string_view reason_phrase(unsigned status) noexcept {
   }
 }
 
-RenderedPage render_error(unsigned status, std::string_view sentence, std::string_view request_id, bool json) {
+RenderedPage render_error(unsigned status, std::string_view sentence, std::string_view request_id, bool json,
+                          std::string_view link_url, std::string_view link_text) {
   const std::string_view reason = reason_phrase(status);
   if (json) {
+    const std::string link =
+        link_url.empty() ? std::string() : fmt::format(",\"link\":\"{}\"", core::json_escape(link_url));
     return {"application/json",
-            fmt::format("{{\"status\":{},\"error\":\"{}\",\"message\":\"{}\",\"request_id\":\"{}\"}}\n", status,
-                        reason, core::json_escape(sentence), core::json_escape(request_id))};
+            fmt::format("{{\"status\":{},\"error\":\"{}\",\"message\":\"{}\",\"request_id\":\"{}\"{}}}\n", status,
+                        reason, core::json_escape(sentence), core::json_escape(request_id), link)};
   }
+  const std::string link = link_url.empty() ? std::string()
+                                            : fmt::format("<p><a class=\"button\" href=\"{}\">{}</a></p>",
+                                                          core::html_escape(link_url), core::html_escape(link_text));
   return {"text/html; charset=utf-8",
           fmt::format("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
                       "<title>{0} {1}</title><style>body{{font-family:system-ui,sans-serif;max-width:40em;"
                       "margin:4em auto;padding:0 1em;color:#222}}h1{{font-size:1.6em}}"
                       ".id{{color:#666;font-size:.9em}}</style></head><body>"
-                      "<h1>{0} {1}</h1><p>{2}</p><p class=\"id\">Request ID: <code>{3}</code></p>"
+                      "<h1>{0} {1}</h1><p>{2}</p>{4}<p class=\"id\">Request ID: <code>{3}</code></p>"
                       "<p class=\"id\">Postern</p></body></html>\n",
-                      status, core::html_escape(reason), core::html_escape(sentence), core::html_escape(request_id))};
+                      status, core::html_escape(reason), core::html_escape(sentence), core::html_escape(request_id),
+                      link)};
+}
+
+std::string render_page(std::string_view title, std::string_view body_html) {
+  return fmt::format("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                     "<title>{0}</title><style>body{{font-family:system-ui,sans-serif;max-width:44em;"
+                     "margin:4em auto;padding:0 1em;color:#222}}h1{{font-size:1.6em}}th,td{{text-align:left;"
+                     "padding:.2em .8em .2em 0;vertical-align:top}}th{{color:#555;font-weight:normal}}"
+                     "</style></head><body><h1>{0}</h1>{1}<p style=\"color:#666;font-size:.9em\">Postern</p>"
+                     "</body></html>\n",
+                     core::html_escape(title), body_html);
 }
 
 }  // namespace postern::portal

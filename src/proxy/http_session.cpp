@@ -14,7 +14,10 @@
 #include "core/strings.h"
 #include "net/timeouts.h"
 #include "portal/error_page.h"
+#include "proxy/connection.h"
 #include "proxy/header_rewrite.h"
+#include "proxy/signin.h"
+#include "authz/legacy_policy.h"
 #include "proxy/wire.h"
 #include "telemetry/log.h"
 
@@ -26,82 +29,13 @@ template <class T = void>
 using awaitable = net::Task<T>;
 using net::nothrow;
 using namespace asio::experimental::awaitable_operators;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
 constexpr std::size_t header_limit = 64 * 1024;
-constexpr std::size_t body_chunk = 64 * 1024;  // one relay buffer per direction: the bound on buffered body bytes
 
 using RequestParser = http::request_parser<http::buffer_body>;
 using ResponseParser = http::response_parser<http::buffer_body>;
-
-// Per-request facts gathered before a response is chosen; also what the access log records.
-struct Exchange {
-  Clock::time_point start = Clock::now();
-  std::string request_id;
-  std::string method;
-  std::string host;
-  std::string path;  // without query
-  std::string client_ip;
-  std::string upstream;
-  unsigned status = 0;
-  std::uint64_t bytes_in = 0;
-  std::uint64_t bytes_out = 0;
-  bool json = false;
-};
-
-// The connection state shared by the steps of one request.
-struct Connection {
-  WorkerContext& worker;
-  const Shared& shared;
-  const config::Settings& settings;
-  net::Stream& stream;
-  beast::flat_buffer& buffer;
-  std::string peer_ip;
-  std::unique_ptr<char[]> relay;  // body relay buffer, allocated on first use
-  std::string head{};             // serialized message head, reused across requests
-
-  char* relay_buffer() {
-    if (!relay) relay = std::make_unique<char[]>(body_chunk);
-    return relay.get();
-  }
-  [[nodiscard]] Clock::duration write_timeout() const {
-    return settings.timeout_write.count() > 0 ? Clock::duration(settings.timeout_write)
-                                              : Clock::duration(settings.timeout_idle);
-  }
-};
-
-void log_exchange(WorkerContext& worker, const Exchange& ex) {
-  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - ex.start).count();
-  worker.log_access({ex.request_id, ex.method, ex.host, ex.path, ex.status, ms, ex.upstream, ex.bytes_in, ex.bytes_out,
-                     ex.client_ip});
-}
-
-// Writes a response Postern generated itself. Returns false when the connection must close.
-awaitable<bool> send_local(Connection& c, Exchange& ex, unsigned status, std::string_view sentence, bool keep_alive,
-                           std::string_view content_type = {}, std::string body = {}) {
-  http::response<http::string_body> res;
-  res.version(11);
-  res.result(status);
-  if (content_type.empty()) {
-    auto page = portal::render_error(status, sentence, ex.request_id, ex.json);
-    res.set(http::field::content_type, page.content_type);
-    res.body() = std::move(page.body);
-  } else {
-    res.set(http::field::content_type, content_type);
-    res.body() = std::move(body);
-  }
-  res.set(http::field::cache_control, "no-store");
-  add_local_response_headers(res.base(), c.settings, ex.request_id);
-  res.keep_alive(keep_alive);
-  res.prepare_payload();
-  ex.status = status;
-  ex.bytes_out = res.body().size();
-  c.stream.expire_after(c.write_timeout(), "response write");
-  auto [ec, n] = co_await http::async_write(c.stream, res, nothrow);
-  co_return !ec && keep_alive;
-}
 
 // Reason a request head is unacceptable, before any routing; nullptr when fine.
 const char* framing_problem(const RequestParser& parser) {
@@ -216,7 +150,8 @@ struct ForwardOutcome {
 
 // Forwards one request to an upstream and relays the response. Precondition: route has an upstream.
 awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, const config::CompiledRoute& route,
-                        bool client_keep_alive, bool websocket) {
+                        bool client_keep_alive, bool websocket, const session::Session* session,
+                        std::string_view route_host) {
   auto& req = parser.get();
   const bool is_head = req.method() == http::verb::head;
   const unsigned client_version = req.version();
@@ -243,6 +178,9 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
   ForwardContext ctx{c.peer_ip, c.stream.is_tls() ? "https" : "http", original_host, ex.request_id, upstream_target,
                      websocket};
   prepare_upstream_request(req.base(), c.settings, route, target, ctx);
+  strip_postern_credentials(req.base(), c.settings);
+  if (session && route.settings().pass_identity_headers.value_or(c.settings.pass_identity_headers))
+    add_identity_headers(c, req.base(), *session, route_host);
   req.version(11);
   if (request_chunked) req.chunked(true);
 
@@ -429,27 +367,46 @@ awaitable<bool> handle_request(Connection& c, RequestParser& parser) {
       const std::uint16_t port = host->port.value_or(c.stream.is_tls() ? 443 : 80);
       const std::string path = config::normalize_path(ex.path);
       const auto match = c.shared.snapshot->routes.match(host->host, port, path);
+      const auto& auth_url = c.settings.authenticate_service_url;
+      RequestContext rc{host->host, port, path, target, false, match.host_known, keep_alive && !unread_body};
+      rc.on_authenticate_host =
+          !auth_url.empty() && host->host == auth_url.host && (!auth_url.port || *auth_url.port == port);
+      std::optional<bool> handled;
+      if (path.starts_with("/.pomerium") || path.starts_with("/.well-known/pomerium") ||
+          (rc.on_authenticate_host && (path == "/oauth2/callback" || path == "/" || path == "/robots.txt"))) {
+        handled = co_await handle_postern_endpoint(c, ex, req, rc);
+      }
       const bool websocket = wants_websocket(req);
-      if (!match.route) {
+      if (handled) {
+        result = *handled;
+      } else if (!match.route) {
         result = co_await send_local(c, ex, 404,
                                      match.host_known ? "No route on this host matches the requested path."
                                                       : "There is no route for this host.",
-                                     keep_alive && !unread_body);
-      } else if (!match.route->settings().allow_public_unauthenticated_access) {
-        result = co_await send_local(c, ex, 503,
-                                     "This route requires sign-in, and sign-in is not configured in this version of "
-                                     "Postern, so access is denied.",
-                                     keep_alive && !unread_body);
-      } else if (!match.route->has_upstream()) {
-        result = co_await send_local(c, ex, 501, "This route uses a feature Postern does not support yet.",
-                                     keep_alive && !unread_body);
-      } else if (websocket && !match.route->settings().allow_websockets) {
-        result = co_await send_local(c, ex, 403, "Websocket connections are not allowed on this route.",
-                                     keep_alive && !unread_body);
+                                     rc.keep_alive);
       } else {
-        ++c.worker.in_flight;
-        result = co_await forward(c, ex, parser, *match.route, keep_alive, websocket);
-        --c.worker.in_flight;
+        const auto& route = *match.route;
+        SessionLookup lookup;
+        if (route.settings().needs_session()) lookup = find_session(c, req);
+        const auto decision = authz::authorize(route.settings(), lookup.session.get());
+        if (decision.outcome == authz::Outcome::sign_in_required) {
+          result = co_await require_sign_in(c, ex, req, rc, lookup.programmatic);
+        } else if (decision.outcome == authz::Outcome::deny) {
+          telemetry::log(telemetry::Level::info, "access denied",
+                         {{"request_id", ex.request_id}, {"reason", decision.reason},
+                          {"user", lookup.session ? lookup.session->user_id : std::string()}});
+          result = co_await send_local(c, ex, 403, "You are not allowed to access this page.", rc.keep_alive);
+        } else if (!route.has_upstream()) {
+          result = co_await send_local(c, ex, 501, "This route uses a feature Postern does not support yet.",
+                                       rc.keep_alive);
+        } else if (websocket && !route.settings().allow_websockets) {
+          result = co_await send_local(c, ex, 403, "Websocket connections are not allowed on this route.",
+                                       rc.keep_alive);
+        } else {
+          ++c.worker.in_flight;
+          result = co_await forward(c, ex, parser, route, keep_alive, websocket, lookup.session.get(), host->host);
+          --c.worker.in_flight;
+        }
       }
     }
   }

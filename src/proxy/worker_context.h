@@ -6,9 +6,14 @@
 #include <boost/asio/ssl/context.hpp>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "authn/oidc_client.h"
 #include "config/snapshot.h"
+#include "identity/assertion_signer.h"
+#include "store/session_store.h"
 #include "net/tls.h"
 #include "net/upstream_pool.h"
 #include "net/watchdog.h"
@@ -16,8 +21,16 @@
 
 namespace postern::proxy {
 
+// Sign-in services, shared by all workers (each is thread-safe).
+struct AuthServices {
+  std::unique_ptr<store::SessionStore> store;
+  std::unique_ptr<authn::OidcClient> oidc;  // null: no identity provider configured
+  std::unique_ptr<identity::AssertionSigner> signer;
+};
+
 // Built once from a config snapshot; shared read-only by all workers.
 struct Shared {
+  std::shared_ptr<AuthServices> auth;
   config::SnapshotPtr snapshot;
   std::unique_ptr<net::ServerTls> server_tls;  // null with insecure_server
   // Client TLS context per route index; null for routes without https upstreams.
@@ -38,6 +51,14 @@ struct WorkerContext {
   std::uint64_t requests = 0;  // also drives weighted round robin
   std::size_t connections = 0;
   std::size_t in_flight = 0;
+
+  // Signed assertions per (session, route host), reused for most of their 5-minute life.
+  struct CachedAssertion {
+    std::string jwt;
+    std::int64_t refresh_at = 0;  // unix seconds
+  };
+  static constexpr std::size_t max_cached_assertions = 10'000;
+  std::unordered_map<std::string, CachedAssertion> assertions;
 
   // Writes the access log out once the event loop comes round (coalescing lines written meanwhile).
   void log_access(const telemetry::AccessRecord& record);

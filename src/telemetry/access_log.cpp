@@ -18,7 +18,7 @@ std::mutex stdout_mutex;
 // Per-thread cache of the formatted second; only the milliseconds change between most lines.
 void append_time(std::string& out) {
   thread_local std::time_t cached_second = 0;
-  thread_local char cached[24];
+  thread_local char cached[64];
   const auto now = std::chrono::system_clock::now();
   const auto secs = std::chrono::system_clock::to_time_t(now);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;

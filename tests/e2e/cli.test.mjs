@@ -289,12 +289,12 @@ describe('configuration sources', { concurrency: true }, () => {
       config: {
         address: '127.0.0.1:0',
         insecure_server: true,
-        cookie_expire: '14h',
-        routes: [publicRoute('http://app.example.test', a.origin, { pass_identity_headers: true })],
+        databroker_storage_type: 'memory',
+        routes: [publicRoute('http://app.example.test', a.origin, { cors_allow_preflight: true })],
       },
       t,
     });
-    for (const key of ['cookie_expire', 'pass_identity_headers']) {
+    for (const key of ['databroker_storage_type', 'cors_allow_preflight']) {
       assert.ok(
         p.messages().some((m) => m.includes(`not supported yet: ${key}`)),
         `no "not supported yet: ${key}" warning; stderr:\n${p.stderr}`,

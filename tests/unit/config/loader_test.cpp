@@ -150,12 +150,14 @@ TEST(Loader, YamlSyntaxErrorNamesTheLine) {
 }
 
 TEST(Loader, UnknownAndPendingKeysAreWarningsNotErrors) {
-  const auto s = load(std::string("idp_provider: okta\nfancy_new_key: 1\n") + minimal_route +
-                      "    allowed_users: [a@example.com]\n");
+  const auto s = load(std::string("databroker_storage_type: postgres\nfancy_new_key: 1\n") + minimal_route +
+                      "    allowed_groups: [admins]\n");
   ASSERT_EQ(s.warnings.size(), 3u);
   EXPECT_TRUE(any_contains(s.warnings, "test.yaml:2: unknown config option: fancy_new_key"));
-  EXPECT_TRUE(any_contains(s.warnings, "test.yaml:1: not supported yet: idp_provider"));
-  EXPECT_TRUE(any_contains(s.warnings, "not supported yet: allowed_users"));
+  EXPECT_TRUE(any_contains(s.warnings, "test.yaml:1: not supported yet: databroker_storage_type"));
+  EXPECT_TRUE(any_contains(s.warnings, "not supported yet: allowed_groups"));
+  // A rule Postern cannot evaluate makes the route deny rather than be ignored.
+  EXPECT_EQ(s.routes[0].unsupported_policy_keys, std::vector<std::string>{"allowed_groups"});
 }
 
 TEST(Loader, PublicAccessCannotBeCombinedWithAllowLists) {

@@ -1,0 +1,75 @@
+#pragma once
+// The OpenID Connect relying party: discovery (cached), signing keys (cached, refetched on an unknown kid at most
+// once per `jwks_refetch_interval`), the authorization request with state/nonce/PKCE S256, the code exchange with
+// the client's secret, ID token validation, userinfo, revocation and the end-session URL. One instance is shared by
+// all workers; calls run on the calling worker's event loop. Knows nothing of routes or cookies.
+#include <boost/asio/ssl/context.hpp>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "authn/provider_metadata.h"
+#include "config/settings.h"
+#include "net/asio_types.h"
+#include "net/upstream_pool.h"
+
+namespace postern::authn {
+
+struct SignInResult {
+  bool ok = false;
+  std::string error;  // for logs and a plain sentence on the error page; never contains a token
+  std::string subject;
+  std::string email;
+  std::string name;
+  std::vector<std::string> groups;
+  std::string claims_json;
+  std::string id_token;
+  std::string access_token;
+  std::string refresh_token;
+};
+
+class OidcClient {
+ public:
+  static constexpr auto metadata_ttl = std::chrono::hours(1);
+  static constexpr auto jwks_refetch_interval = std::chrono::seconds(10);
+
+  OidcClient(config::IdentityProviderSettings idp, std::string redirect_uri);
+
+  // The provider's metadata, fetched on first use and refreshed after metadata_ttl; null with `error` on failure.
+  [[nodiscard]] net::Task<std::shared_ptr<const ProviderMetadata>> metadata(net::UpstreamPool& pool,
+                                                                            std::string& error);
+  [[nodiscard]] std::string authorization_url(const ProviderMetadata& m, std::string_view state,
+                                              std::string_view nonce, std::string_view code_challenge) const;
+  // Exchanges `code`, validates the ID token against `nonce`, merges userinfo when its sub matches.
+  [[nodiscard]] net::Task<SignInResult> complete_sign_in(net::UpstreamPool& pool, std::string code,
+                                                         std::string verifier, std::string nonce);
+  // RFC 7009 revocation when the provider advertises it; failures are logged, not fatal.
+  [[nodiscard]] net::Task<void> revoke(net::UpstreamPool& pool, std::string token, std::string hint);
+  // The provider's end-session URL, or "" when it has none.
+  [[nodiscard]] std::string end_session_url(const ProviderMetadata& m, std::string_view id_token,
+                                            std::string_view post_logout_redirect_uri, std::string_view state) const;
+  [[nodiscard]] const config::IdentityProviderSettings& settings() const noexcept { return idp_; }
+
+ private:
+  [[nodiscard]] net::Task<std::shared_ptr<const std::vector<Jwk>>> keys(net::UpstreamPool& pool,
+                                                                        const ProviderMetadata& m, bool refresh,
+                                                                        std::string& error);
+  void add_client_auth(const ProviderMetadata& m, std::vector<std::pair<std::string, std::string>>& headers,
+                       std::string& form) const;
+
+  config::IdentityProviderSettings idp_;
+  std::string redirect_uri_;
+  boost::asio::ssl::context tls_;
+  std::mutex mutex_;
+  std::shared_ptr<const ProviderMetadata> metadata_;
+  std::chrono::steady_clock::time_point metadata_fetched_;
+  std::shared_ptr<const std::vector<Jwk>> keys_;
+  std::chrono::steady_clock::time_point keys_fetched_;
+};
+
+// application/x-www-form-urlencoded / query component encoding of one value.
+[[nodiscard]] std::string form_encode(std::string_view value);
+
+}  // namespace postern::authn

@@ -1,0 +1,77 @@
+#pragma once
+// The state one downstream connection shares between the steps of a request, and the helpers that answer a request
+// from Postern itself. Internal to the proxy module.
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "net/asio_types.h"
+#include "net/stream.h"
+#include "proxy/worker_context.h"
+
+namespace postern::proxy {
+
+using Clock = std::chrono::steady_clock;
+inline constexpr std::size_t body_chunk = 64 * 1024;  // one relay buffer per direction: the bound on buffered bytes
+
+// Per-request facts gathered before a response is chosen; also what the access log records.
+struct Exchange {
+  Clock::time_point start = Clock::now();
+  std::string request_id;
+  std::string method;
+  std::string host;
+  std::string path;  // without query
+  std::string client_ip;
+  std::string upstream;
+  unsigned status = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  bool json = false;
+};
+
+struct Connection {
+  WorkerContext& worker;
+  const Shared& shared;
+  const config::Settings& settings;
+  net::Stream& stream;
+  boost::beast::flat_buffer& buffer;
+  std::string peer_ip;
+  std::unique_ptr<char[]> relay;  // body relay buffer, allocated on first use
+  std::string head{};             // serialized message head, reused across requests
+
+  char* relay_buffer() {
+    if (!relay) relay = std::make_unique<char[]>(body_chunk);
+    return relay.get();
+  }
+  [[nodiscard]] Clock::duration write_timeout() const {
+    return settings.timeout_write.count() > 0 ? Clock::duration(settings.timeout_write)
+                                              : Clock::duration(settings.timeout_idle);
+  }
+  [[nodiscard]] std::string_view scheme() const noexcept { return stream.is_tls() ? "https" : "http"; }
+};
+
+void log_exchange(WorkerContext& worker, const Exchange& ex);
+
+using LocalResponse = boost::beast::http::response<boost::beast::http::string_body>;
+
+// Writes a response Postern made (adds the global headers and X-Request-Id). Returns false when the connection
+// must close.
+net::Task<bool> send_response(Connection& c, Exchange& ex, LocalResponse& res, bool keep_alive);
+
+// An error or notice page (HTML, or JSON when the client prefers it), with an optional link forward.
+net::Task<bool> send_local(Connection& c, Exchange& ex, unsigned status, std::string_view sentence, bool keep_alive,
+                           std::string_view content_type = {}, std::string body = {});
+net::Task<bool> send_page(Connection& c, Exchange& ex, unsigned status, std::string_view sentence, bool keep_alive,
+                          std::string_view link_url, std::string_view link_text,
+                          std::vector<std::string> set_cookies = {});
+
+// 302 to `location` with the given Set-Cookie values.
+net::Task<bool> send_redirect(Connection& c, Exchange& ex, std::string_view location, bool keep_alive,
+                              std::vector<std::string> set_cookies = {});
+
+}  // namespace postern::proxy

@@ -1,0 +1,81 @@
+#include "proxy/cookies.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "core/strings.h"
+
+namespace postern::proxy {
+namespace http = boost::beast::http;
+
+std::optional<std::string_view> find_cookie(const http::fields& fields, std::string_view name) {
+  for (auto it = fields.find(http::field::cookie); it != fields.end() && it->name() == http::field::cookie; ++it) {
+    std::string_view rest = it->value();
+    while (!rest.empty()) {
+      const auto semi = rest.find(';');
+      const std::string_view pair = core::trim(rest.substr(0, semi));
+      rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+      const auto eq = pair.find('=');
+      if (eq == std::string_view::npos) continue;
+      if (core::trim(pair.substr(0, eq)) == name) {
+        std::string_view value = core::trim(pair.substr(eq + 1));
+        if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+        return value;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+std::string set_cookie(const CookieSpec& spec, const config::Settings& settings) {
+  std::string out;
+  out.reserve(spec.value.size() + 128);
+  out += spec.name;
+  out += '=';
+  out += spec.value;
+  out += "; Path=/";
+  if (!spec.domain.empty()) {
+    out += "; Domain=";
+    out += spec.domain;
+  }
+  if (spec.value.empty()) {
+    out += "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT";
+  } else if (spec.max_age.count() > 0) {
+    out += "; Max-Age=" + std::to_string(spec.max_age.count());
+  }
+  if (settings.cookie_http_only) out += "; HttpOnly";
+  if (spec.secure) out += "; Secure";
+  if (settings.cookie_same_site == "strict") out += "; SameSite=Strict";
+  else if (settings.cookie_same_site == "lax") out += "; SameSite=Lax";
+  else if (settings.cookie_same_site == "none" && spec.secure) out += "; SameSite=None";
+  return out;
+}
+
+void remove_cookies(http::fields& fields, std::initializer_list<std::string_view> names) {
+  std::vector<std::string> kept_headers;
+  bool changed = false;
+  for (auto it = fields.find(http::field::cookie); it != fields.end() && it->name() == http::field::cookie; ++it) {
+    std::string kept;
+    std::string_view rest = it->value();
+    while (!rest.empty()) {
+      const auto semi = rest.find(';');
+      const std::string_view pair = core::trim(rest.substr(0, semi));
+      rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+      if (pair.empty()) continue;
+      const std::string_view name = core::trim(pair.substr(0, pair.find('=')));
+      if (std::find(names.begin(), names.end(), name) != names.end()) {
+        changed = true;
+        continue;
+      }
+      if (!kept.empty()) kept += "; ";
+      kept += pair;
+    }
+    kept_headers.push_back(std::move(kept));
+  }
+  if (!changed) return;
+  fields.erase(http::field::cookie);
+  for (auto& h : kept_headers)
+    if (!h.empty()) fields.insert(http::field::cookie, h);
+}
+
+}  // namespace postern::proxy

@@ -1,0 +1,50 @@
+#pragma once
+// Sign-in, sessions and identity on the data path: Postern's own endpoints (/.pomerium/*, /.well-known/pomerium*,
+// the authenticate host's /oauth2/callback), finding a request's session, answering "sign-in needed", and the
+// identity headers upstreams receive. The flow (see ARCHITECTURE.md): route host → authenticate host
+// /.pomerium/sign_in (signed, expiring) → IdP → /oauth2/callback (state, PKCE, ID token) → route host
+// /.pomerium/callback/ (sealed one-time handoff sets the route cookie) → the original URL.
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "net/asio_types.h"
+#include "proxy/connection.h"
+#include "proxy/header_rewrite.h"
+#include "session/session.h"
+
+namespace postern::proxy {
+
+struct RequestContext {
+  std::string host;  // lower case, no port
+  std::uint16_t port = 0;
+  std::string path;  // normalised
+  std::string_view target;  // as received, with the query
+  bool on_authenticate_host = false;
+  bool host_known = false;  // some route serves this host
+  bool keep_alive = false;
+};
+
+// Handles Postern's own endpoints; nullopt when `ctx.path` is not one of them (routing goes on). The bool is whether
+// the connection may be kept.
+[[nodiscard]] net::Task<std::optional<bool>> handle_postern_endpoint(Connection& c, Exchange& ex,
+                                                                     const RequestHeader& req,
+                                                                     const RequestContext& ctx);
+
+struct SessionLookup {
+  std::shared_ptr<const session::Session> session;  // null: none, or not valid
+  bool programmatic = false;  // credentials came in a header: never redirect, answer 401
+};
+[[nodiscard]] SessionLookup find_session(const Connection& c, const RequestHeader& req);
+
+// For a request that needs a session: a browser is redirected to sign in; anything else gets 401.
+[[nodiscard]] net::Task<bool> require_sign_in(Connection& c, Exchange& ex, const RequestHeader& req,
+                                              const RequestContext& ctx, bool programmatic);
+
+// Removes Postern's credentials (its cookies, Authorization: Pomerium …) from a request bound upstream.
+void strip_postern_credentials(RequestHeader& req, const config::Settings& settings);
+
+// X-Pomerium-Jwt-Assertion (cached per session and host) and the configured X-Pomerium-Claim-* headers.
+void add_identity_headers(Connection& c, RequestHeader& req, const session::Session& s, std::string_view route_host);
+
+}  // namespace postern::proxy

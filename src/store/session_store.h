@@ -1,0 +1,27 @@
+#pragma once
+// The record store behind sessions, one interface for every backend: `memory` (one process) now, PostgreSQL
+// (shared by replicas) later. Implementations are thread-safe; workers call them directly.
+#include <chrono>
+#include <memory>
+#include <string_view>
+
+#include "session/session.h"
+
+namespace postern::store {
+
+class SessionStore {
+ public:
+  virtual ~SessionStore() = default;
+  virtual void put(std::shared_ptr<const session::Session> s) = 0;
+  // The session, or null when unknown or expired.
+  [[nodiscard]] virtual std::shared_ptr<const session::Session> get(std::string_view id) const = 0;
+  virtual void erase(std::string_view id) = 0;
+  // One-time markers (handoffs, sign-in states): true only the first time `key` is claimed within `ttl`.
+  [[nodiscard]] virtual bool claim_once(std::string_view key, std::chrono::seconds ttl) = 0;
+};
+
+// In-process store; bounded (sessions and markers past their expiry are purged; past the caps the oldest expiry
+// goes first).
+[[nodiscard]] std::unique_ptr<SessionStore> make_memory_store();
+
+}  // namespace postern::store
