@@ -85,8 +85,12 @@ net::Task<std::shared_ptr<const std::vector<Jwk>>> OidcClient::keys(net::Upstrea
   {
     std::lock_guard lock(mutex_);
     const auto now = std::chrono::steady_clock::now();
-    if (keys_ && (!refresh || now - keys_fetched_ < jwks_refetch_interval)) co_return keys_;
-    keys_fetched_ = now;  // claim the refetch slot before fetching, so a forged kid cannot make us hammer the IdP
+    if (keys_ && !refresh) co_return keys_;
+    if (keys_ && refresh) {
+      if (last_forced_refetch_.time_since_epoch().count() != 0 && now - last_forced_refetch_ < jwks_refetch_interval)
+        co_return keys_;
+      last_forced_refetch_ = now;  // claimed before fetching, so concurrent callers do not all refetch
+    }
   }
   net::FetchRequest request;
   request.url = m.jwks_uri;

@@ -33,6 +33,7 @@ struct SignInResult {
 class OidcClient {
  public:
   static constexpr auto metadata_ttl = std::chrono::hours(1);
+  // At most one JWKS refetch for an unknown kid per interval: a forged kid cannot make us hammer the IdP.
   static constexpr auto jwks_refetch_interval = std::chrono::seconds(10);
 
   OidcClient(config::IdentityProviderSettings idp, std::string redirect_uri);
@@ -66,7 +67,7 @@ class OidcClient {
   std::shared_ptr<const ProviderMetadata> metadata_;
   std::chrono::steady_clock::time_point metadata_fetched_;
   std::shared_ptr<const std::vector<Jwk>> keys_;
-  std::chrono::steady_clock::time_point keys_fetched_;
+  std::chrono::steady_clock::time_point last_forced_refetch_;  // only refetches for an unknown kid are rate-limited
 };
 
 // application/x-www-form-urlencoded / query component encoding of one value.

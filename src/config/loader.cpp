@@ -15,6 +15,7 @@
 #include "core/base64.h"
 #include "core/random.h"
 #include "core/strings.h"
+#include "core/url.h"
 
 namespace postern::config {
 namespace {
@@ -327,38 +328,25 @@ class Loader {
   std::optional<ServiceUrl> service_url(const Raw& r, bool allow_path) {
     auto s = as_string(r);
     if (!s) return std::nullopt;
-    auto parsed = boost::urls::parse_absolute_uri(core::trim(*s));
     const std::string expected = std::string("expected an absolute http(s) URL") + (allow_path ? "" : " without a path") +
                                  ", got " + describe(r);
-    if (!parsed || !parsed->has_authority() || parsed->encoded_host().empty() || parsed->has_userinfo() ||
-        parsed->has_query() || parsed->has_fragment()) {
+    auto u = core::parse_http_url(core::trim(*s));
+    if (!u || u->rest.find_first_of("?#") != std::string::npos) {
       problem(r, expected);
       return std::nullopt;
     }
-    ServiceUrl u;
-    u.scheme = core::to_lower(parsed->scheme());
-    if (u.scheme != "http" && u.scheme != "https") {
-      problem(r, expected);
-      return std::nullopt;
-    }
-    std::string host(parsed->encoded_host());
-    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    u.host = core::to_lower(host);
-    if (parsed->has_port()) {
-      if (parsed->port_number() == 0) {
-        problem(r, expected);
-        return std::nullopt;
-      }
-      u.port = parsed->port_number();
-    }
-    std::string path(parsed->encoded_path());
+    ServiceUrl out;
+    out.scheme = u->scheme;
+    out.host = u->host;
+    if (u->explicit_port) out.port = u->port;
+    std::string path = u->rest;
     while (!path.empty() && path.back() == '/') path.pop_back();
     if (!allow_path && !path.empty()) {
       problem(r, expected);
       return std::nullopt;
     }
-    u.path = path;
-    return u;
+    out.path = path;
+    return out;
   }
 
   static bool loopback_host(const std::string& host) {
@@ -901,41 +889,31 @@ class Loader {
 
   void parse_from(const Raw& r, const std::string& text, RouteSettings& route) {
     route.from = text;
-    auto parsed = boost::urls::parse_absolute_uri(core::trim(text));
     const std::string expected = "expected an http(s)://host[:port] URL without a path, got " + describe(r);
-    if (!parsed) {
-      problem(r, expected);
+    std::string candidate(core::trim(text));
+    const auto scheme_end = candidate.find("://");
+    const std::string scheme = core::to_lower(candidate.substr(0, scheme_end));
+    if (scheme == "tcp+https" || scheme == "udp+https" || scheme == "ssh") {
+      problem(r, "not supported yet: " + scheme + " routes");
       return;
     }
-    const auto& u = *parsed;
-    const std::string scheme = core::to_lower(u.scheme());
-    if (scheme != "http" && scheme != "https") {
-      problem(r, scheme == "tcp+https" || scheme == "udp+https" || scheme == "ssh"
-                     ? "not supported yet: " + scheme + " routes"
+    // A leading "*." label is a wildcard: parse with a placeholder label, then put the star back.
+    const bool wildcard = scheme_end != std::string::npos && candidate.compare(scheme_end + 3, 2, "*.") == 0;
+    if (wildcard) candidate.replace(scheme_end + 3, 1, "wildcard");
+    auto u = core::parse_http_url(candidate);
+    if (!u) {
+      problem(r, candidate.find('*') != std::string::npos
+                     ? "a wildcard is only allowed as the first label, as in https://*.example.com"
                      : expected);
       return;
     }
-    if (!u.has_authority() || u.encoded_host().empty() || u.has_userinfo() || u.has_query() || u.has_fragment() ||
-        !(u.encoded_path().empty() || u.encoded_path() == "/")) {
-      problem(r, expected + (u.encoded_path().size() > 1 ? " (use prefix or path to match paths)" : ""));
+    if (!(u->rest.empty() || u->rest == "/")) {
+      problem(r, expected + (u->rest.size() > 1 ? " (use prefix or path to match paths)" : ""));
       return;
     }
-    std::string host = core::to_lower(u.encoded_host());
-    if (host.find('*') != std::string::npos && (!host.starts_with("*.") || host.find('*', 1) != std::string::npos ||
-                                                host.size() < 3)) {
-      problem(r, "a wildcard is only allowed as the first label, as in https://*.example.com");
-      return;
-    }
-    if (u.has_port()) {
-      if (u.port().empty() || u.port_number() == 0) {
-        problem(r, "expected a port from 1 to 65535 in " + describe(r));
-        return;
-      }
-      route.from_port = u.port_number();
-    }
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    route.from_scheme = scheme;
-    route.from_host = host;
+    route.from_scheme = u->scheme;
+    route.from_host = wildcard ? "*" + u->host.substr(std::string("wildcard").size()) : u->host;
+    if (u->explicit_port) route.from_port = u->port;
   }
 
   void parse_to(const Raw& r, RouteSettings& route) {
@@ -979,31 +957,22 @@ class Loader {
         ++weighted;
         url_text = std::string(core::trim(std::string_view(url_text).substr(0, comma)));
       }
-      auto parsed = boost::urls::parse_absolute_uri(url_text);
-      if (!parsed || !parsed->has_authority() || parsed->encoded_host().empty()) {
-        problem(where, r.key, "expected an absolute http(s) URL, got \"" + text + "\"");
-        continue;
-      }
-      const auto& u = *parsed;
-      target.scheme = core::to_lower(u.scheme());
-      if (target.scheme != "http" && target.scheme != "https") {
+      const std::string scheme = core::to_lower(url_text.substr(0, url_text.find("://")));
+      if (url_text.find("://") != std::string::npos && scheme != "http" && scheme != "https") {
         problem(where, r.key,
-                "not supported yet: upstream scheme \"" + target.scheme + "\" (use http or https) in \"" + text + "\"");
+                "not supported yet: upstream scheme \"" + scheme + "\" (use http or https) in \"" + text + "\"");
         continue;
       }
-      if (u.has_userinfo() || u.has_query() || u.has_fragment()) {
-        problem(where, r.key, "expected a URL without user info, query or fragment, got \"" + text + "\"");
+      auto u = core::parse_http_url(url_text);
+      if (!u || u->rest.find_first_of("?#") != std::string::npos) {
+        problem(where, r.key, "expected an absolute http(s) URL without user info, query or fragment, got \"" + text +
+                                  "\"");
         continue;
       }
-      std::string host(u.encoded_host());
-      if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-      target.host = core::to_lower(host);
-      target.port = u.has_port() ? u.port_number() : (target.scheme == "https" ? 443 : 80);
-      if (u.has_port() && target.port == 0) {
-        problem(where, r.key, "expected a port from 1 to 65535 in \"" + text + "\"");
-        continue;
-      }
-      target.path = std::string(u.encoded_path());
+      target.scheme = u->scheme;
+      target.host = u->host;
+      target.port = u->port;
+      target.path = u->rest;
       target.url = url_text;
       route.to.push_back(std::move(target));
     }

@@ -11,6 +11,7 @@
 #include "core/crypto.h"
 #include "core/random.h"
 #include "core/strings.h"
+#include "core/url.h"
 #include "portal/error_page.h"
 #include "proxy/cookies.h"
 #include "session/handle_codec.h"
@@ -105,26 +106,8 @@ LinkCheck check_signed_link(const config::Settings& s, std::string_view target, 
   return LinkCheck::valid;
 }
 
-struct ParsedUrl {
-  std::string scheme;
-  std::string host;
-  std::uint16_t port = 0;
-  std::string origin;  // scheme://authority
-};
-
-std::optional<ParsedUrl> parse_http_url(std::string_view text) {
-  auto u = boost::urls::parse_absolute_uri(text);
-  if (!u || !u->has_authority() || u->encoded_host().empty() || u->has_userinfo()) return std::nullopt;
-  ParsedUrl p;
-  p.scheme = core::to_lower(u->scheme());
-  if (p.scheme != "http" && p.scheme != "https") return std::nullopt;
-  std::string host(u->encoded_host());
-  p.origin = p.scheme + "://" + core::to_lower(std::string(u->encoded_authority()));
-  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  p.host = core::to_lower(host);
-  p.port = u->has_port() ? u->port_number() : (p.scheme == "https" ? 443 : 80);
-  return p;
-}
+using ParsedUrl = core::HttpUrl;
+using core::parse_http_url;
 
 // A URL Postern may send a browser to: one of its route hosts or its authenticate host. Nothing else, ever.
 bool is_our_url(const Connection& c, std::string_view url, ParsedUrl* out = nullptr) {
@@ -244,11 +227,11 @@ std::string handoff_url(const Connection& c, const session::Session& s, const st
       {"exp", std::chrono::duration_cast<std::chrono::seconds>(s.expires_at.time_since_epoch()).count()},
       {"r", redirect},
       {"p", programmatic},
-      {"o", target.origin},
+      {"o", target.origin()},
       {"hid", random_token(16)},
       {"iat", session::unix_now()}};
   const std::string sealed = session::seal_json(payload, c.settings.shared_secret, "postern handoff v1");
-  return target.origin + "/.pomerium/callback/?pomerium_redirect_uri=" + authn::form_encode(redirect) +
+  return target.origin() + "/.pomerium/callback/?pomerium_redirect_uri=" + authn::form_encode(redirect) +
          "&pomerium_session_encrypted=" + sealed;
 }
 
@@ -389,8 +372,8 @@ net::Task<bool> route_callback(Connection& c, Exchange& ex, const RequestHeader&
     return v && v->is_int64() ? v->as_int64() : 0;
   };
   ParsedUrl here;
-  const std::string origin = std::string(c.scheme()) + "://" + core::to_lower(std::string(req[http::field::host]));
-  if (*redirect != str("r") || str("o") != origin || !is_our_url(c, str("r"), &here)) {
+  const auto origin = parse_http_url(std::string(c.scheme()) + "://" + std::string(req[http::field::host]));
+  if (*redirect != str("r") || !origin || str("o") != origin->origin() || !is_our_url(c, str("r"), &here)) {
     co_return co_await send_page(c, ex, 400, "This sign-in handoff is not valid for this address.", ctx.keep_alive,
                                  {}, {});
   }

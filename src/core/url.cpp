@@ -1,0 +1,78 @@
+#include "core/url.h"
+
+#include "core/strings.h"
+
+namespace postern::core {
+
+std::string HttpUrl::origin() const {
+  const std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  const bool default_port = (scheme == "https" && port == 443) || (scheme == "http" && port == 80);
+  return scheme + "://" + h + (default_port ? "" : ":" + std::to_string(port));
+}
+
+std::optional<HttpUrl> parse_http_url(std::string_view text) {
+  if (text.empty() || text.size() > 8192) return std::nullopt;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f || c == '\\') return std::nullopt;
+  }
+  HttpUrl url;
+  const auto sep = text.find("://");
+  if (sep == std::string_view::npos) return std::nullopt;
+  url.scheme = to_lower(text.substr(0, sep));
+  if (url.scheme != "http" && url.scheme != "https") return std::nullopt;
+  std::string_view rest = text.substr(sep + 3);
+  const auto end = rest.find_first_of("/?#");
+  const std::string_view authority = rest.substr(0, end);
+  url.rest = end == std::string_view::npos ? std::string() : std::string(rest.substr(end));
+  if (authority.empty() || authority.find('@') != std::string_view::npos) return std::nullopt;
+
+  std::string_view host = authority;
+  std::string_view port;
+  if (authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = authority.substr(1, close - 1);
+    const auto after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return std::nullopt;
+      port = after.substr(1);
+      if (port.empty()) return std::nullopt;
+    }
+    if (host.empty()) return std::nullopt;
+    for (const char c : host)
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.'))
+        return std::nullopt;
+  } else {
+    const auto colon = authority.find(':');
+    if (colon != std::string_view::npos) {
+      host = authority.substr(0, colon);
+      port = authority.substr(colon + 1);
+      if (port.empty()) return std::nullopt;
+    }
+    if (host.empty() || host.size() > 253 || host.front() == '.' || host.find("..") != std::string_view::npos)
+      return std::nullopt;
+    for (const char c : host)
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+            c == '_'))
+        return std::nullopt;
+  }
+  url.host = to_lower(host);
+  if (url.host.size() > 1 && url.host.back() == '.') url.host.pop_back();
+  if (!port.empty()) {
+    if (port.size() > 5) return std::nullopt;
+    unsigned v = 0;
+    for (const char c : port) {
+      if (c < '0' || c > '9') return std::nullopt;
+      v = v * 10 + unsigned(c - '0');
+    }
+    if (v == 0 || v > 65535) return std::nullopt;
+    url.port = static_cast<std::uint16_t>(v);
+    url.explicit_port = true;
+  } else {
+    url.port = url.scheme == "https" ? 443 : 80;
+  }
+  return url;
+}
+
+}  // namespace postern::core
