@@ -149,6 +149,9 @@ std::optional<HostAndPort> parse_host_header(std::string_view value) {
 }
 
 std::string normalize_path(std::string_view path) {
+  // Fast path: most paths are already normal.
+  if (path.starts_with('/') && path.find("//") == std::string_view::npos && path.find("/.") == std::string_view::npos)
+    return std::string(path);
   std::vector<std::string_view> segments;
   const bool trailing_slash = path.ends_with('/') || path.ends_with("/.") || path.ends_with("/..");
   std::size_t i = 0;

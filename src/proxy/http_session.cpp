@@ -16,6 +16,7 @@
 #include "portal/error_page.h"
 #include "proxy/connection.h"
 #include "proxy/header_rewrite.h"
+#include "proxy/message_reader.h"
 #include "proxy/signin.h"
 #include "authz/legacy_policy.h"
 #include "proxy/wire.h"
@@ -32,7 +33,6 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
-constexpr std::size_t header_limit = 64 * 1024;
 
 using RequestParser = http::request_parser<http::buffer_body>;
 using ResponseParser = http::response_parser<http::buffer_body>;
@@ -57,23 +57,6 @@ bool wants_websocket(const http::request_header<>& req) {
   return connection_upgrade && core::iequals(core::trim(req[http::field::upgrade]), "websocket");
 }
 
-// Reads a message head into `parser`, at most header_limit bytes in all (Beast's own limit is not enforced when a
-// head arrives over several reads). Returns http::error::header_limit past the limit.
-template <bool isRequest>
-awaitable<boost::system::error_code> read_head(net::Stream& in, beast::flat_buffer& buffer,
-                                               http::parser<isRequest, http::buffer_body>& parser) {
-  std::size_t consumed = 0;
-  while (!parser.is_header_done()) {
-    auto [ec, n] = co_await http::async_read_some(in, buffer, parser, nothrow);
-    consumed += n;
-    if (ec == http::error::need_buffer && parser.is_header_done()) ec = {};
-    if (ec) co_return ec;
-    if (consumed > header_limit) co_return http::error::header_limit;
-  }
-  if (consumed > header_limit) co_return http::error::header_limit;
-  co_return boost::system::error_code{};
-}
-
 // Relays one message from `in` (whose head is already parsed into `parser`) to `out`: the serialized `head`, then the
 // body in chunks of at most body_chunk bytes, framed as chunked when `chunked_out`. Nothing more is read from `in`
 // until the previous chunk was written to `out` (back-pressure). A small message leaves in one gathered write.
@@ -85,7 +68,6 @@ awaitable<std::pair<boost::system::error_code, boost::system::error_code>> relay
     ReadDeadline read_deadline, WriteDeadline write_deadline) {
   static constexpr std::string_view crlf = "\r\n";
   static constexpr std::string_view last_chunk = "0\r\n\r\n";
-  auto& body = parser.get().body();
   bool head_pending = true;
   char size_line[24];
   while (true) {
@@ -98,14 +80,10 @@ awaitable<std::pair<boost::system::error_code, boost::system::error_code>> relay
     }
     std::size_t n = 0;
     if (!parser.is_done()) {
-      body.data = buf;
-      body.size = body_chunk;
       read_deadline(in);
-      // read_some, not read: forward whatever arrived instead of waiting to fill the chunk (streaming).
-      auto [ec, ignored] = co_await http::async_read_some(in, in_buffer, parser, nothrow);
-      if (ec == http::error::need_buffer) ec = {};
+      // Whatever arrived is forwarded at once rather than waiting to fill the chunk (streaming).
+      const auto ec = co_await read_body_some(in, in_buffer, parser, buf, body_chunk, n);
       if (ec) co_return std::pair{ec, boost::system::error_code{}};
-      n = body_chunk - body.size;
       bytes += n;
     }
     const bool done = parser.is_done();
@@ -151,7 +129,7 @@ struct ForwardOutcome {
 // Forwards one request to an upstream and relays the response. Precondition: route has an upstream.
 awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, const config::CompiledRoute& route,
                         bool client_keep_alive, bool websocket, const session::Session* session,
-                        std::string_view route_host) {
+                        std::string_view route_host, std::string_view normalized_path) {
   auto& req = parser.get();
   const bool is_head = req.method() == http::verb::head;
   const unsigned client_version = req.version();
@@ -163,7 +141,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
   // Target after path rewriting, query kept as sent.
   const std::string_view raw_target = req.target();
   const auto qpos = raw_target.find('?');
-  std::string upstream_target = route.rewrite_path(config::normalize_path(ex.path));
+  std::string upstream_target = route.rewrite_path(normalized_path);
   if (qpos != std::string_view::npos) upstream_target += raw_target.substr(qpos);
 
   // 100-continue is ours to answer, once we know we will forward.
@@ -404,7 +382,7 @@ awaitable<bool> handle_request(Connection& c, RequestParser& parser) {
                                        rc.keep_alive);
         } else {
           ++c.worker.in_flight;
-          result = co_await forward(c, ex, parser, route, keep_alive, websocket, lookup.session.get(), host->host);
+          result = co_await forward(c, ex, parser, route, keep_alive, websocket, lookup.session.get(), host->host, path);
           --c.worker.in_flight;
         }
       }
