@@ -488,7 +488,7 @@ net::Task<bool> programmatic_login(Connection& c, Exchange& ex, const RequestHea
 
 // ---- public entry points ----------------------------------------------------------------------------------------
 
-SessionLookup find_session(const Connection& c, const RequestHeader& req) {
+SessionLookup find_session(Connection& c, const RequestHeader& req) {
   SessionLookup out;
   std::string_view token;
   const auto authorization = core::trim(req[http::field::authorization]);
@@ -504,7 +504,18 @@ SessionLookup find_session(const Connection& c, const RequestHeader& req) {
   } else if (auto value = find_cookie(req, c.settings.cookie_name)) {
     token = *value;
   }
-  if (!token.empty()) out.session = session_from_handle(c, token);
+  if (token.empty() || token.size() > session::max_sealed_size) return out;
+  auto& cache = c.worker.handles;
+  const std::int64_t now = session::unix_now();
+  auto it = cache.find(token);
+  if (it == cache.end()) {
+    auto handle = session::open_handle(token, c.settings.cookie_secret, now);
+    if (!handle) return out;
+    if (cache.size() >= WorkerContext::max_cached_handles) cache.clear();
+    it = cache.emplace(std::string(token), std::move(*handle)).first;
+  }
+  if (it->second.expires_at <= now) return out;
+  out.session = c.shared.auth->store->get(it->second.session_id);
   return out;
 }
 
@@ -591,7 +602,8 @@ void strip_postern_credentials(RequestHeader& req, const config::Settings& setti
 
 void add_identity_headers(Connection& c, RequestHeader& req, const session::Session& s, std::string_view route_host) {
   const std::int64_t now = session::unix_now();
-  std::string key = s.id;
+  std::string& key = c.worker.assertion_key;
+  key.assign(s.id);
   key += '|';
   key += route_host;
   auto& cache = c.worker.assertions;

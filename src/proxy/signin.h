@@ -35,7 +35,7 @@ struct SessionLookup {
   std::shared_ptr<const session::Session> session;  // null: none, or not valid
   bool programmatic = false;  // credentials came in a header: never redirect, answer 401
 };
-[[nodiscard]] SessionLookup find_session(const Connection& c, const RequestHeader& req);
+[[nodiscard]] SessionLookup find_session(Connection& c, const RequestHeader& req);
 
 // For a request that needs a session: a browser is redirected to sign in; anything else gets 401.
 [[nodiscard]] net::Task<bool> require_sign_in(Connection& c, Exchange& ex, const RequestHeader& req,

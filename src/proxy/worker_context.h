@@ -12,7 +12,9 @@
 
 #include "authn/oidc_client.h"
 #include "config/snapshot.h"
+#include "core/string_hash.h"
 #include "identity/assertion_signer.h"
+#include "session/handle_codec.h"
 #include "store/session_store.h"
 #include "net/tls.h"
 #include "net/upstream_pool.h"
@@ -58,7 +60,13 @@ struct WorkerContext {
     std::int64_t refresh_at = 0;  // unix seconds
   };
   static constexpr std::size_t max_cached_assertions = 10'000;
-  std::unordered_map<std::string, CachedAssertion> assertions;
+  core::StringMap<CachedAssertion> assertions;
+  std::string assertion_key;  // scratch buffer for lookups
+
+  // Opened session handles by their sealed text: opening is a pure function of the text, so this cache needs no
+  // invalidation (the session itself is still looked up in the store on every request).
+  static constexpr std::size_t max_cached_handles = 10'000;
+  core::StringMap<session::Handle> handles;
 
   // Writes the access log out once the event loop comes round (coalescing lines written meanwhile).
   void log_access(const telemetry::AccessRecord& record);

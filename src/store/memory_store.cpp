@@ -4,12 +4,14 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/string_hash.h"
 #include "store/session_store.h"
 
 namespace postern::store {
 namespace {
 
 using session::Clock;
+
 
 class MemoryStore final : public SessionStore {
  public:
@@ -24,14 +26,14 @@ class MemoryStore final : public SessionStore {
 
   std::shared_ptr<const session::Session> get(std::string_view id) const override {
     std::shared_lock lock(mutex_);
-    const auto it = sessions_.find(std::string(id));
+    const auto it = sessions_.find(id);
     if (it == sessions_.end() || it->second->expires_at <= Clock::now()) return nullptr;
     return it->second;
   }
 
   void erase(std::string_view id) override {
     std::unique_lock lock(mutex_);
-    sessions_.erase(std::string(id));
+    if (auto it = sessions_.find(id); it != sessions_.end()) sessions_.erase(it);
   }
 
   bool claim_once(std::string_view key, std::chrono::seconds ttl) override {
@@ -63,7 +65,7 @@ class MemoryStore final : public SessionStore {
   }
 
   mutable std::shared_mutex mutex_;
-  std::unordered_map<std::string, std::shared_ptr<const session::Session>> sessions_;
+  core::StringMap<std::shared_ptr<const session::Session>> sessions_;
   std::unordered_map<std::string, Clock::time_point> markers_;
 };
 
