@@ -31,7 +31,13 @@ IdTokenCheck validate_id_token(std::string_view token, const ProviderMetadata& m
                                std::string_view client_id, std::string_view expected_nonce, std::int64_t now) {
   if (token.empty() || token.size() > max_id_token_size) return fail("the ID token is missing or too large");
   if (std::count(token.begin(), token.end(), '.') != 2) return fail("the ID token is not a compact JWS");
-  const auto header_b64 = token.substr(0, token.find('.'));
+  // Every segment must be strict base64url before cjose sees it: cjose 0.6 aborts on some malformed input.
+  const auto first_dot = token.find('.');
+  const auto second_dot = token.find('.', first_dot + 1);
+  if (!core::base64url_decode(token.substr(first_dot + 1, second_dot - first_dot - 1)) ||
+      !core::base64url_decode(token.substr(second_dot + 1)))
+    return fail("the ID token is not valid base64url");
+  const auto header_b64 = token.substr(0, first_dot);
   auto header_text = core::base64url_decode(header_b64);
   if (!header_text) return fail("the ID token header is not base64url");
   boost::system::error_code ec;

@@ -1,5 +1,7 @@
 #include "core/url.h"
 
+#include <boost/url/ipv6_address.hpp>
+
 #include "core/strings.h"
 
 namespace postern::core {
@@ -39,10 +41,7 @@ std::optional<HttpUrl> parse_http_url(std::string_view text) {
       port = after.substr(1);
       if (port.empty()) return std::nullopt;
     }
-    if (host.empty()) return std::nullopt;
-    for (const char c : host)
-      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.'))
-        return std::nullopt;
+    if (!boost::urls::parse_ipv6_address(host)) return std::nullopt;
   } else {
     const auto colon = authority.find(':');
     if (colon != std::string_view::npos) {
@@ -58,7 +57,7 @@ std::optional<HttpUrl> parse_http_url(std::string_view text) {
         return std::nullopt;
   }
   url.host = to_lower(host);
-  if (url.host.size() > 1 && url.host.back() == '.') url.host.pop_back();
+  if (authority.front() != '[' && url.host.size() > 1 && url.host.back() == '.') url.host.pop_back();
   if (!port.empty()) {
     if (port.size() > 5) return std::nullopt;
     unsigned v = 0;

@@ -1,0 +1,63 @@
+// A real browser (headless Chromium via playwright-core): open the protected sample app, land on the simulator's
+// sign-in form, sign in as alice, and end on the sample app showing her email. Skipped without /usr/bin/chromium.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { startSignInEnv, stopAll, USERS } from './lib/signin.mjs';
+
+const CHROMIUM = '/usr/bin/chromium';
+const haveChromium = fs.existsSync(CHROMIUM);
+
+describe('sign-in in a real browser', { skip: haveChromium ? false : `${CHROMIUM} is missing` }, () => {
+  let env, browser;
+  before(async () => {
+    const { chromium } = await import('playwright-core');
+    // assigned one by one, so `after` can clean up whichever started
+    const launching = chromium
+      .launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+          '--disable-component-update', '--disable-sync',
+        ],
+      })
+      .then((b) => (browser = b));
+    const starting = startSignInEnv({
+      routes: (u) => [{ from: 'http://127.0.0.1', to: u.origin, allow_any_authenticated_user: true, pass_identity_headers: true }],
+    }).then((e) => (env = e));
+    const results = await Promise.allSettled([launching, starting]);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
+  });
+  after(() => stopAll(() => browser?.close(), env?.stop));
+
+  it('alice signs in through the IdP form and sees the sample app', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const visited = [];
+    page.on('framenavigated', (f) => {
+      if (f === page.mainFrame()) visited.push(f.url());
+    });
+    const start = `${env.route}/app/home?tab=1`;
+    await page.goto(start, { waitUntil: 'domcontentloaded', timeout: 10_000 });
+    assert.ok(page.url().startsWith(`${env.sim.url}/signin/`), `landed on the IdP sign-in page: ${page.url()}\n${visited.join('\n')}`);
+    await page.fill('#username', USERS.alice.login);
+    await page.fill('#password', USERS.alice.password);
+    await Promise.all([
+      page.waitForURL(start, { timeout: 10_000 }),
+      page.click('#okta-signin-submit'),
+    ]);
+    assert.equal(await page.title(), 'Postern sample app');
+    assert.equal((await page.textContent('#user'))?.trim(), 'alice@example.com');
+    const cookies = await context.cookies(env.route);
+    const session = cookies.find((c) => c.name === '_pomerium');
+    assert.ok(session, `the browser holds _pomerium: ${JSON.stringify(cookies.map((c) => c.name))}`);
+    assert.equal(session.httpOnly, true);
+    assert.equal(session.sameSite, 'Lax');
+
+    // a reload stays signed in; /.pomerium/ shows the user
+    await page.goto(`${env.route}/.pomerium/`, { waitUntil: 'domcontentloaded' });
+    assert.ok((await page.content()).includes('alice@example.com'), 'the user page shows alice');
+    await context.close();
+  });
+});
