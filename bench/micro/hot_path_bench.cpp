@@ -35,7 +35,7 @@ void BM_PrepareUpstreamRequestAndHead(benchmark::State& state) {
   const auto& route = table.routes().front();
   std::string head;
   for (auto _ : state) {
-    http::request_header<> req;
+    proxy::RequestHeader req;
     req.method(http::verb::get);
     req.target("/index.html");
     req.set(http::field::host, "app0.example.com");

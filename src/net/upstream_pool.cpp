@@ -18,18 +18,10 @@ using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 
 
-std::string UpstreamPool::key_of(const UpstreamEndpoint& e) {
-  std::string key = e.target->scheme + "://" + e.target->host + ":" + std::to_string(e.target->port);
-  if (e.tls) {
-    key += "|" + e.server_name + "|" + std::to_string(reinterpret_cast<std::uintptr_t>(e.tls));
-  }
-  return key;
-}
-
 Task<AcquireResult> UpstreamPool::acquire(const UpstreamEndpoint& endpoint, bool fresh) {
   AcquireResult result;
-  const std::string key = key_of(endpoint);
-  if (!fresh) {
+  const std::uint64_t key = endpoint.pool_key;
+  if (!fresh && key != 0) {
     auto it = idle_.find(key);
     if (it != idle_.end()) {
       auto& list = it->second;
@@ -109,7 +101,7 @@ Task<AcquireResult> UpstreamPool::acquire(const UpstreamEndpoint& endpoint, bool
 }
 
 void UpstreamPool::release(std::unique_ptr<UpstreamConnection> connection) {
-  if (!connection || !connection->stream.is_open()) return;
+  if (!connection || !connection->stream.is_open() || connection->key == 0) return;
   auto& list = idle_[connection->key];
   if (list.size() >= max_idle_per_key) return;  // dropping it closes it
   connection->stream.set_idle(true);

@@ -23,7 +23,7 @@ struct UpstreamConnection {
       : stream(dog, std::move(socket), ctx) {}
   Stream stream;
   boost::beast::flat_buffer buffer{64 * 1024};  // read buffer, bounded: the response header limit
-  std::string key;
+  std::uint64_t key = 0;
   bool reused = false;  // taken from the idle list (may have been closed by the upstream meanwhile)
 };
 
@@ -32,6 +32,8 @@ struct UpstreamEndpoint {
   const config::UpstreamTarget* target = nullptr;
   boost::asio::ssl::context* tls = nullptr;
   std::string server_name;  // SNI and the name verified; "" = the target host
+  // Identifies the pool: (route index + 1) << 16 | target index for route upstreams; 0 = never pooled.
+  std::uint64_t pool_key = 0;
 };
 
 struct AcquireResult {
@@ -54,10 +56,9 @@ class UpstreamPool {
   void clear();
 
  private:
-  static std::string key_of(const UpstreamEndpoint& e);
   boost::asio::io_context& io_;
   Watchdog& dog_;
-  std::unordered_map<std::string, std::deque<std::unique_ptr<UpstreamConnection>>> idle_;
+  std::unordered_map<std::uint64_t, std::deque<std::unique_ptr<UpstreamConnection>>> idle_;
 };
 
 }  // namespace postern::net

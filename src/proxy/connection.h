@@ -2,8 +2,6 @@
 // The state one downstream connection shares between the steps of a request, and the helpers that answer a request
 // from Postern itself. Internal to the proxy module.
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -12,6 +10,7 @@
 
 #include "net/asio_types.h"
 #include "net/stream.h"
+#include "proxy/http_types.h"
 #include "proxy/worker_context.h"
 
 namespace postern::proxy {
@@ -27,7 +26,7 @@ struct Exchange {
   std::string host;
   std::string path;  // without query
   std::string client_ip;
-  std::string upstream;
+  std::string_view upstream;  // points into the config snapshot the connection holds
   unsigned status = 0;
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
@@ -43,6 +42,10 @@ struct Connection {
   std::string peer_ip;
   std::unique_ptr<char[]> relay;  // body relay buffer, allocated on first use
   std::string head{};             // serialized message head, reused across requests
+  // Arena for the current request's header fields (see http_types.h); reset between requests.
+  static constexpr std::size_t arena_size = 16 * 1024;
+  std::unique_ptr<std::byte[]> arena_buffer = std::make_unique<std::byte[]>(arena_size);
+  std::pmr::memory_resource* arena = std::pmr::new_delete_resource();
 
   char* relay_buffer() {
     if (!relay) relay = std::make_unique<char[]>(body_chunk);
@@ -57,7 +60,6 @@ struct Connection {
 
 void log_exchange(WorkerContext& worker, const Exchange& ex);
 
-using LocalResponse = boost::beast::http::response<boost::beast::http::string_body>;
 
 // Writes a response Postern made (adds the global headers and X-Request-Id). Returns false when the connection
 // must close.

@@ -8,7 +8,7 @@
 namespace postern::proxy {
 namespace http = boost::beast::http;
 
-std::optional<std::string_view> find_cookie(const http::fields& fields, std::string_view name) {
+std::optional<std::string_view> find_cookie(const Fields& fields, std::string_view name) {
   for (auto it = fields.find(http::field::cookie); it != fields.end() && it->name() == http::field::cookie; ++it) {
     std::string_view rest = it->value();
     while (!rest.empty()) {
@@ -51,7 +51,7 @@ std::string set_cookie(const CookieSpec& spec, const config::Settings& settings)
   return out;
 }
 
-void remove_cookies(http::fields& fields, std::initializer_list<std::string_view> names) {
+void remove_cookies(Fields& fields, std::initializer_list<std::string_view> names) {
   std::vector<std::string> kept_headers;
   bool changed = false;
   for (auto it = fields.find(http::field::cookie); it != fields.end() && it->name() == http::field::cookie; ++it) {

@@ -5,14 +5,14 @@
 #include <string>
 #include <string_view>
 
-#include <boost/beast/http/fields.hpp>
+#include "proxy/http_types.h"
 
 #include "config/settings.h"
 
 namespace postern::proxy {
 
 // The value of cookie `name` in the request's Cookie header(s); nullopt when absent.
-[[nodiscard]] std::optional<std::string_view> find_cookie(const boost::beast::http::fields& fields,
+[[nodiscard]] std::optional<std::string_view> find_cookie(const Fields& fields,
                                                           std::string_view name);
 
 struct CookieSpec {
@@ -27,6 +27,6 @@ struct CookieSpec {
 [[nodiscard]] std::string set_cookie(const CookieSpec& spec, const config::Settings& settings);
 
 // Removes cookies named `names` from the Cookie header(s), keeping the others in order.
-void remove_cookies(boost::beast::http::fields& fields, std::initializer_list<std::string_view> names);
+void remove_cookies(Fields& fields, std::initializer_list<std::string_view> names);
 
 }  // namespace postern::proxy

@@ -9,7 +9,7 @@
 namespace postern::proxy {
 namespace http = boost::beast::http;
 
-void strip_hop_by_hop(http::fields& fields, bool keep_upgrade) {
+void strip_hop_by_hop(Fields& fields, bool keep_upgrade) {
   // Names listed in Connection go first (they are hop-by-hop by declaration).
   std::vector<std::string> named;
   for (auto it = fields.find(http::field::connection); it != fields.end() && it->name() == http::field::connection;

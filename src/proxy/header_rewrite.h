@@ -1,7 +1,7 @@
 #pragma once
 // The trust boundary for headers, as pure functions over Beast header objects: what an upstream receives and what a
 // client gets back. No I/O here; every rule is unit tested.
-#include <boost/beast/http/message.hpp>
+#include "proxy/http_types.h"
 #include <string>
 #include <string_view>
 
@@ -10,12 +10,10 @@
 
 namespace postern::proxy {
 
-using RequestHeader = boost::beast::http::request_header<>;
-using ResponseHeader = boost::beast::http::response_header<>;
 
 // Removes hop-by-hop headers (Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade) and
 // every header named in Connection. With `keep_upgrade`, Upgrade survives (websocket handshakes).
-void strip_hop_by_hop(boost::beast::http::fields& fields, bool keep_upgrade);
+void strip_hop_by_hop(Fields& fields, bool keep_upgrade);
 
 // A client-sent X-Request-Id is kept when it is 1..128 characters of [A-Za-z0-9._:-]; otherwise nullopt.
 [[nodiscard]] bool acceptable_request_id(std::string_view id) noexcept;

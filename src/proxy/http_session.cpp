@@ -34,8 +34,6 @@ using namespace asio::experimental::awaitable_operators;
 namespace {
 
 
-using RequestParser = http::request_parser<http::buffer_body>;
-using ResponseParser = http::response_parser<http::buffer_body>;
 
 // Reason a request head is unacceptable, before any routing; nullptr when fine.
 const char* framing_problem(const RequestParser& parser) {
@@ -49,7 +47,7 @@ const char* framing_problem(const RequestParser& parser) {
   return nullptr;
 }
 
-bool wants_websocket(const http::request_header<>& req) {
+bool wants_websocket(const RequestHeader& req) {
   if (req.find(http::field::upgrade) == req.end()) return false;
   bool connection_upgrade = false;
   for (const auto& token : http::token_list(req[http::field::connection]))
@@ -63,7 +61,7 @@ bool wants_websocket(const http::request_header<>& req) {
 // `read_deadline` / `write_deadline` re-arm the two streams before each step. Returns {read error, write error}.
 template <bool isRequest, class ReadDeadline, class WriteDeadline>
 awaitable<std::pair<boost::system::error_code, boost::system::error_code>> relay_message(
-    net::Stream& in, beast::flat_buffer& in_buffer, http::parser<isRequest, http::buffer_body>& parser,
+    net::Stream& in, beast::flat_buffer& in_buffer, Parser<isRequest>& parser,
     net::Stream& out, std::string_view head, bool chunked_out, char* buf, std::uint64_t& bytes,
     ReadDeadline read_deadline, WriteDeadline write_deadline) {
   static constexpr std::string_view crlf = "\r\n";
@@ -162,7 +160,9 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
   req.version(11);
   if (request_chunked) req.chunked(true);
 
-  net::UpstreamEndpoint endpoint{&target, nullptr, route.settings().tls_server_name};
+  net::UpstreamEndpoint endpoint{&target, nullptr, route.settings().tls_server_name,
+                                 ((route.settings().index + 1) << 16) |
+                                     static_cast<std::uint64_t>(&target - route.settings().to.data())};
   if (target.tls()) endpoint.tls = c.shared.route_tls.at(route.settings().index).get();
 
   const auto idle = route.idle_timeout().count() > 0 ? Clock::duration(route.idle_timeout())
@@ -212,7 +212,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
     if (route.timeout().count() > 0) response_deadline = Clock::now() + route.timeout();
     bool retry = false;
     while (true) {
-      rp.emplace();
+      rp.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(FieldsAllocator(c.arena)));
       rp->header_limit(header_limit);
       rp->body_limit(boost::none);
       if (is_head) rp->skip(true);
@@ -410,7 +410,8 @@ awaitable<void> reject_unparsable(Connection& c, const boost::system::error_code
 void WorkerContext::log_access(const telemetry::AccessRecord& record) {
   if (access_log.append(record) && !flush_scheduled) {
     flush_scheduled = true;
-    asio::post(io, [this] {
+    access_log_timer.expires_after(access_log_flush_interval);
+    access_log_timer.async_wait([this](boost::system::error_code) {
       flush_scheduled = false;
       access_log.flush();
     });
@@ -455,7 +456,15 @@ awaitable<void> serve_connection(WorkerContext& worker, net::Socket socket) {
       buffer.commit(n);
     }
     stream->expire_after(settings.timeout_read, "request header read");
-    RequestParser parser;
+    // Everything this request allocates for headers comes from the connection's arena, released at its end.
+    std::pmr::monotonic_buffer_resource arena(c.arena_buffer.get(), Connection::arena_size,
+                                              std::pmr::new_delete_resource());
+    c.arena = &arena;
+    struct ArenaReset {
+      Connection& c;
+      ~ArenaReset() { c.arena = std::pmr::new_delete_resource(); }
+    } arena_reset{c};
+    RequestParser parser(std::piecewise_construct, std::make_tuple(), std::make_tuple(FieldsAllocator(&arena)));
     parser.header_limit(header_limit);
     parser.body_limit(boost::none);
     const auto hec = co_await read_head(*stream, buffer, parser);

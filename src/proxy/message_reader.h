@@ -9,6 +9,7 @@
 
 #include "net/asio_types.h"
 #include "net/stream.h"
+#include "proxy/http_types.h"
 
 namespace postern::proxy {
 
@@ -18,7 +19,7 @@ inline constexpr std::size_t header_limit = 64 * 1024;
 // reads (http::error::header_limit past it). Body bytes that came along stay in `buffer`.
 template <bool isRequest>
 net::Task<boost::system::error_code> read_head(net::Stream& in, boost::beast::flat_buffer& buffer,
-                                               boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>& parser) {
+                                               Parser<isRequest>& parser) {
   namespace http = boost::beast::http;
   std::size_t consumed = 0;
   while (true) {
@@ -46,7 +47,7 @@ net::Task<boost::system::error_code> read_head(net::Stream& in, boost::beast::fl
 // the message is complete (never waits to fill the buffer: streaming). `produced` gets the byte count.
 template <bool isRequest>
 net::Task<boost::system::error_code> read_body_some(net::Stream& in, boost::beast::flat_buffer& buffer,
-                                                    boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>& parser,
+                                                    Parser<isRequest>& parser,
                                                     char* dst, std::size_t capacity, std::size_t& produced) {
   namespace http = boost::beast::http;
   auto& body = parser.get().body();

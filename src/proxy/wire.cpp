@@ -6,7 +6,7 @@ namespace postern::proxy {
 namespace http = boost::beast::http;
 namespace {
 
-void append_fields(const http::fields& fields, std::string& out) {
+void append_fields(const Fields& fields, std::string& out) {
   for (const auto& f : fields) {
     out += f.name_string();
     out += ": ";
@@ -18,7 +18,7 @@ void append_fields(const http::fields& fields, std::string& out) {
 
 }  // namespace
 
-void append_request_head(const http::request_header<>& req, std::string& out) {
+void append_request_head(const RequestHeader& req, std::string& out) {
   out += req.method_string();
   out += ' ';
   out += req.target();
@@ -26,7 +26,7 @@ void append_request_head(const http::request_header<>& req, std::string& out) {
   append_fields(req, out);
 }
 
-void append_response_head(const http::response_header<>& res, std::string& out) {
+void append_response_head(const ResponseHeader& res, std::string& out) {
   out += res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
   const unsigned code = res.result_int();
   out += static_cast<char>('0' + code / 100 % 10);

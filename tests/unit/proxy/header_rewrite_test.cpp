@@ -26,7 +26,7 @@ proxy::ForwardContext context() {
 }  // namespace
 
 TEST(HeaderRewrite, StripsHopByHopAndConnectionNamedHeaders) {
-  http::fields f;
+  proxy::Fields f;
   f.set(http::field::connection, "keep-alive, X-Secret-Hop");
   f.set("X-Secret-Hop", "1");
   f.set(http::field::keep_alive, "timeout=5");
@@ -46,7 +46,7 @@ TEST(HeaderRewrite, StripsHopByHopAndConnectionNamedHeaders) {
 
 TEST(HeaderRewrite, UpstreamRequestGetsForwardingHeadersAndRewrittenHost) {
   Fixture fx("  - from: https://app.example.com\n    to: http://backend:8080\n");
-  http::request_header<> req;
+  proxy::RequestHeader req;
   req.method(http::verb::get);
   req.target("/path?q=1");
   req.set(http::field::host, "app.example.com");
@@ -66,13 +66,13 @@ TEST(HeaderRewrite, UpstreamRequestGetsForwardingHeadersAndRewrittenHost) {
 
 TEST(HeaderRewrite, PreserveHostAndHostRewrite) {
   Fixture keep("  - from: https://app.example.com\n    to: http://backend\n    preserve_host_header: true\n");
-  http::request_header<> req;
+  proxy::RequestHeader req;
   req.set(http::field::host, "app.example.com");
   proxy::prepare_upstream_request(req, keep.settings, keep.route(), keep.route().settings().to[0], context());
   EXPECT_EQ(req[http::field::host], "app.example.com");
 
   Fixture rewrite("  - from: https://app.example.com\n    to: http://backend\n    host_rewrite: internal.local\n");
-  http::request_header<> req2;
+  proxy::RequestHeader req2;
   req2.set(http::field::host, "app.example.com");
   proxy::prepare_upstream_request(req2, rewrite.settings, rewrite.route(), rewrite.route().settings().to[0],
                                   context());
@@ -84,7 +84,7 @@ TEST(HeaderRewrite, SetWinsOverRemove) {
       "  - from: https://app.example.com\n    to: http://backend\n"
       "    remove_request_headers: [X-Drop, X-Both]\n"
       "    set_request_headers: {X-Both: set, X-New: new}\n");
-  http::request_header<> req;
+  proxy::RequestHeader req;
   req.set("X-Drop", "1");
   req.set("X-Both", "client");
   proxy::prepare_upstream_request(req, fx.settings, fx.route(), fx.route().settings().to[0], context());
@@ -95,7 +95,7 @@ TEST(HeaderRewrite, SetWinsOverRemove) {
 
 TEST(HeaderRewrite, SkipXffAppendLeavesXffAlone) {
   Fixture fx("  - from: https://app.example.com\n    to: http://backend\n", "skip_xff_append: true\n");
-  http::request_header<> req;
+  proxy::RequestHeader req;
   proxy::prepare_upstream_request(req, fx.settings, fx.route(), fx.route().settings().to[0], context());
   EXPECT_EQ(req.count("X-Forwarded-For"), 0u);
 }
@@ -118,7 +118,7 @@ TEST(HeaderRewrite, RequestIdMustBeSane) {
 
 TEST(HeaderRewrite, ResponseGetsSecurityHeadersAndLosesHopByHop) {
   Fixture fx("  - from: https://app.example.com\n    to: http://backend\n    set_response_headers: {X-Route: r}\n");
-  http::response_header<> res;
+  proxy::ResponseHeader res;
   res.result(http::status::ok);
   res.set(http::field::connection, "close");
   res.set(http::field::transfer_encoding, "chunked");
