@@ -39,16 +39,18 @@ cat <<MSG
 
   Postern is running.
 
-    Open  http://localhost:8080/       the sample app through a public route
-    Open  http://app.localhost:8080/   the sample app behind Okta sign-in
+    Open  http://localhost:8080/         the sample app through a public route
+    Open  http://app.localhost:8080/     the sample app behind Okta sign-in (any demo user)
+    Open  http://alice.localhost:8080/   only alice may enter (bob gets a 403 page)
+    Open  http://app.localhost:8080/.pomerium/   who you are; sign out from there
 
   Okta simulator: http://127.0.0.1:8082 (issuer; its login page lists the demo users)
     alice@example.com / alice-password   (Engineering)
     bob@example.com   / bob-password     (Finance)
     carol@example.com / carol-password   (Engineering, Finance)
 
-  Not built yet: sign-in. Postern reads the Okta settings but refuses routes that need sign-in
-  with a 503 page (never silently open); that arrives with the sign-in issue.
+  Use Chromium, Firefox or curl: they send *.localhost to 127.0.0.1 by themselves.
+  Not built yet: group-based policy and Okta directory sync (idp_service_account is read but not used).
 
   Config: examples/quickstart.yaml     Logs: $run_dir (access.log, postern.log, okta-sim.log)
   Press Ctrl-C to stop.
