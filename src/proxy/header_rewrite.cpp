@@ -9,9 +9,29 @@
 namespace postern::proxy {
 namespace http = boost::beast::http;
 
-void strip_hop_by_hop(Fields& fields, bool keep_upgrade) {
-  // Names listed in Connection go first (they are hop-by-hop by declaration).
-  std::vector<std::string> named;
+namespace {
+
+bool is_hop_by_hop(http::field f, bool keep_upgrade) noexcept {
+  switch (f) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::proxy_connection:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::transfer_encoding: return true;
+    case http::field::upgrade: return !keep_upgrade;
+    default: return false;
+  }
+}
+
+bool is_internal(std::string_view name) noexcept {
+  return name.size() >= 11 && core::iequals(name.substr(0, 11), "x-pomerium-");
+}
+
+// One pass over the fields, dropping hop-by-hop headers, those named in Connection and, when `drop_internal`,
+// every X-Pomerium-* header and Expect. (A lookup per name would walk the field index once per rule.)
+void filter_fields(Fields& fields, bool keep_upgrade, bool drop_internal) {
+  std::vector<std::string> named;  // names listed in Connection: rare, so usually never allocated
   for (auto it = fields.find(http::field::connection); it != fields.end() && it->name() == http::field::connection;
        ++it) {
     for (const auto& token : http::token_list(it->value())) {
@@ -19,15 +39,19 @@ void strip_hop_by_hop(Fields& fields, bool keep_upgrade) {
       named.emplace_back(token);
     }
   }
-  for (const auto& name : named) fields.erase(name);
-  fields.erase(http::field::connection);
-  fields.erase(http::field::keep_alive);
-  fields.erase(http::field::proxy_connection);
-  fields.erase(http::field::te);
-  fields.erase(http::field::trailer);
-  fields.erase(http::field::transfer_encoding);
-  if (!keep_upgrade) fields.erase(http::field::upgrade);
+  for (auto it = fields.begin(); it != fields.end();) {
+    bool drop = is_hop_by_hop(it->name(), keep_upgrade);
+    if (!drop && drop_internal) drop = it->name() == http::field::expect || is_internal(it->name_string());
+    if (!drop && !named.empty()) {
+      for (const auto& n : named) drop = drop || core::iequals(it->name_string(), n);
+    }
+    it = drop ? fields.erase(it) : std::next(it);
+  }
 }
+
+}  // namespace
+
+void strip_hop_by_hop(Fields& fields, bool keep_upgrade) { filter_fields(fields, keep_upgrade, false); }
 
 bool acceptable_request_id(std::string_view id) noexcept {
   if (id.empty() || id.size() > 128) return false;
@@ -51,17 +75,10 @@ std::string effective_client_ip(std::string_view xff, std::string_view peer, std
 
 void prepare_upstream_request(RequestHeader& req, const config::Settings& settings, const config::CompiledRoute& route,
                               const config::UpstreamTarget& target, const ForwardContext& ctx) {
-  strip_hop_by_hop(req, ctx.websocket);
+  // Hop-by-hop headers go; so do Postern-internal ones (ours to set, never a client's) and Expect (100-continue is
+  // answered by Postern itself).
+  filter_fields(req, ctx.websocket, true);
   if (ctx.websocket) req.set(http::field::connection, "Upgrade");
-  req.erase(http::field::expect);  // 100-continue is answered by Postern itself
-
-  // Postern-internal headers are ours to set; a client must not be able to inject them.
-  std::vector<std::string> internal;
-  for (const auto& f : req) {
-    const auto name = f.name_string();
-    if (name.size() >= 11 && core::iequals(name.substr(0, 11), "x-pomerium-")) internal.emplace_back(name);
-  }
-  for (const auto& name : internal) req.erase(name);
 
   if (!settings.skip_xff_append) {
     const auto existing = req["X-Forwarded-For"];
