@@ -7,6 +7,7 @@
 #include "core/random.h"
 #include "proxy/header_rewrite.h"
 #include "proxy/wire.h"
+#include "telemetry/access_log.h"
 
 namespace {
 
@@ -56,4 +57,20 @@ void BM_RequestId(benchmark::State& state) {
 }
 BENCHMARK(BM_RequestId);
 
+}  // namespace
+
+namespace {
+void BM_AccessLogLine(benchmark::State& state) {
+  postern::telemetry::AccessLog log;
+  const postern::telemetry::AccessRecord record{"0123456789abcdef0123456789abcdef", "GET", "app.example.com:8443",
+                                                "/index.html", 200, 0.412, "http://10.0.0.1:8080", 0, 100,
+                                                "10.1.2.3"};
+  std::size_t n = 0;
+  for (auto _ : state) {
+    log.append(record);
+    if (++n % 1000 == 0) state.PauseTiming(), log.~AccessLog(), new (&log) postern::telemetry::AccessLog(),
+                          state.ResumeTiming();
+  }
+}
+BENCHMARK(BM_AccessLogLine);
 }  // namespace

@@ -1,9 +1,9 @@
 #include "telemetry/access_log.h"
 
-#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <ctime>
 #include <mutex>
@@ -29,7 +29,19 @@ void append_time(std::string& out) {
                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     cached_second = secs;
   }
-  fmt::format_to(std::back_inserter(out), "{}.{:03d}Z", cached, static_cast<int>(ms));
+  out += cached;
+  char frac[6] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
+                  static_cast<char>('0' + ms % 10), 'Z', '\0'};
+  out.append(frac, 5);
+}
+
+void append_number(std::string& out, std::string_view key, std::uint64_t value) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out += ",\"";
+  out += key;
+  out += "\":";
+  out.append(digits, end);
 }
 
 void append_string(std::string& out, std::string_view key, std::string_view value) {
@@ -51,9 +63,16 @@ bool AccessLog::append(const AccessRecord& r) {
   append_string(buffer_, "method", r.method);
   append_string(buffer_, "host", r.host);
   append_string(buffer_, "path", r.path);
-  fmt::format_to(std::back_inserter(buffer_), ",\"status\":{},\"duration_ms\":{:.3f}", r.status, r.duration_ms);
+  append_number(buffer_, "status", r.status);
+  // duration_ms with three decimals, from integer microseconds.
+  const auto micros = static_cast<std::uint64_t>(r.duration_ms * 1000.0 + 0.5);
+  append_number(buffer_, "duration_ms", micros / 1000);
+  char frac[4] = {'.', static_cast<char>('0' + micros / 100 % 10), static_cast<char>('0' + micros / 10 % 10),
+                  static_cast<char>('0' + micros % 10)};
+  buffer_.append(frac, 4);
   append_string(buffer_, "upstream", r.upstream);
-  fmt::format_to(std::back_inserter(buffer_), ",\"bytes_in\":{},\"bytes_out\":{}", r.bytes_in, r.bytes_out);
+  append_number(buffer_, "bytes_in", r.bytes_in);
+  append_number(buffer_, "bytes_out", r.bytes_out);
   append_string(buffer_, "client_ip", r.client_ip);
   buffer_ += "}\n";
   if (buffer_.size() >= max_buffered) {
