@@ -126,6 +126,16 @@ std::string OidcClient::authorization_url(const ProviderMetadata& m, std::string
   return url;
 }
 
+net::FetchRequest OidcClient::client_post(const ProviderMetadata& m, std::string url, std::string form) const {
+  net::FetchRequest req;
+  req.method = "POST";
+  req.url = std::move(url);
+  req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+  add_client_auth(m, req.headers, form);
+  req.body = std::move(form);
+  return req;
+}
+
 void OidcClient::add_client_auth(const ProviderMetadata& m, std::vector<std::pair<std::string, std::string>>& headers,
                                  std::string& form) const {
   const auto& methods = m.token_endpoint_auth_methods_supported;
@@ -155,13 +165,7 @@ net::Task<SignInResult> OidcClient::complete_sign_in(net::UpstreamPool& pool, st
   append_param(form, "code", code);
   append_param(form, "redirect_uri", redirect_uri_);
   append_param(form, "code_verifier", verifier);
-  net::FetchRequest req;
-  req.method = "POST";
-  req.url = m->token_endpoint;
-  req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
-  add_client_auth(*m, req.headers, form);
-  req.body = std::move(form);
-  auto res = co_await net::fetch(pool, tls_, std::move(req));
+  auto res = co_await net::fetch(pool, tls_, client_post(*m, m->token_endpoint, std::move(form)));
   if (!res.ok()) {
     result.error = "the token request failed: " + res.failure;
     co_return result;
@@ -243,13 +247,7 @@ net::Task<void> OidcClient::revoke(net::UpstreamPool& pool, std::string token, s
   std::string form;
   append_param(form, "token", token);
   append_param(form, "token_type_hint", hint);
-  net::FetchRequest req;
-  req.method = "POST";
-  req.url = m->revocation_endpoint;
-  req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
-  add_client_auth(*m, req.headers, form);
-  req.body = std::move(form);
-  auto res = co_await net::fetch(pool, tls_, std::move(req));
+  auto res = co_await net::fetch(pool, tls_, client_post(*m, m->revocation_endpoint, std::move(form)));
   if (!res.ok() || res.status != 200)
     telemetry::log(telemetry::Level::warn, "token revocation failed",
                    {{"error", res.ok() ? "status " + std::to_string(res.status) : res.failure}});

@@ -13,6 +13,7 @@
 #include "authn/provider_metadata.h"
 #include "config/settings.h"
 #include "net/asio_types.h"
+#include "net/http_fetch.h"
 #include "net/upstream_pool.h"
 
 namespace postern::authn {
@@ -57,6 +58,8 @@ class OidcClient {
   [[nodiscard]] net::Task<std::shared_ptr<const std::vector<Jwk>>> keys(net::UpstreamPool& pool,
                                                                         const ProviderMetadata& m, bool refresh,
                                                                         std::string& error);
+  // A form POST to one of the provider's endpoints, authenticated as our client.
+  [[nodiscard]] net::FetchRequest client_post(const ProviderMetadata& m, std::string url, std::string form) const;
   void add_client_auth(const ProviderMetadata& m, std::vector<std::pair<std::string, std::string>>& headers,
                        std::string& form) const;
 

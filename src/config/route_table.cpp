@@ -3,6 +3,7 @@
 #include <re2/re2.h>
 
 #include "core/strings.h"
+#include "core/url.h"
 
 namespace postern::config {
 namespace {
@@ -103,50 +104,7 @@ RouteTable::Match RouteTable::match(std::string_view host, std::uint16_t port, s
   return m;
 }
 
-std::optional<HostAndPort> parse_host_header(std::string_view value) {
-  value = core::trim(value);
-  if (value.empty() || value.size() > 255) return std::nullopt;
-  HostAndPort out;
-  std::string_view host = value;
-  std::string_view port;
-  if (value.front() == '[') {
-    const auto close = value.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    host = value.substr(1, close - 1);
-    const auto rest = value.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') return std::nullopt;
-      port = rest.substr(1);
-    }
-  } else {
-    const auto colon = value.find(':');
-    if (colon != std::string_view::npos) {
-      host = value.substr(0, colon);
-      port = value.substr(colon + 1);
-    }
-  }
-  if (host.empty()) return std::nullopt;
-  for (const char c : host) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                    c == '.' || c == '_' || c == ':';
-    if (!ok) return std::nullopt;
-  }
-  if (!port.empty()) {
-    if (port.size() > 5) return std::nullopt;
-    unsigned v = 0;
-    for (const char c : port) {
-      if (c < '0' || c > '9') return std::nullopt;
-      v = v * 10 + unsigned(c - '0');
-    }
-    if (v == 0 || v > 65535) return std::nullopt;
-    out.port = static_cast<std::uint16_t>(v);
-  } else if (value.back() == ':') {
-    return std::nullopt;
-  }
-  out.host = core::to_lower(host);
-  if (out.host.size() > 1 && out.host.back() == '.') out.host.pop_back();
-  return out;
-}
+std::optional<HostAndPort> parse_host_header(std::string_view value) { return core::parse_authority(core::trim(value)); }
 
 std::string normalize_path(std::string_view path) {
   // Fast path: most paths are already normal.

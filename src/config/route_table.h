@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/settings.h"
+#include "core/url.h"
 
 namespace re2 {
 class RE2;
@@ -62,10 +63,7 @@ class RouteTable {
 };
 
 // Splits a Host header into lower-case host and optional port; nullopt when it is not a valid authority.
-struct HostAndPort {
-  std::string host;
-  std::optional<std::uint16_t> port;
-};
+using HostAndPort = core::Authority;
 [[nodiscard]] std::optional<HostAndPort> parse_host_header(std::string_view value);
 
 // Removes dot segments (RFC 3986 §5.2.4) and merges repeated slashes; the result always starts with '/'.

@@ -12,23 +12,8 @@ std::string HttpUrl::origin() const {
   return scheme + "://" + h + (default_port ? "" : ":" + std::to_string(port));
 }
 
-std::optional<HttpUrl> parse_http_url(std::string_view text) {
-  if (text.empty() || text.size() > 8192) return std::nullopt;
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u == 0x7f || c == '\\') return std::nullopt;
-  }
-  HttpUrl url;
-  const auto sep = text.find("://");
-  if (sep == std::string_view::npos) return std::nullopt;
-  url.scheme = to_lower(text.substr(0, sep));
-  if (url.scheme != "http" && url.scheme != "https") return std::nullopt;
-  std::string_view rest = text.substr(sep + 3);
-  const auto end = rest.find_first_of("/?#");
-  const std::string_view authority = rest.substr(0, end);
-  url.rest = end == std::string_view::npos ? std::string() : std::string(rest.substr(end));
-  if (authority.empty() || authority.find('@') != std::string_view::npos) return std::nullopt;
-
+std::optional<Authority> parse_authority(std::string_view authority) {
+  if (authority.empty() || authority.size() > 300 || authority.find('@') != std::string_view::npos) return std::nullopt;
   std::string_view host = authority;
   std::string_view port;
   if (authority.front() == '[') {
@@ -56,8 +41,9 @@ std::optional<HttpUrl> parse_http_url(std::string_view text) {
             c == '_'))
         return std::nullopt;
   }
-  url.host = to_lower(host);
-  if (authority.front() != '[' && url.host.size() > 1 && url.host.back() == '.') url.host.pop_back();
+  Authority out;
+  out.host = to_lower(host);
+  if (authority.front() != '[' && out.host.size() > 1 && out.host.back() == '.') out.host.pop_back();
   if (!port.empty()) {
     if (port.size() > 5) return std::nullopt;
     unsigned v = 0;
@@ -66,11 +52,31 @@ std::optional<HttpUrl> parse_http_url(std::string_view text) {
       v = v * 10 + unsigned(c - '0');
     }
     if (v == 0 || v > 65535) return std::nullopt;
-    url.port = static_cast<std::uint16_t>(v);
-    url.explicit_port = true;
-  } else {
-    url.port = url.scheme == "https" ? 443 : 80;
+    out.port = static_cast<std::uint16_t>(v);
   }
+  return out;
+}
+
+std::optional<HttpUrl> parse_http_url(std::string_view text) {
+  if (text.empty() || text.size() > 8192) return std::nullopt;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f || c == '\\') return std::nullopt;
+  }
+  HttpUrl url;
+  const auto sep = text.find("://");
+  if (sep == std::string_view::npos) return std::nullopt;
+  url.scheme = to_lower(text.substr(0, sep));
+  if (url.scheme != "http" && url.scheme != "https") return std::nullopt;
+  std::string_view rest = text.substr(sep + 3);
+  const auto end = rest.find_first_of("/?#");
+  const std::string_view authority = rest.substr(0, end);
+  url.rest = end == std::string_view::npos ? std::string() : std::string(rest.substr(end));
+  auto parsed = parse_authority(authority);
+  if (!parsed) return std::nullopt;
+  url.host = std::move(parsed->host);
+  url.explicit_port = parsed->port.has_value();
+  url.port = parsed->port.value_or(url.scheme == "https" ? 443 : 80);
   return url;
 }
 

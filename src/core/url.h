@@ -23,4 +23,11 @@ struct HttpUrl {
 
 [[nodiscard]] std::optional<HttpUrl> parse_http_url(std::string_view text);
 
+// host[:port] as in a URL or a Host header, with the same rules; the host comes back lower case.
+struct Authority {
+  std::string host;
+  std::optional<std::uint16_t> port;
+};
+[[nodiscard]] std::optional<Authority> parse_authority(std::string_view authority);
+
 }  // namespace postern::core
