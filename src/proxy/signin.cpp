@@ -181,6 +181,23 @@ std::string claim_value(const session::Session& s, std::string_view claim) {
 
 // ---- authenticate host ------------------------------------------------------------------------------------------
 
+// After the IdP: the handoff to the route host, which sets its own cookie.
+std::string handoff_url(const Connection& c, const session::Session& s, const std::string& redirect,
+                        const std::string& programmatic) {
+  const ParsedUrl target = *parse_http_url(redirect);  // checked by is_our_url when the flow started
+  const json::object payload{
+      {"sid", s.id},
+      {"exp", std::chrono::duration_cast<std::chrono::seconds>(s.expires_at.time_since_epoch()).count()},
+      {"r", redirect},
+      {"p", programmatic},
+      {"o", target.origin()},
+      {"hid", random_token(16)},
+      {"iat", session::unix_now()}};
+  const std::string sealed = session::seal_json(payload, c.settings.shared_secret, "postern handoff v1");
+  return target.origin() + "/.pomerium/callback/?pomerium_redirect_uri=" + authn::form_encode(redirect) +
+         "&pomerium_session_encrypted=" + sealed;
+}
+
 net::Task<bool> authenticate_sign_in(Connection& c, Exchange& ex, const RequestHeader& req,
                                      const RequestContext& ctx) {
   SignedParams params;
@@ -196,6 +213,13 @@ net::Task<bool> authenticate_sign_in(Connection& c, Exchange& ex, const RequestH
   auto& auth = *c.shared.auth;
   if (!auth.oidc) {
     co_return co_await send_page(c, ex, 503, "Sign-in is not configured.", ctx.keep_alive, {}, {});
+  }
+  // Already signed in on the authenticate host (another route host earlier): hand that session over directly.
+  if (auto handle = find_cookie(req, authenticate_cookie_name(c.settings))) {
+    if (auto s = session_from_handle(c, *handle)) {
+      co_return co_await send_redirect(c, ex, handoff_url(c, *s, params.redirect, params.programmatic),
+                                       ctx.keep_alive);
+    }
   }
   std::string error;
   auto metadata = co_await auth.oidc->metadata(c.worker.pool, error);
@@ -216,23 +240,6 @@ net::Task<bool> authenticate_sign_in(Connection& c, Exchange& ex, const RequestH
   co_return co_await send_redirect(c, ex, auth.oidc->authorization_url(*metadata, state, nonce, challenge),
                                    ctx.keep_alive,
                                    one(cookie(c, csrf_cookie_name(c.settings), sealed, sign_in_flow_ttl, false)));
-}
-
-// After the IdP: the handoff to the route host, which sets its own cookie.
-std::string handoff_url(const Connection& c, const session::Session& s, const std::string& redirect,
-                        const std::string& programmatic) {
-  const ParsedUrl target = *parse_http_url(redirect);  // checked by is_our_url when the flow started
-  const json::object payload{
-      {"sid", s.id},
-      {"exp", std::chrono::duration_cast<std::chrono::seconds>(s.expires_at.time_since_epoch()).count()},
-      {"r", redirect},
-      {"p", programmatic},
-      {"o", target.origin()},
-      {"hid", random_token(16)},
-      {"iat", session::unix_now()}};
-  const std::string sealed = session::seal_json(payload, c.settings.shared_secret, "postern handoff v1");
-  return target.origin() + "/.pomerium/callback/?pomerium_redirect_uri=" + authn::form_encode(redirect) +
-         "&pomerium_session_encrypted=" + sealed;
 }
 
 net::Task<bool> authenticate_callback(Connection& c, Exchange& ex, const RequestHeader& req,

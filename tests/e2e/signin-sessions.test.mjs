@@ -19,6 +19,7 @@ function policyRoutes(up) {
     { ...base, prefix: '/example-domain', allowed_domains: ['example.com'] },
     { ...base, prefix: '/public', allow_public_unauthenticated_access: true },
     { ...base, allow_any_authenticated_user: true },
+    { from: 'http://second.example.test', to: up.origin, allow_any_authenticated_user: true, pass_identity_headers: true },
   ];
 }
 
@@ -52,6 +53,30 @@ async function assertNotSignedIn(cookieValue, what, path = '/anything') {
   assert.equal(a.status, 401, `${what} (API): ${a.status} ${a.text.slice(0, 300)}`);
   assert.match(a.headers['content-type'] || '', /application\/json/);
 }
+
+describe('single sign-on across route hosts', () => {
+  it('a second route host gets the session from the authenticate host without another trip to the IdP', async () => {
+    const { browser } = await login(USERS.carol, '/first');
+    const port = new URL(env.route).port;
+    const hops = [];
+    let url = `http://second.example.test:${port}/second?x=1`;
+    let res;
+    for (let i = 0; i < 6; i++) {
+      res = await browser.fetch(url);
+      hops.push(`${res.status} ${url}`);
+      if (res.status !== 302) break;
+      url = new URL(res.headers.location, url).toString();
+      assert.ok(!url.includes('/oauth2/v1/authorize') && !url.includes('/oauth2/default/v1/authorize'),
+        `no IdP round trip:\n${hops.join('\n')}\n-> ${url}`);
+    }
+    assert.equal(res.status, 200, hops.join('\n'));
+    assert.ok(browser.cookie('second.example.test', '_pomerium'), 'the second host has its own cookie');
+    const echo = echoOf(await browser.fetch(url, { headers: { accept: JSON_ACCEPT } }));
+    const claims = decodeJwt(echoHeader(echo, 'x-pomerium-jwt-assertion'));
+    assert.equal(claims.aud, 'second.example.test', 'the assertion is for the second host');
+    assert.equal(claims.email, 'carol@example.com');
+  });
+});
 
 describe('policy', () => {
   let alice, bob, mallory;
