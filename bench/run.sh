@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Load benchmark: the backend hit directly, nginx as a plain reverse proxy, and Postern on a public route,
-# measured in one run with wrk (keep-alive). See bench/README.md.
+# Load benchmark: the backend hit directly, nginx as a plain reverse proxy, Postern on a public route, and Postern on
+# a route that needs a signed-in user (signed in through tests/okta-sim; wrk sends the session cookie), measured in
+# one run with wrk (keep-alive). See bench/README.md.
 #
 #   bench/run.sh [-d SECONDS] [-w SECONDS] [-c "32 256"] [-p BASE_PORT] [-W WORKERS] [-k] [TARGET...]
 #
-# Targets: direct nginx postern (default: all three). Everything listens on 127.0.0.1; all run-time files live
+# Targets: direct nginx postern postern-signin (default: all four). Everything listens on 127.0.0.1; all run-time files live
 # in one temp dir (removed on exit unless -k); the table goes to stdout and bench/results/<timestamp>.md.
 set -euo pipefail
 export LC_ALL=C
@@ -22,10 +23,11 @@ usage: $0 [-d SECONDS] [-w SECONDS] [-c "32 256"] [-p BASE_PORT] [-W WORKERS] [-
   -d  measured wrk run per target and connection count (default $duration)
   -w  wrk warm-up before each measured run, 0 = none (default $warmup)
   -c  connection counts (default "$conns")
-  -p  first of four ports: backend, backend stub_status, nginx, postern (default $port_base, or \$BENCH_PORT)
+  -p  first of five ports: backend, backend stub_status, nginx, postern, postern-signin
+      (default $port_base, or \$BENCH_PORT); the Okta simulator picks a free port of its own
   -W  worker processes/threads of the backend, nginx and postern (default $workers)
   -k  keep the temp dir (configs, logs, wrk output) and print its path
-targets: direct nginx postern (default: all); postern binary: \$POSTERN_BIN or build/postern
+targets: direct nginx postern postern-signin (default: all); postern binary: \$POSTERN_BIN or build/postern
 EOF
 }
 
@@ -43,7 +45,7 @@ while getopts "d:w:c:p:W:kh" opt; do
 done
 shift $((OPTIND - 1))
 targets=("$@")
-((${#targets[@]})) || targets=(direct nginx postern)
+((${#targets[@]})) || targets=(direct nginx postern postern-signin)
 
 die() { echo "run.sh: $*" >&2; exit 1; }
 log() { echo "run.sh: $*" >&2; }
@@ -54,10 +56,17 @@ done
 ((duration > 0 && workers > 0)) || die "-d and -W must be > 0"
 [[ -n ${conns// /} ]] || die "-c needs at least one connection count"
 for t in "${targets[@]}"; do
-  case $t in direct | nginx | postern) ;; *) usage >&2; die "unknown target '$t'" ;; esac
+  case $t in direct | nginx | postern | postern-signin) ;; *) usage >&2; die "unknown target '$t'" ;; esac
 done
 
 backend_port=$port_base status_port=$((port_base + 1)) nginx_port=$((port_base + 2)) postern_port=$((port_base + 3))
+signin_port=$((port_base + 4))
+has_target() { [[ " ${targets[*]} " == *" $1 "* ]]; }
+uses_postern() { has_target postern || has_target postern-signin; }
+
+# postern-signin: the Okta simulator's demo seed and the user signed in as
+sim_server=$repo/tests/okta-sim/server.mjs sim_seed=$repo/tests/okta-sim/seed/demo.json
+signin_user=alice@example.com signin_password=alice-password
 
 # --- prerequisites -------------------------------------------------------------------------------------------
 missing=()
@@ -65,7 +74,11 @@ for b in nginx wrk curl timeout; do command -v "$b" >/dev/null || missing+=("$b"
 if ((${#missing[@]})); then
   die "missing: ${missing[*]}. Install with 'make deps' (Debian packages nginx-light, wrk, curl)."
 fi
-if [[ " ${targets[*]} " == *" postern "* ]] && [[ ! -x $POSTERN_BIN ]]; then
+if has_target postern-signin; then
+  command -v node >/dev/null || die "postern-signin needs node (20+) for the Okta simulator"
+  [[ -d $repo/node_modules ]] || die "postern-signin needs the simulator's Node packages: run 'npm ci' in $repo"
+fi
+if uses_postern && [[ ! -x $POSTERN_BIN ]]; then
   die "no Postern binary at $POSTERN_BIN: build it ('make build') or set POSTERN_BIN"
 fi
 
@@ -144,7 +157,7 @@ wait_port() {
   die "nothing listening on 127.0.0.1:$1 after 10 s (log: $3)"
 }
 
-for p in "$backend_port" "$status_port" "$nginx_port" "$postern_port"; do
+for p in "$backend_port" "$status_port" "$nginx_port" "$postern_port" "$signin_port"; do
   ! port_open "$p" || die "127.0.0.1:$p is already in use; pick other ports with -p BASE_PORT"
 done
 
@@ -200,8 +213,8 @@ nginx_conf backend "$workers" "
         location / { stub_status; }
     }"
 
-# --- targets: start_TARGET sets target_pid and target_port ---------------------------------------------------
-start_direct() { target_pid=$backend_pid target_port=$backend_port; }
+# --- targets: start_TARGET sets target_pid, target_port and target_cookie (Cookie header wrk sends, or empty) ---
+start_direct() { target_pid=$backend_pid target_port=$backend_port target_cookie=; }
 
 start_nginx_proxy() {
   nginx_conf nginx "$workers" "
@@ -222,7 +235,17 @@ start_nginx_proxy() {
         }
     }"
   start_nginx nginx "$nginx_port"
-  target_pid=$nginx_pid target_port=$nginx_port
+  target_pid=$nginx_pid target_port=$nginx_port target_cookie=
+}
+
+# run_postern NAME PORT: run Postern with $tmp/NAME/config.yaml; sets target_pid and target_port.
+run_postern() {
+  local dir=$tmp/$1
+  # stdout is the access log; appended so that truncating it between runs (to save disk) is safe
+  "$POSTERN_BIN" --config "$dir/config.yaml" --threads "$workers" >>"$dir/access.log" 2>"$dir/stderr.log" &
+  target_pid=$! target_port=$2 target_cookie=
+  started+=("$target_pid")
+  wait_port "$2" "$target_pid" "$dir/stderr.log"
 }
 
 start_postern() {
@@ -235,12 +258,78 @@ routes:
     to: http://127.0.0.1:$backend_port
     allow_public_unauthenticated_access: true
 EOF
-  # stdout is the access log; appended so that truncating it between runs (to save disk) is safe
-  "$POSTERN_BIN" --config "$tmp/postern/config.yaml" --threads "$workers" \
-    >>"$tmp/postern/access.log" 2>"$tmp/postern/stderr.log" &
-  target_pid=$! target_port=$postern_port
-  started+=("$target_pid")
-  wait_port "$postern_port" "$target_pid" "$tmp/postern/stderr.log"
+  run_postern postern "$postern_port"
+}
+
+# start_sim: the Okta simulator (demo seed) on a free port; sets sim_pid and sim_url.
+start_sim() {
+  local dir=$tmp/okta-sim i
+  mkdir -p "$dir"
+  node "$sim_server" --host 127.0.0.1 --port 0 --seed "$sim_seed" --url-file "$dir/url" \
+    >"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
+  sim_pid=$!
+  started+=("$sim_pid")
+  for ((i = 0; i < 150; i++)); do
+    [[ -s $dir/url ]] && break
+    alive "$sim_pid" || { tail -n 20 "$dir/stderr.log" >&2; die "the Okta simulator exited at start (log: $dir/stderr.log)"; }
+    sleep 0.1
+  done
+  sleep 0.05   # --url-file is written in one go, but not necessarily atomically
+  sim_url=$(head -n 1 "$dir/url")
+  [[ $sim_url =~ ^http://127\.0\.0\.1:[0-9]+$ ]] || { tail -n 20 "$dir/stderr.log" >&2; die "the Okta simulator did not report its URL (got '$sim_url')"; }
+}
+
+# sim_calls: non-control requests the simulator has served so far (authorize, token, JWKS, userinfo, ...).
+sim_calls() {
+  local n
+  n=$(curl -sf --max-time 5 "$sim_url/__sim/calls" | grep -o '"count":[0-9]*' | head -n 1) || true
+  n=${n#*:}
+  [[ $n =~ ^[0-9]+$ ]] || die "cannot read the Okta simulator's call counter at $sim_url/__sim/calls"
+  echo "$n"
+}
+
+# Postern on a route that needs a signed-in user, with the Okta simulator as its IdP; signs in once (bench/signin.mjs)
+# and hands wrk the session cookie. The simulator is not part of the target: its CPU is not counted.
+start_postern_signin() {
+  local dir=$tmp/postern-signin client_id client_secret code
+  start_sim
+  client_id=postern-bench-$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  client_secret=bench-$(head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+  code=$(curl -s --max-time 10 -o "$tmp/okta-sim/client.json" -w '%{http_code}' -X POST \
+    -H 'Content-Type: application/json' "$sim_url/__sim/clients" --data-binary @- <<EOF
+{"client_id": "$client_id", "client_secret": "$client_secret", "client_name": "Postern bench",
+ "application_type": "web",
+ "redirect_uris": ["http://localhost:$signin_port/oauth2/callback"],
+ "post_logout_redirect_uris": ["http://localhost:$signin_port/.pomerium/signed_out"],
+ "grant_types": ["authorization_code", "refresh_token"],
+ "token_endpoint_auth_method": "client_secret_basic"}
+EOF
+  ) || true
+  [[ $code == 2?? ]] || { cat "$tmp/okta-sim/client.json" >&2; die "the Okta simulator refused the client registration (HTTP $code)"; }
+  mkdir -p "$dir"
+  cat >"$dir/config.yaml" <<EOF
+address: 127.0.0.1:$signin_port
+insecure_server: true
+authenticate_service_url: http://localhost:$signin_port
+idp_provider: okta
+idp_provider_url: $sim_url
+idp_client_id: $client_id
+idp_client_secret: "$client_secret"
+shared_secret: "$(head -c 32 /dev/urandom | base64)"
+cookie_secret: "$(head -c 32 /dev/urandom | base64)"
+routes:
+  - from: http://127.0.0.1:$signin_port
+    to: http://127.0.0.1:$backend_port
+    allow_any_authenticated_user: true
+    pass_identity_headers: true
+EOF
+  run_postern postern-signin "$signin_port"
+  check_redirects "$signin_port" postern-signin
+  target_cookie=$(node "$bench_dir/signin.mjs" "http://127.0.0.1:$signin_port/" "$signin_user" "$signin_password" \
+    2>"$dir/signin.log") || { cat "$dir/signin.log" >&2; die "postern-signin: signing in as $signin_user failed"; }
+  [[ $target_cookie == _pomerium=?* ]] || die "postern-signin: bench/signin.mjs printed no cookie"
+  [[ ! -s $dir/signin.log ]] || sed 's/^/run.sh: /' "$dir/signin.log" >&2
+  log "postern-signin: signed in as $signin_user through $sim_url (cookie ${#target_cookie} bytes)"
 }
 
 # --- measurement helpers -------------------------------------------------------------------------------------
@@ -264,20 +353,39 @@ backend_requests() {
   echo "$n"
 }
 
-# check_serves PORT NAME: one GET must return 200 and exactly the backend's body.
+# check_serves PORT NAME [COOKIE]: one GET (sending COOKIE, if given) must return 200 and exactly the backend's body.
 check_serves() {
-  local code
-  code=$(curl -s --max-time 5 -o "$tmp/check.out" -w '%{http_code}' "http://127.0.0.1:$1/") || true
+  local code args=()
+  [[ -z ${3:-} ]] || args=(-H "Cookie: $3")
+  code=$(curl -s --max-time 5 -o "$tmp/check.out" -w '%{http_code}' "${args[@]}" "http://127.0.0.1:$1/") || true
   if [[ $code != 200 ]] || ! cmp -s "$tmp/check.out" "$tmp/body.txt"; then
-    die "$2 on 127.0.0.1:$1 does not serve the backend's body (HTTP $code; rerun with -k and look at the logs in the temp dir)"
+    die "$2 on 127.0.0.1:$1 does not serve the backend's body${3:+ with the session cookie} (HTTP $code; rerun with -k and look at the logs in the temp dir)"
   fi
 }
 
-# run_wrk OUTFILE SECONDS CONNS URL [wrk args...]: wrk -t1 in the background (so Ctrl-C is handled at once),
+# check_redirects PORT NAME: one GET without a cookie must be a 302 to the authenticate host (http://localhost:PORT/).
+check_redirects() {
+  local out code loc
+  out=$(curl -s --max-time 5 -o /dev/null -w '%{http_code} %{redirect_url}' \
+    -H 'Accept: text/html' "http://127.0.0.1:$1/") || true
+  code=${out%% *} loc=${out#* }
+  if [[ $code != 302 || $loc != "http://localhost:$1/"* ]]; then
+    die "$2 on 127.0.0.1:$1 does not send a request without a session to sign-in (HTTP $code, Location '$loc')"
+  fi
+}
+
+# check_target NAME: what the target must do before and after every measured run.
+check_target() {
+  check_serves "$target_port" "$1" "$target_cookie"
+  [[ $1 != postern-signin ]] || check_redirects "$target_port" "$1"
+}
+
+# run_wrk OUTFILE SECONDS CONNS URL [wrk args...] (plus -H "Cookie: $target_cookie" when set): wrk -t1 in the background (so Ctrl-C is handled at once),
 # bounded by timeout.
 run_wrk() {
   local out=$1 secs=$2 c=$3 url=$4 rc=0
   shift 4
+  [[ -z $target_cookie ]] || set -- -H "Cookie: $target_cookie" "$@"
   timeout -k 5 $((secs + 30)) wrk -t1 -c"$c" -d"${secs}s" "$@" "$url" >"$out" 2>&1 &
   wrk_pid=$!
   wait "$wrk_pid" || rc=$?
@@ -297,22 +405,25 @@ EOF
 # measure TARGET CONNS: append one row to $tmp/rows.tsv.
 measure() {
   local t=$1 c=$2 url="http://127.0.0.1:$target_port/" out="$tmp/wrk-$1-$2.txt"
-  local cpu0 cpu1 be0 be1 reqs secs errs p50 p99
+  local cpu0 cpu1 be0 be1 idp0 idp1 reqs secs errs p50 p99
   ((warmup == 0)) || run_wrk "$tmp/warmup.txt" "$warmup" "$c" "$url"
+  [[ $t != postern-signin ]] || idp0=$(sim_calls)
   be0=$(backend_requests)
   cpu0=$(cpu_ticks "$target_pid")
   run_wrk "$out" "$duration" "$c" "$url" --latency -s "$tmp/report.lua"
   cpu1=$(cpu_ticks "$target_pid")
   be1=$(backend_requests)
+  [[ $t != postern-signin ]] || idp1=$(sim_calls)
   read -r _ reqs secs errs p50 p99 < <(grep '^BENCH ' "$out") || die "no result line in $out"
   ((reqs > 0)) || { cat "$out" >&2; die "$t: wrk completed no requests"; }
-  check_serves "$target_port" "$t"
-  [[ $t != postern ]] || : >"$tmp/postern/access.log"
+  check_target "$t"
+  [[ $t != postern* ]] || : >"$tmp/$t/access.log"
+  [[ $t != postern-signin ]] || log "postern-signin c=$c: $((idp1 - idp0)) requests to the Okta simulator during the run"
   awk -v t="$t" -v c="$c" -v n="$reqs" -v s="$secs" -v e="$errs" -v p50="$p50" -v p99="$p99" \
     -v fwd="$((be1 - be0))" -v ticks="$((cpu1 - cpu0))" -v hz="$clk_tck" 'BEGIN {
       printf "%s\t%d\t%.0f\t%.3f\t%.3f\t%d\t%.1f\t%.2f\n",
         t, c, n / s, p50 / 1000, p99 / 1000, e, 100 * fwd / n, ticks * 1e6 / hz / n }' | tee -a "$tmp/rows.tsv" |
-    awk -F'\t' '{ printf "run.sh: %-8s c=%-4s %8s req/s  p50 %s ms  p99 %s ms  errors %s  fwd %s%%  CPU %s us/req\n",
+    awk -F'\t' '{ printf "run.sh: %-14s c=%-4s %8s req/s  p50 %s ms  p99 %s ms  errors %s  fwd %s%%  CPU %s us/req\n",
       $1, $2, $3, $4, $5, $6, $7, $8 }' >&2
 }
 
@@ -327,10 +438,12 @@ for t in "${targets[@]}"; do
     direct) start_direct ;;
     nginx) start_nginx_proxy ;;
     postern) start_postern ;;
+    postern-signin) start_postern_signin ;;
   esac
-  check_serves "$target_port" "$t"
+  check_target "$t"
   for c in $conns; do measure "$t" "$c"; done
   [[ $t == direct ]] || forget_and_stop "$target_pid"
+  [[ $t != postern-signin ]] || forget_and_stop "$sim_pid"
 done
 
 # --- report --------------------------------------------------------------------------------------------------
@@ -342,20 +455,32 @@ result=$bench_dir/results/$stamp.md
   echo
   echo "- machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), kernel $(uname -r)"
   echo "- $(nginx -v 2>&1 | sed 's/^nginx version: //'), wrk $({ wrk -v 2>&1 || true; } | awk 'NR == 1 { print $2 }')"
-  if [[ " ${targets[*]} " == *" postern "* ]]; then
+  if uses_postern; then
     echo "- $("$POSTERN_BIN" --version 2>&1 | head -n 1) ($POSTERN_BIN, commit $(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown))"
   fi
   echo "- wrk -t1, keep-alive, ${duration}s per run after a ${warmup}s warm-up; $workers workers each for the backend, nginx and postern; 100-byte responses"
+  if has_target postern-signin; then
+    echo "- postern-signin: route with allow_any_authenticated_user and pass_identity_headers, IdP tests/okta-sim (demo seed), signed in once as $signin_user; wrk sends the _pomerium cookie on every request; the simulator's CPU is not counted"
+  fi
   echo "- command: bench/run.sh -d $duration -w $warmup -c \"$conns\" -W $workers ${targets[*]}"
   echo
-  echo "| target | connections | req/s | p50 ms | p99 ms | errors | forwarded % | CPU µs/req | req/s ÷ nginx | CPU ÷ nginx |"
-  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  echo "| target | connections | req/s | p50 ms | p99 ms | errors | forwarded % | CPU µs/req | req/s ÷ nginx | CPU ÷ nginx | req/s ÷ postern (public) |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   awk -F'\t' '
-    NR == FNR { if ($1 == "nginx") { rps[$2] = $3; cpu[$2] = $8 }; next }
+    NR == FNR {
+      if ($1 == "nginx") { rps[$2] = $3; cpu[$2] = $8 }
+      if ($1 == "postern") prps[$2] = $3
+      next
+    }
     {
       r = ($2 in rps && rps[$2] > 0) ? sprintf("%.2f", $3 / rps[$2]) : "-"
       u = ($2 in cpu && cpu[$2] > 0) ? sprintf("%.2f", $8 / cpu[$2]) : "-"
-      printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, r, u
+      p = ($1 == "postern-signin" && $2 in prps && prps[$2] > 0) ? sprintf("%.2f", $3 / prps[$2]) : "-"
+      printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, r, u, p
+      if (p != "-") signin = signin sprintf("%s%s at %s connections", signin == "" ? "" : ", ", p, $2)
+    }
+    END {
+      if (signin != "") printf "\npostern-signin req/s ÷ postern (public) req/s: %s (target: ≥ 0.80)\n", signin
     }' "$tmp/rows.tsv" "$tmp/rows.tsv"
 } | tee "$result"
 log "saved $result"

@@ -206,3 +206,45 @@ TEST(Loader, ConfigFileThatDoesNotExistIsAClearError) {
     EXPECT_NE(e.problems().front().to_string().find("cannot read file"), std::string::npos);
   }
 }
+
+namespace {
+const std::string secret32 = postern::core::base64_encode(std::string(32, 's'));
+std::string signin_globals(const std::string& extra = "") {
+  return "authenticate_service_url: https://auth.example.com\nidp_provider: okta\n"
+         "idp_provider_url: https://corp.okta.com\nidp_client_id: 0oa1\nidp_client_secret: s3cret\n"
+         "shared_secret: " + secret32 + "\ncookie_secret: " + secret32 + "\n" + extra;
+}
+}  // namespace
+
+TEST(LoaderSignIn, ReadsPomeriumSignInKeys) {
+  const auto s = load(signin_globals("cookie_expire: 8h\njwt_claims_headers: [email, groups]\n") + minimal_route +
+                      "    allowed_users: [alice@example.com]\n    allowed_domains: [Example.com]\n");
+  EXPECT_EQ(s.idp.provider, "okta");
+  EXPECT_EQ(s.idp.url.host, "corp.okta.com");
+  EXPECT_EQ(s.idp.scopes, (std::vector<std::string>{"openid", "profile", "email", "offline_access"}));
+  EXPECT_EQ(s.shared_secret.size(), 32u);
+  EXPECT_EQ(s.cookie_expire, Duration(8h));
+  ASSERT_EQ(s.jwt_claims_headers.size(), 2u);
+  EXPECT_EQ(s.jwt_claims_headers[0].first, "X-Pomerium-Claim-email");
+  EXPECT_EQ(s.routes[0].allowed_domains, std::vector<std::string>{"example.com"});
+  EXPECT_TRUE(s.warnings.empty());
+}
+
+TEST(LoaderSignIn, RejectsUnknownProvidersPlainHttpAndShortSecrets) {
+  EXPECT_TRUE(any_contains(problems(signin_globals(), {{"IDP_PROVIDER", "google"}}),
+                           "environment variable IDP_PROVIDER: idp_provider: \"google\" is not an identity provider"));
+  EXPECT_TRUE(any_contains(problems(signin_globals(), {{"IDP_PROVIDER_URL", "http://corp.okta.com"}}),
+                           "plain http is accepted only for loopback"));
+  EXPECT_TRUE(problems(signin_globals(), {{"IDP_PROVIDER_URL", "http://127.0.0.1:9000/oauth2/default"}}).empty());
+  EXPECT_TRUE(any_contains(problems(signin_globals(), {{"SHARED_SECRET", postern::core::base64_encode("short")}}),
+                           "shared_secret: expected base64 of exactly 32 random bytes"));
+  EXPECT_TRUE(any_contains(problems("idp_provider: oidc\n"), "idp_provider_url: is required"));
+}
+
+TEST(LoaderSignIn, MissingSecretsAreRandomWithAWarning) {
+  const auto s = load("authenticate_service_url: https://auth.example.com\nidp_provider: oidc\n"
+                      "idp_provider_url: https://idp.example.com\nidp_client_id: c\nidp_client_secret: s\n");
+  EXPECT_TRUE(s.secrets_generated);
+  EXPECT_EQ(s.cookie_secret.size(), 32u);
+  EXPECT_TRUE(any_contains(s.warnings, "shared_secret is not set: using a random one"));
+}
