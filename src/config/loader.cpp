@@ -429,6 +429,8 @@ class Loader {
       if (auto s = as_string(*r)) {
         if (!valid_header_name(*s)) problem(*r, "expected a cookie name (letters, digits, - and _), got " + describe(*r));
         else settings_.cookie_name = *s;
+        settings_.authenticate_cookie_name = settings_.cookie_name + "_authenticate";
+        settings_.csrf_cookie_name = settings_.cookie_name + "_csrf";
       }
     }
     if (auto r = global("cookie_domain")) {

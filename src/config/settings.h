@@ -125,6 +125,8 @@ struct Settings {
   std::string cookie_secret;  // 32 raw bytes
   bool secrets_generated = false;  // true when either secret was absent and made up for this process
   std::string cookie_name = "_pomerium";
+  std::string authenticate_cookie_name = "_pomerium_authenticate";  // cookie_name + "_authenticate"
+  std::string csrf_cookie_name = "_pomerium_csrf";                  // cookie_name + "_csrf"
   std::string cookie_domain;
   Duration cookie_expire = std::chrono::hours(14);
   bool cookie_http_only = true;

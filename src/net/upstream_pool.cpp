@@ -18,22 +18,29 @@ using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 
 
+std::unique_ptr<UpstreamConnection> UpstreamPool::take_idle(const UpstreamEndpoint& endpoint) {
+  if (endpoint.pool_key == 0) return nullptr;
+  auto it = idle_.find(endpoint.pool_key);
+  if (it == idle_.end()) return nullptr;
+  auto& list = it->second;
+  while (!list.empty()) {
+    auto conn = std::move(list.back());
+    list.pop_back();
+    if (!conn->stream.is_open()) continue;  // expired or closed while idle
+    conn->stream.set_idle(false);
+    conn->reused = true;
+    return conn;
+  }
+  return nullptr;
+}
+
 Task<AcquireResult> UpstreamPool::acquire(const UpstreamEndpoint& endpoint, bool fresh) {
   AcquireResult result;
   const std::uint64_t key = endpoint.pool_key;
-  if (!fresh && key != 0) {
-    auto it = idle_.find(key);
-    if (it != idle_.end()) {
-      auto& list = it->second;
-      while (!list.empty()) {
-        auto conn = std::move(list.back());
-        list.pop_back();
-        if (!conn->stream.is_open()) continue;  // expired or closed while idle
-        conn->stream.set_idle(false);
-        conn->reused = true;
-        result.connection = std::move(conn);
-        co_return result;
-      }
+  if (!fresh) {
+    if (auto conn = take_idle(endpoint)) {
+      result.connection = std::move(conn);
+      co_return result;
     }
   }
 

@@ -49,6 +49,8 @@ class UpstreamPool {
 
   UpstreamPool(boost::asio::io_context& io, Watchdog& dog) : io_(io), dog_(dog) {}
 
+  // An idle pooled connection for `endpoint`, or null; no suspension (the common case on the hot path).
+  [[nodiscard]] std::unique_ptr<UpstreamConnection> take_idle(const UpstreamEndpoint& endpoint);
   // An idle connection when there is one (unless `fresh`), else a new one. Never throws.
   Task<AcquireResult> acquire(const UpstreamEndpoint& endpoint, bool fresh = false);
   void release(std::unique_ptr<UpstreamConnection> connection);

@@ -35,7 +35,10 @@ void filter_fields(Fields& fields, bool keep_upgrade, bool drop_internal) {
   for (auto it = fields.find(http::field::connection); it != fields.end() && it->name() == http::field::connection;
        ++it) {
     for (const auto& token : http::token_list(it->value())) {
-      if (keep_upgrade && core::iequals(token, "upgrade")) continue;
+      // Options and names dropped anyway need no extra pass (the common "keep-alive", "close", "upgrade").
+      if (core::iequals(token, "keep-alive") || core::iequals(token, "close") || core::iequals(token, "upgrade") ||
+          core::iequals(token, "te") || core::iequals(token, "trailer"))
+        continue;
       named.emplace_back(token);
     }
   }

@@ -174,7 +174,9 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
   // At most two attempts: a reused keep-alive connection may have been closed by the upstream while idle; a request
   // without a body is then sent again on a fresh connection.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto acquired = co_await c.worker.pool.acquire(endpoint, attempt > 0);
+    net::AcquireResult acquired;
+    if (attempt == 0) acquired.connection = c.worker.pool.take_idle(endpoint);
+    if (!acquired.connection) acquired = co_await c.worker.pool.acquire(endpoint, attempt > 0);
     if (!acquired.connection) {
       telemetry::log(telemetry::Level::warn, "upstream connection failed",
                      {{"request_id", ex.request_id}, {"upstream", target.url}, {"stage", acquired.failure},

@@ -31,8 +31,8 @@ constexpr std::int64_t handoff_ttl = 2 * 60;
 constexpr std::int64_t assertion_ttl = 5 * 60;
 constexpr std::int64_t assertion_reuse = 4 * 60;
 
-std::string csrf_cookie_name(const config::Settings& s) { return s.cookie_name + "_csrf"; }
-std::string authenticate_cookie_name(const config::Settings& s) { return s.cookie_name + "_authenticate"; }
+const std::string& csrf_cookie_name(const config::Settings& s) { return s.csrf_cookie_name; }
+const std::string& authenticate_cookie_name(const config::Settings& s) { return s.authenticate_cookie_name; }
 
 std::optional<std::string> query_param(std::string_view target, std::string_view name) {
   auto u = boost::urls::parse_origin_form(target);
@@ -602,9 +602,7 @@ void strip_postern_credentials(RequestHeader& req, const config::Settings& setti
   if ((authorization.size() >= 9 && core::iequals(authorization.substr(0, 9), "Pomerium ")) ||
       (authorization.size() >= 16 && core::iequals(authorization.substr(0, 16), "Bearer Pomerium-")))
     req.erase(http::field::authorization);
-  const std::string auth_cookie = settings.cookie_name + "_authenticate";
-  const std::string csrf_cookie = settings.cookie_name + "_csrf";
-  remove_cookies(req, {settings.cookie_name, auth_cookie, csrf_cookie});
+  remove_cookies(req, {settings.cookie_name, settings.authenticate_cookie_name, settings.csrf_cookie_name});
 }
 
 void add_identity_headers(Connection& c, RequestHeader& req, const session::Session& s, std::string_view route_host) {
