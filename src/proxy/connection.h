@@ -17,6 +17,7 @@ namespace postern::proxy {
 
 using Clock = std::chrono::steady_clock;
 inline constexpr std::size_t body_chunk = 64 * 1024;  // one relay buffer per direction: the bound on buffered bytes
+static_assert(body_chunk == decltype(WorkerContext::relay_buffers)::size);
 
 // Per-request facts gathered before a response is chosen; also what the access log records.
 struct Exchange {
@@ -40,16 +41,15 @@ struct Connection {
   net::Stream& stream;
   boost::beast::flat_buffer& buffer;
   std::string peer_ip;
-  std::unique_ptr<char[]> relay;  // body relay buffer, allocated on first use
-  std::string head{};             // serialized message head, reused across requests
-  // Arena for the current request's header fields (see http_types.h); reset between requests.
-  static constexpr std::size_t arena_size = 16 * 1024;
-  std::unique_ptr<std::byte[]> arena_buffer = std::make_unique<std::byte[]>(arena_size);
+  std::string head{};  // serialized message head, reused across requests
+  // The current request's scratch: a relay buffer (taken on first use) and the header arena, both leased from the
+  // worker's pools and returned when the request ends (see buffer_pool.h).
+  decltype(WorkerContext::relay_buffers)::Lease relay{};
   std::pmr::memory_resource* arena = std::pmr::new_delete_resource();
 
   char* relay_buffer() {
-    if (!relay) relay = std::make_unique<char[]>(body_chunk);
-    return relay.get();
+    if (!relay) relay = worker.relay_buffers.lease();
+    return relay.chars();
   }
   [[nodiscard]] Clock::duration write_timeout() const {
     return settings.timeout_write.count() > 0 ? Clock::duration(settings.timeout_write)

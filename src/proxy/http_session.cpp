@@ -444,7 +444,7 @@ awaitable<void> serve_connection(WorkerContext& worker, net::Socket socket) {
 
   // The read buffer is the header limit: a head that does not fit fails with buffer_overflow (431).
   beast::flat_buffer buffer(header_limit);
-  Connection c{worker, *shared, settings, *stream, buffer, remote.address().to_string(), nullptr};
+  Connection c{worker, *shared, settings, *stream, buffer, remote.address().to_string()};
   bool first = true;
   while (!worker.draining || first) {
     if (buffer.size() == 0) {
@@ -459,13 +459,17 @@ awaitable<void> serve_connection(WorkerContext& worker, net::Socket socket) {
     }
     stream->expire_after(settings.timeout_read, "request header read");
     // Everything this request allocates for headers comes from the connection's arena, released at its end.
-    std::pmr::monotonic_buffer_resource arena(c.arena_buffer.get(), Connection::arena_size,
+    auto arena_lease = worker.arena_buffers.lease();
+    std::pmr::monotonic_buffer_resource arena(arena_lease.get(), decltype(worker.arena_buffers)::size,
                                               std::pmr::new_delete_resource());
     c.arena = &arena;
-    struct ArenaReset {
+    struct RequestScratch {  // hands the scratch back to the worker when the request ends
       Connection& c;
-      ~ArenaReset() { c.arena = std::pmr::new_delete_resource(); }
-    } arena_reset{c};
+      ~RequestScratch() {
+        c.arena = std::pmr::new_delete_resource();
+        c.relay = {};
+      }
+    } scratch{c};
     RequestParser parser(std::piecewise_construct, std::make_tuple(), std::make_tuple(FieldsAllocator(&arena)));
     parser.header_limit(header_limit);
     parser.body_limit(boost::none);

@@ -20,6 +20,7 @@
 #include "net/tls.h"
 #include "net/upstream_pool.h"
 #include "net/watchdog.h"
+#include "proxy/buffer_pool.h"
 #include "telemetry/access_log.h"
 
 namespace postern::proxy {
@@ -50,6 +51,8 @@ struct WorkerContext {
   net::UpstreamPool pool;
   telemetry::AccessLog access_log;
   std::shared_ptr<const Shared> shared;
+  BufferPool<64 * 1024> relay_buffers;  // body relay buffers (one per request relaying a body)
+  BufferPool<16 * 1024> arena_buffers;  // header arenas (one per request in progress)
   bool draining = false;
   bool flush_scheduled = false;
   std::uint64_t requests = 0;  // also drives weighted round robin
