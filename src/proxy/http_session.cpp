@@ -452,7 +452,7 @@ awaitable<void> serve_connection(WorkerContext& worker, net::Socket socket) {
       stream->set_idle(!first);
       if (first) stream->expire_after(settings.timeout_read, "request header read");
       else stream->expire_after(settings.timeout_idle, "keep-alive idle");
-      auto [rec, n] = co_await stream->async_read_some(buffer.prepare(16 * 1024), nothrow);
+      auto [rec, n] = co_await stream->async_read_some(buffer.prepare(head_read_size), nothrow);
       stream->set_idle(false);
       if (rec) break;
       buffer.commit(n);
