@@ -45,17 +45,21 @@ class Xoshiro256 {
 
 }  // namespace
 
-std::string random_hex_id() {
+void random_hex_id(char* out) noexcept {
   static constexpr char digits[] = "0123456789abcdef";
   thread_local Xoshiro256 generator;
-  std::string out(32, '0');
   for (int half = 0; half < 2; ++half) {
     std::uint64_t v = generator.next();
     for (int i = 0; i < 16; ++i) {
-      out[static_cast<std::size_t>(half * 16 + i)] = digits[v & 0xf];
+      out[half * 16 + i] = digits[v & 0xf];
       v >>= 4;
     }
   }
+}
+
+std::string random_hex_id() {
+  std::string out(32, '0');
+  random_hex_id(out.data());
   return out;
 }
 

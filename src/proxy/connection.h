@@ -2,12 +2,15 @@
 // The state one downstream connection shares between the steps of a request, and the helpers that answer a request
 // from Postern itself. Internal to the proxy module.
 #include <boost/beast/core/flat_buffer.hpp>
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "core/random.h"
 #include "net/asio_types.h"
 #include "net/stream.h"
 #include "proxy/http_types.h"
@@ -19,10 +22,29 @@ using Clock = std::chrono::steady_clock;
 inline constexpr std::size_t body_chunk = 64 * 1024;  // one relay buffer per direction: the bound on buffered bytes
 static_assert(body_chunk == decltype(WorkerContext::relay_buffers)::size);
 
+// A request id held inline (ids are at most 128 characters), so naming a request costs no allocation.
+class RequestId {
+ public:
+  void assign(std::string_view id) noexcept {
+    size_ = std::min(id.size(), sizeof data_);
+    std::memcpy(data_, id.data(), size_);
+  }
+  void generate() noexcept {
+    core::random_hex_id(data_);
+    size_ = 32;
+  }
+  operator std::string_view() const noexcept { return {data_, size_}; }  // NOLINT: used as a string everywhere
+  operator std::string() const { return {data_, size_}; }                // NOLINT
+
+ private:
+  char data_[128];
+  std::size_t size_ = 0;
+};
+
 // Per-request facts gathered before a response is chosen; also what the access log records.
 struct Exchange {
   Clock::time_point start = Clock::now();
-  std::string request_id;
+  RequestId request_id;
   std::string method;
   std::string host;
   std::string path;  // without query

@@ -324,7 +324,8 @@ awaitable<bool> handle_request(Connection& c, RequestParser& parser) {
   const std::string_view target = req.target();
   ex.path = std::string(target.substr(0, target.find('?')));
   const auto incoming_id = req["X-Request-Id"];
-  ex.request_id = acceptable_request_id(incoming_id) ? std::string(incoming_id) : core::random_hex_id();
+  if (acceptable_request_id(incoming_id)) ex.request_id.assign(incoming_id);
+  else ex.request_id.generate();
   ex.json = portal::prefers_json(req[http::field::accept]);
   ex.client_ip = effective_client_ip(req["X-Forwarded-For"], c.peer_ip, c.settings.xff_num_trusted_hops);
   ex.host = std::string(req[http::field::host]);
@@ -397,7 +398,7 @@ awaitable<bool> handle_request(Connection& c, RequestParser& parser) {
 // Answers a request whose head could not be parsed, then the connection closes.
 awaitable<void> reject_unparsable(Connection& c, const boost::system::error_code& ec) {
   Exchange ex;
-  ex.request_id = core::random_hex_id();
+  ex.request_id.generate();
   ex.client_ip = c.peer_ip;
   const bool too_large = ec == http::error::header_limit || ec == http::error::buffer_overflow;
   co_await send_local(c, ex, too_large ? 431 : 400,
