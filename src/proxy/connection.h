@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -68,6 +69,9 @@ struct Connection {
   // worker's pools and returned when the request ends (see buffer_pool.h).
   decltype(WorkerContext::relay_buffers)::Lease relay{};
   std::pmr::memory_resource* arena = std::pmr::new_delete_resource();
+  // The upstream response being relayed (kept here rather than in a coroutine frame: frames over 2 KiB are never
+  // recycled by Asio and cost a malloc per request).
+  std::optional<ResponseParser> response_parser;
 
   char* relay_buffer() {
     if (!relay) relay = worker.relay_buffers.lease();

@@ -169,7 +169,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
                                                      : Clock::duration(c.settings.timeout_idle);
 
   std::unique_ptr<net::UpstreamConnection> up;
-  std::optional<ResponseParser> rp;
+  auto& rp = c.response_parser;  // lives on the connection: keeps this coroutine's frame small
   Clock::time_point response_deadline = Clock::time_point::max();
   // At most two attempts: a reused keep-alive connection may have been closed by the upstream while idle; a request
   // without a body is then sent again on a fresh connection.
@@ -467,6 +467,7 @@ awaitable<void> serve_connection(WorkerContext& worker, net::Socket socket) {
     struct RequestScratch {  // hands the scratch back to the worker when the request ends
       Connection& c;
       ~RequestScratch() {
+        c.response_parser.reset();  // allocated from the arena below: goes first
         c.arena = std::pmr::new_delete_resource();
         c.relay = {};
       }
