@@ -72,6 +72,7 @@ struct Connection {
   // The upstream response being relayed (kept here rather than in a coroutine frame: frames over 2 KiB are never
   // recycled by Asio and cost a malloc per request).
   std::optional<ResponseParser> response_parser;
+  Exchange exchange;  // the request being served (see handle_request)
 
   char* relay_buffer() {
     if (!relay) relay = worker.relay_buffers.lease();

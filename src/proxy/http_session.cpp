@@ -318,7 +318,9 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
 // Handles one request whose head has been read. Returns whether the connection may serve another.
 awaitable<bool> handle_request(Connection& c, RequestParser& parser) {
   auto& req = parser.get();
-  Exchange ex;
+  // The exchange lives on the connection, not in this frame: Asio recycles only coroutine frames up to 1 KiB.
+  Exchange& ex = c.exchange;
+  ex = Exchange{};
   ++c.worker.requests;
   ex.method = std::string(req.method_string());
   const std::string_view target = req.target();
