@@ -315,10 +315,94 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
   co_return keep_alive;
 }
 
-// Handles one request whose head has been read. Returns whether the connection may serve another.
-awaitable<bool> handle_request(Connection& c, RequestParser& parser) {
+// What to do with a request, decided synchronously (see handle_request).
+struct Plan {
+  // route: routing decides next (route_request); endpoint: Postern's own endpoint first, then routing.
+  enum class Kind { answer, route, endpoint, sign_in, forward } kind = Kind::answer;
+  unsigned status = 0;  // Kind::answer
+  std::string_view sentence;
+  std::string_view content_type;
+  std::string_view body;
+  bool keep_alive = false;
+  RequestContext rc;  // Kind::endpoint, sign_in, forward
+  const config::CompiledRoute* route = nullptr;
+  SessionLookup lookup;
+  bool websocket = false;
+};
+
+void answer(Plan& p, unsigned status, std::string_view sentence, bool keep_alive) {
+  p.kind = Plan::Kind::answer;
+  p.status = status;
+  p.sentence = sentence;
+  p.keep_alive = keep_alive;
+}
+
+// Everything about a request that needs no I/O: validity, Postern's own endpoints, route, session, policy.
+// When `p.kind` is endpoint, routing resumes with `route_request` if the endpoint declines.
+void plan_request(Connection& c, RequestParser& parser, Plan& p) {
   auto& req = parser.get();
-  // The exchange lives on the connection, not in this frame: Asio recycles only coroutine frames up to 1 KiB.
+  Exchange& ex = c.exchange;
+  const std::string_view target = req.target();
+  const bool keep_alive = req.keep_alive() && !c.worker.draining;
+  const bool reusable = keep_alive && parser.is_done();  // a body we will not read leaves the connection unusable
+  if (const char* problem = framing_problem(parser)) return answer(p, 400, problem, false);
+  if (ex.path == "/ping" || ex.path == "/healthz") {
+    answer(p, 200, {}, reusable);
+    p.content_type = "text/plain; charset=utf-8";
+    p.body = "OK\n";
+    return;
+  }
+  if (target.empty() || target.front() != '/') return answer(p, 400, "The request target must be a path.", false);
+  const auto host = config::parse_host_header(req[http::field::host]);
+  if (!host) return answer(p, 400, "The request has a missing or invalid Host header.", false);
+  const std::uint16_t port = host->port.value_or(c.stream.is_tls() ? 443 : 80);
+  p.rc = RequestContext{host->host, port, config::normalize_path(ex.path), target, false, false, reusable};
+  const auto& auth_url = c.settings.authenticate_service_url;
+  p.rc.on_authenticate_host =
+      !auth_url.empty() && host->host == auth_url.host && (!auth_url.port || *auth_url.port == port);
+  const auto match = c.shared.snapshot->routes.match(p.rc.host, port, p.rc.path);
+  p.rc.host_known = match.host_known;
+  p.route = match.route;
+  p.websocket = wants_websocket(req);
+  const std::string& path = p.rc.path;
+  const bool ours = path.starts_with("/.pomerium") || path.starts_with("/.well-known/pomerium") ||
+                    (p.rc.on_authenticate_host && (path == "/oauth2/callback" || path == "/" || path == "/robots.txt"));
+  p.kind = ours ? Plan::Kind::endpoint : Plan::Kind::route;
+}
+
+// The routing half of plan_request, for a request no endpoint took.
+void route_request(Connection& c, RequestParser& parser, Plan& p) {
+  auto& req = parser.get();
+  if (!p.route) {
+    return answer(p, 404,
+                  p.rc.host_known ? "No route on this host matches the requested path."
+                                  : "There is no route for this host.",
+                  p.rc.keep_alive);
+  }
+  const auto& rs = p.route->settings();
+  if (rs.needs_session()) p.lookup = find_session(c, req);
+  const auto decision = authz::authorize(rs, p.lookup.session.get());
+  if (decision.outcome == authz::Outcome::sign_in_required) {
+    p.kind = Plan::Kind::sign_in;
+  } else if (decision.outcome == authz::Outcome::deny) {
+    telemetry::log(telemetry::Level::info, "access denied",
+                   {{"request_id", c.exchange.request_id}, {"reason", decision.reason},
+                    {"user", p.lookup.session ? p.lookup.session->user_id : std::string()}});
+    answer(p, 403, "You are not allowed to access this page.", p.rc.keep_alive);
+  } else if (!p.route->has_upstream()) {
+    answer(p, 501, "This route uses a feature Postern does not support yet.", p.rc.keep_alive);
+  } else if (p.websocket && !rs.allow_websockets) {
+    answer(p, 403, "Websocket connections are not allowed on this route.", p.rc.keep_alive);
+  } else {
+    p.kind = Plan::Kind::forward;
+  }
+}
+
+// Handles one request whose head has been read. Returns whether the connection may serve another. The decisions
+// are made by plan_request/route_request; this coroutine only performs them, so its frame stays small (Asio
+// recycles coroutine frames up to 1 KiB; larger ones cost an allocation per request).
+awaitable<bool> handle_request(Connection& c, RequestParser& parser, Plan& p) {
+  auto& req = parser.get();
   Exchange& ex = c.exchange;
   ex = Exchange{};
   ++c.worker.requests;
@@ -331,68 +415,38 @@ awaitable<bool> handle_request(Connection& c, RequestParser& parser) {
   ex.json = portal::prefers_json(req[http::field::accept]);
   ex.client_ip = effective_client_ip(req["X-Forwarded-For"], c.peer_ip, c.settings.xff_num_trusted_hops);
   ex.host = std::string(req[http::field::host]);
-  bool keep_alive = req.keep_alive() && !c.worker.draining;
-  // A request whose body we will not read leaves the connection unusable.
-  const bool unread_body = !parser.is_done();
 
+  p = Plan{};
+  plan_request(c, parser, p);
   bool result = false;
-  if (const char* problem = framing_problem(parser)) {
-    result = co_await send_local(c, ex, 400, problem, false);
-  } else if (ex.path == "/ping" || ex.path == "/healthz") {
-    result = co_await send_local(c, ex, 200, {}, keep_alive && !unread_body, "text/plain; charset=utf-8", "OK\n");
-  } else if (target.empty() || target.front() != '/') {
-    result = co_await send_local(c, ex, 400, "The request target must be a path.", false);
-  } else {
-    const auto host = config::parse_host_header(req[http::field::host]);
-    if (!host) {
-      result = co_await send_local(c, ex, 400, "The request has a missing or invalid Host header.", false);
+  bool done = false;
+  if (p.kind == Plan::Kind::endpoint) {
+    if (auto handled = co_await handle_postern_endpoint(c, ex, req, p.rc)) {
+      result = *handled;
+      done = true;
     } else {
-      const std::uint16_t port = host->port.value_or(c.stream.is_tls() ? 443 : 80);
-      const std::string path = config::normalize_path(ex.path);
-      const auto match = c.shared.snapshot->routes.match(host->host, port, path);
-      const auto& auth_url = c.settings.authenticate_service_url;
-      RequestContext rc{host->host, port, path, target, false, match.host_known, keep_alive && !unread_body};
-      rc.on_authenticate_host =
-          !auth_url.empty() && host->host == auth_url.host && (!auth_url.port || *auth_url.port == port);
-      std::optional<bool> handled;
-      if (path.starts_with("/.pomerium") || path.starts_with("/.well-known/pomerium") ||
-          (rc.on_authenticate_host && (path == "/oauth2/callback" || path == "/" || path == "/robots.txt"))) {
-        handled = co_await handle_postern_endpoint(c, ex, req, rc);
-      }
-      const bool websocket = wants_websocket(req);
-      if (handled) {
-        result = *handled;
-      } else if (!match.route) {
-        result = co_await send_local(c, ex, 404,
-                                     match.host_known ? "No route on this host matches the requested path."
-                                                      : "There is no route for this host.",
-                                     rc.keep_alive);
-      } else {
-        const auto& route = *match.route;
-        SessionLookup lookup;
-        if (route.settings().needs_session()) lookup = find_session(c, req);
-        const auto decision = authz::authorize(route.settings(), lookup.session.get());
-        if (decision.outcome == authz::Outcome::sign_in_required) {
-          result = co_await require_sign_in(c, ex, req, rc, lookup.programmatic);
-        } else if (decision.outcome == authz::Outcome::deny) {
-          telemetry::log(telemetry::Level::info, "access denied",
-                         {{"request_id", ex.request_id}, {"reason", decision.reason},
-                          {"user", lookup.session ? lookup.session->user_id : std::string()}});
-          result = co_await send_local(c, ex, 403, "You are not allowed to access this page.", rc.keep_alive);
-        } else if (!route.has_upstream()) {
-          result = co_await send_local(c, ex, 501, "This route uses a feature Postern does not support yet.",
-                                       rc.keep_alive);
-        } else if (websocket && !route.settings().allow_websockets) {
-          result = co_await send_local(c, ex, 403, "Websocket connections are not allowed on this route.",
-                                       rc.keep_alive);
-        } else {
-          ++c.worker.in_flight;
-          result = co_await forward(c, ex, parser, route, keep_alive, websocket, lookup.session.get(), host->host, path);
-          --c.worker.in_flight;
-        }
-      }
+      route_request(c, parser, p);
+    }
+  } else if (p.kind == Plan::Kind::route) {
+    route_request(c, parser, p);
+  }
+  if (!done) {
+    switch (p.kind) {
+      case Plan::Kind::sign_in:
+        result = co_await require_sign_in(c, ex, req, p.rc, p.lookup.programmatic);
+        break;
+      case Plan::Kind::forward:
+        ++c.worker.in_flight;
+        result = co_await forward(c, ex, parser, *p.route, req.keep_alive() && !c.worker.draining, p.websocket,
+                                  p.lookup.session.get(), p.rc.host, p.rc.path);
+        --c.worker.in_flight;
+        break;
+      default:
+        result = co_await send_local(c, ex, p.status, p.sentence, p.keep_alive, p.content_type, std::string(p.body));
+        break;
     }
   }
+  p.lookup = {};
   log_exchange(c.worker, ex);
   co_return result && !c.worker.draining;
 }
@@ -448,6 +502,7 @@ awaitable<void> serve_connection(WorkerContext& worker, net::Socket socket) {
   // The read buffer is the header limit: a head that does not fit fails with buffer_overflow (431).
   beast::flat_buffer buffer(header_limit);
   Connection c{worker, *shared, settings, *stream, buffer, remote.address().to_string()};
+  Plan plan;  // per request, kept in this once-per-connection frame
   bool first = true;
   while (!worker.draining || first) {
     if (buffer.size() == 0) {
@@ -489,7 +544,7 @@ awaitable<void> serve_connection(WorkerContext& worker, net::Socket socket) {
       co_await reject_unparsable(c, hec);
       break;
     }
-    if (!co_await handle_request(c, parser)) break;
+    if (!co_await handle_request(c, parser, plan)) break;
     first = false;
   }
   stream->close();
