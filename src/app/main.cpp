@@ -4,6 +4,7 @@
 //   postern --version
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <thread>
@@ -50,6 +51,7 @@ std::optional<config::Settings> load(const std::string& path, bool print_warning
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::signal(SIGHUP, SIG_IGN);  // until the server's own handler is installed (see Server::run)
   CLI::App app{"Postern: an identity-aware access proxy, configured like Pomerium.", "postern"};
   std::string config_path;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());

@@ -163,6 +163,17 @@ int Server::run() {
 
   asio::io_context control(1);
   asio::signal_set signals(control, SIGTERM, SIGINT);
+  // SIGHUP asks Pomerium to reload its configuration. Until reload exists, say so rather than die (SIGHUP's default).
+  asio::signal_set hangup(control, SIGHUP);
+  std::function<void()> wait_hangup = [&] {
+    hangup.async_wait([&](boost::system::error_code ec, int) {
+      if (ec) return;
+      telemetry::log(telemetry::Level::warn,
+                     "SIGHUP received: configuration reload is not supported yet; restart Postern to apply changes");
+      wait_hangup();
+    });
+  };
+  wait_hangup();
   asio::steady_timer grace(control);
   bool stopping = false;
   std::function<void()> check_done;
@@ -182,6 +193,7 @@ int Server::run() {
   signals.async_wait([&](boost::system::error_code ec, int signo) {
     if (ec) return;
     stopping = true;
+    hangup.cancel();
     telemetry::log(telemetry::Level::info, "shutting down",
                    {{"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"},
                     {"grace", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
