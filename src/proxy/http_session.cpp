@@ -78,9 +78,13 @@ awaitable<std::pair<boost::system::error_code, boost::system::error_code>> relay
     }
     std::size_t n = 0;
     if (!parser.is_done()) {
-      read_deadline(in);
-      // Whatever arrived is forwarded at once rather than waiting to fill the chunk (streaming).
-      const auto ec = co_await read_body_some(in, in_buffer, parser, buf, body_chunk, n);
+      // Whatever arrived is forwarded at once rather than waiting to fill the chunk (streaming). Bytes already
+      // buffered are parsed without suspending; only an empty buffer means a read.
+      boost::system::error_code ec;
+      if (!parse_buffered_body(in_buffer, parser, buf, body_chunk, n, ec)) {
+        read_deadline(in);
+        ec = co_await read_body_some(in, in_buffer, parser, buf, body_chunk, n);
+      }
       if (ec) co_return std::pair{ec, boost::system::error_code{}};
       bytes += n;
     }
@@ -190,10 +194,19 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
 
     c.head.clear();
     append_request_head(req, c.head);
-    auto [rec, wec] = co_await relay_message<true>(
-        c.stream, c.buffer, parser, up->stream, c.head, request_chunked, c.relay_buffer(), ex.bytes_in,
-        [&](net::Stream& s) { s.expire_after(c.settings.timeout_idle, "request body read"); },
-        [&](net::Stream& s) { s.expire_after(idle, "upstream write"); });
+    boost::system::error_code rec, wec;
+    if (!request_has_body && !request_chunked) {
+      // The common case: a head alone, written directly. (A chunked request always goes through relay_message,
+      // which writes its final chunk even when the body was empty and already parsed.)
+      up->stream.expire_after(idle, "upstream write");
+      auto [ec, n] = co_await asio::async_write(up->stream, asio::buffer(c.head), nothrow);
+      wec = ec;
+    } else {
+      std::tie(rec, wec) = co_await relay_message<true>(
+          c.stream, c.buffer, parser, up->stream, c.head, request_chunked, c.relay_buffer(), ex.bytes_in,
+          [&](net::Stream& s) { s.expire_after(c.settings.timeout_idle, "request body read"); },
+          [&](net::Stream& s) { s.expire_after(idle, "upstream write"); });
+    }
     if (rec) {
       // The client went away or sent a broken body: nothing sensible can follow on this connection.
       if (rec != http::error::end_of_stream && !c.stream.expired_by() && rec != asio::error::operation_aborted &&

@@ -47,6 +47,38 @@ net::Task<boost::system::error_code> read_head(net::Stream& in, boost::beast::fl
   }
 }
 
+// Parses body bytes already in `buffer` into [dst, dst + capacity) without suspending. Returns true when it made
+// progress (body bytes produced, or the message completed); false when the socket must be read
+// (read_body_some). `produced` gets the byte count.
+template <bool isRequest>
+bool parse_buffered_body(boost::beast::flat_buffer& buffer, Parser<isRequest>& parser, char* dst, std::size_t capacity,
+                         std::size_t& produced, boost::system::error_code& ec) {
+  namespace http = boost::beast::http;
+  auto& body = parser.get().body();
+  body.data = dst;
+  body.size = capacity;
+  produced = 0;
+  ec = {};
+  while (!parser.is_done() && buffer.size() > 0) {
+    const std::size_t n = parser.put(buffer.data(), ec);
+    buffer.consume(n);
+    produced = capacity - body.size;
+    if (ec == http::error::need_buffer) {
+      ec = {};
+      return true;  // dst is full
+    }
+    if (ec == http::error::need_more) {
+      ec = {};
+      break;
+    }
+    if (ec) return true;  // the caller reports it
+    if (produced > 0) return true;
+    if (n == 0) break;
+  }
+  produced = capacity - body.size;
+  return produced > 0 || parser.is_done();
+}
+
 // Reads the next piece of the body into [dst, dst + capacity): returns as soon as some body bytes are available or
 // the message is complete (never waits to fill the buffer: streaming). `produced` gets the byte count.
 template <bool isRequest>

@@ -205,6 +205,18 @@ describe('forwarding', { concurrency: true }, () => {
       assert.equal(e.body_sha256, sha(Buffer.concat(parts)));
     });
 
+    it('forwards an empty chunked body that arrives with the head (the upstream gets the final chunk)', async () => {
+      const c = await RawConnection.open({ port: p.port });
+      try {
+        await c.write('POST /empty-chunked HTTP/1.1\r\nHost: fwd.example.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
+        const res = await c.readResponse();
+        assert.equal(res?.status, 200);
+        assert.equal(JSON.parse(res.text).body_bytes, 0);
+      } finally {
+        c.close();
+      }
+    });
+
     it('streams a 5 MB Content-Length download intact', async () => {
       const res = await p.request('http://fwd.example.test/bytes/5000000', { timeoutMs: 20_000 });
       assert.equal(res.status, 200);
