@@ -19,29 +19,48 @@ inline constexpr std::size_t header_limit = 64 * 1024;
 inline constexpr std::size_t head_read_size = 4 * 1024;
 inline constexpr std::size_t body_read_size = 16 * 1024;
 
+// Parses head bytes already in `buffer` without suspending. Returns true when it is decided: the head is complete
+// (`ec` clear) or broken (`ec` set, http::error::header_limit past header_limit bytes in all); false when more bytes
+// must be read. `consumed` accumulates across calls for one head.
+template <bool isRequest>
+bool try_parse_head(boost::beast::flat_buffer& buffer, Parser<isRequest>& parser, std::size_t& consumed,
+                    boost::system::error_code& ec) {
+  namespace http = boost::beast::http;
+  ec = {};
+  if (buffer.size() > 0) {
+    const std::size_t n = parser.put(buffer.data(), ec);
+    buffer.consume(n);
+    consumed += n;
+    if (parser.is_header_done()) {
+      ec = consumed > header_limit ? boost::system::error_code(http::error::header_limit) : boost::system::error_code{};
+      return true;
+    }
+    if (ec && ec != http::error::need_more) return true;
+    ec = {};
+    if (consumed > header_limit || buffer.size() >= buffer.max_size()) {
+      ec = http::error::header_limit;
+      return true;
+    }
+  }
+  return false;
+}
+
 // Reads a message head into `parser`: at most header_limit bytes in all, whether it arrives at once or over many
-// reads (http::error::header_limit past it). Body bytes that came along stay in `buffer`.
+// reads (http::error::header_limit past it). Body bytes that came along stay in `buffer`. Callers try
+// try_parse_head first: this coroutine is for when the socket must be read.
 template <bool isRequest>
 net::Task<boost::system::error_code> read_head(net::Stream& in, boost::beast::flat_buffer& buffer,
-                                               Parser<isRequest>& parser) {
+                                               Parser<isRequest>& parser, std::size_t consumed = 0) {
   namespace http = boost::beast::http;
-  std::size_t consumed = 0;
   while (true) {
-    if (buffer.size() > 0) {
-      boost::system::error_code ec;
-      const std::size_t n = parser.put(buffer.data(), ec);
-      buffer.consume(n);
-      consumed += n;
-      if (parser.is_header_done()) co_return consumed > header_limit ? http::error::header_limit : boost::system::error_code{};
-      if (ec && ec != http::error::need_more) co_return ec;
-      if (consumed > header_limit || buffer.size() >= buffer.max_size()) co_return http::error::header_limit;
-    }
+    boost::system::error_code ec;
+    if (try_parse_head(buffer, parser, consumed, ec)) co_return ec;
     const std::size_t room = std::min<std::size_t>(head_read_size, buffer.max_size() - buffer.size());
-    auto [ec, n] = co_await in.async_read_some(buffer.prepare(room), net::nothrow);
-    if (ec) {
-      if (ec == boost::asio::error::eof) co_return consumed + buffer.size() == 0 ? http::error::end_of_stream
-                                                                                 : http::error::partial_message;
-      co_return ec;
+    auto [rec, n] = co_await in.async_read_some(buffer.prepare(room), net::nothrow);
+    if (rec) {
+      if (rec == boost::asio::error::eof) co_return consumed + buffer.size() == 0 ? http::error::end_of_stream
+                                                                                   : http::error::partial_message;
+      co_return rec;
     }
     buffer.commit(n);
   }
