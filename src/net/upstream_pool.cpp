@@ -55,7 +55,7 @@ Task<AcquireResult> UpstreamPool::acquire(const UpstreamEndpoint& endpoint, bool
     endpoints.emplace_back(address, target.port);
   } else {
     Resolver resolver(io_.get_executor());
-    Timer timer(io_.get_executor(), deadline);
+    Timer timer(io_.get_executor(), timeouts::upstream_connect);
     auto outcome = co_await (resolver.async_resolve(target.host, std::to_string(target.port), nothrow) ||
                              timer.async_wait(nothrow));
     if (outcome.index() == 1) {

@@ -1,8 +1,16 @@
 #include "net/watchdog.h"
 
+#include <ctime>
+
 #include "net/timeouts.h"
 
 namespace postern::net {
+
+CoarseClock::time_point CoarseClock::now() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return time_point(duration(static_cast<rep>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec));
+}
 
 Watched::Watched(Watchdog& dog) : dog_(dog) { dog_.link(this); }
 Watched::~Watched() { dog_.unlink(this); }

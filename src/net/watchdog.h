@@ -12,9 +12,20 @@ namespace postern::net {
 
 class Watchdog;
 
+// A monotonic clock read from the kernel's coarse source (a few ms resolution, a fraction of the cost of a precise
+// read). Deadlines are checked every watchdog tick (250 ms), so coarse time is all they need.
+struct CoarseClock {
+  using duration = std::chrono::nanoseconds;
+  using rep = duration::rep;
+  using period = duration::period;
+  using time_point = std::chrono::time_point<CoarseClock>;
+  static constexpr bool is_steady = true;
+  static time_point now() noexcept;
+};
+
 class Watched {
  public:
-  using clock = std::chrono::steady_clock;
+  using clock = CoarseClock;
   explicit Watched(Watchdog& dog);
   virtual ~Watched();
   Watched(const Watched&) = delete;

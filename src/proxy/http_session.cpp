@@ -189,7 +189,8 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
 
   std::unique_ptr<net::UpstreamConnection> up;
   auto& rp = c.response_parser;  // lives on the connection: keeps this coroutine's frame small
-  Clock::time_point response_deadline = Clock::time_point::max();
+  using Deadline = net::Watched::clock;  // coarse time is enough for deadlines the watchdog checks every 250 ms
+  Deadline::time_point response_deadline = Deadline::time_point::max();
   // At most two attempts: a reused keep-alive connection may have been closed by the upstream while idle; a request
   // without a body is then sent again on a fresh connection.
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -239,14 +240,14 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
     }
 
     // The response head, skipping interim 1xx responses (101 ends the exchange for websockets).
-    if (route.timeout().count() > 0) response_deadline = Clock::now() + route.timeout();
+    if (route.timeout().count() > 0) response_deadline = Deadline::now() + route.timeout();
     bool retry = false;
     while (true) {
       rp.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(FieldsAllocator(c.arena)));
       rp->header_limit(header_limit);
       rp->body_limit(boost::none);
       if (is_head) rp->skip(true);
-      const auto idle_deadline = Clock::now() + idle;
+      const auto idle_deadline = Deadline::now() + idle;
       if (response_deadline < idle_deadline) up->stream.expire_at(response_deadline, "route timeout");
       else up->stream.expire_at(idle_deadline, "upstream idle");
       // The first read is done here rather than in read_head: one coroutine frame fewer per request.
@@ -346,7 +347,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
     std::tie(rec, wec) = co_await relay_message<false>(
         up->stream, up->buffer, *rp, c.stream, c.head, chunked_out, buf, ex.bytes_out,
         [&](net::Stream& s) {
-          const auto idle_deadline = Clock::now() + idle;
+          const auto idle_deadline = Deadline::now() + idle;
           if (response_deadline < idle_deadline) s.expire_at(response_deadline, "route timeout");
           else s.expire_at(idle_deadline, "upstream idle");
         },
