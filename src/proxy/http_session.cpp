@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -215,7 +216,12 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
       // The common case: a head alone, written directly. (A chunked request always goes through relay_message,
       // which writes its final chunk even when the body was empty and already parsed.)
       up->stream.expire_after(idle, "upstream write");
-      auto [ec, n] = co_await asio::async_write(up->stream, asio::buffer(c.head), nothrow);
+      // One write_some nearly always takes all of a head; the composed write is only for the rest.
+      auto [ec, n] = co_await up->stream.async_write_some(asio::buffer(c.head), nothrow);
+      if (!ec && n < c.head.size()) {
+        auto [rest_ec, rest_n] = co_await asio::async_write(up->stream, asio::buffer(c.head) + n, nothrow);
+        ec = rest_ec;
+      }
       wec = ec;
     } else {
       std::tie(rec, wec) = co_await relay_message<true>(
@@ -341,7 +347,13 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
   if (!rec && parsed && rp->is_done()) {
     const Pieces pieces(c.head, buf, pending, chunked_out, true);
     c.stream.expire_after(c.write_timeout(), "response write");
-    auto [ec, n] = co_await asio::async_write(c.stream, pieces.buffers, nothrow);
+    auto [ec, n] = co_await c.stream.async_write_some(pieces.buffers, nothrow);
+    if (!ec && n < asio::buffer_size(pieces.buffers)) {
+      beast::buffers_suffix<std::array<asio::const_buffer, 5>> rest(pieces.buffers);
+      rest.consume(n);
+      auto [rest_ec, rest_n] = co_await asio::async_write(c.stream, rest, nothrow);
+      ec = rest_ec;
+    }
     wec = ec;
   } else if (!rec) {
     std::tie(rec, wec) = co_await relay_message<false>(
