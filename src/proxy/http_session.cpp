@@ -140,6 +140,35 @@ awaitable<void> pump(net::Stream& from, net::Stream& to, char* buf, std::uint64_
   to.close();
 }
 
+// After an upstream's 101: sends the head to the client, then splices bytes both ways until either side ends.
+// Its own coroutine so that forward's frame stays small.
+awaitable<void> tunnel(Connection& c, Exchange& ex, net::UpstreamConnection& up,
+                       http::response<http::buffer_body, Fields>& res, const config::CompiledRoute& route,
+                       Clock::duration idle) {
+  prepare_downstream_response(res.base(), c.settings, &route, ex.request_id);
+  c.head.clear();
+  append_response_head(res.base(), c.head);
+  c.stream.expire_after(c.write_timeout(), "response write");
+  auto [ec, n] = co_await asio::async_write(c.stream, asio::buffer(c.head), nothrow);
+  if (ec) co_return;
+  // Bytes either side already read past the heads belong to the tunnel.
+  if (c.buffer.size() > 0) {
+    auto [wec, wn] = co_await asio::async_write(up.stream, c.buffer.data(), nothrow);
+    if (wec) co_return;
+    ex.bytes_in += wn;
+    c.buffer.consume(wn);
+  }
+  if (up.buffer.size() > 0) {
+    auto [wec, wn] = co_await asio::async_write(c.stream, up.buffer.data(), nothrow);
+    if (wec) co_return;
+    ex.bytes_out += wn;
+    up.buffer.consume(wn);
+  }
+  auto reverse = std::make_unique<char[]>(body_chunk);
+  co_await (pump(c.stream, up.stream, c.relay_buffer(), ex.bytes_in, idle) &&
+            pump(up.stream, c.stream, reverse.get(), ex.bytes_out, idle));
+}
+
 struct ForwardOutcome {
   bool keep_alive = false;
 };
@@ -294,28 +323,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
   ex.status = res.result_int();
 
   if (websocket && res.result() == http::status::switching_protocols) {
-    prepare_downstream_response(res.base(), c.settings, &route, ex.request_id);
-    c.head.clear();
-    append_response_head(res.base(), c.head);
-    c.stream.expire_after(c.write_timeout(), "response write");
-    auto [ec, n] = co_await asio::async_write(c.stream, asio::buffer(c.head), nothrow);
-    if (ec) co_return false;
-    // Bytes either side already read past the heads belong to the tunnel.
-    if (c.buffer.size() > 0) {
-      auto [wec, wn] = co_await asio::async_write(up->stream, c.buffer.data(), nothrow);
-      if (wec) co_return false;
-      ex.bytes_in += wn;
-      c.buffer.consume(wn);
-    }
-    if (up->buffer.size() > 0) {
-      auto [wec, wn] = co_await asio::async_write(c.stream, up->buffer.data(), nothrow);
-      if (wec) co_return false;
-      ex.bytes_out += wn;
-      up->buffer.consume(wn);
-    }
-    auto reverse = std::make_unique<char[]>(body_chunk);
-    co_await (pump(c.stream, up->stream, c.relay_buffer(), ex.bytes_in, idle) &&
-              pump(up->stream, c.stream, reverse.get(), ex.bytes_out, idle));
+    co_await tunnel(c, ex, *up, res, route, idle);
     co_return false;
   }
 
