@@ -173,6 +173,12 @@ struct ForwardOutcome {
   bool keep_alive = false;
 };
 
+// An error page from inside forward: a plain function call site keeps forward's coroutine frame small (each
+// send_local call site would hold its own argument temporaries across the suspension).
+awaitable<bool> send_error(Connection& c, Exchange& ex, unsigned status, const char* sentence, bool keep_alive) {
+  co_return co_await send_local(c, ex, status, sentence, keep_alive);
+}
+
 // Forwards one request to an upstream and relays the response. Precondition: route has an upstream.
 awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, const config::CompiledRoute& route,
                         bool client_keep_alive, bool websocket, const session::Session* session,
@@ -234,7 +240,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
       const char* sentence = std::string_view(acquired.failure) == "tls"
                                  ? "Postern could not establish a trusted TLS connection to the upstream service."
                                  : "Postern could not connect to the upstream service.";
-      co_return co_await send_local(c, ex, 502, sentence, client_keep_alive && !request_has_body);
+      co_return co_await send_error(c, ex, 502, sentence, client_keep_alive && !request_has_body);
     }
     up = std::move(acquired.connection);
 
@@ -262,7 +268,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
       // The client went away or sent a broken body: nothing sensible can follow on this connection.
       if (rec != http::error::end_of_stream && !c.stream.expired_by() && rec != asio::error::operation_aborted &&
           rec.category() == http::make_error_code(http::error::bad_chunk).category()) {
-        co_await send_local(c, ex, 400, "The request body is malformed.", false);
+        co_await send_error(c, ex, 400, "The request body is malformed.", false);
       }
       ex.status = ex.status ? ex.status : 400;
       co_return false;
@@ -271,7 +277,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
       if (up->reused && !request_has_body && attempt == 0) continue;
       telemetry::log(telemetry::Level::warn, "upstream write failed",
                      {{"request_id", ex.request_id}, {"upstream", target.url}, {"error", wec.message()}});
-      co_return co_await send_local(c, ex, 502, "The upstream service closed the connection.", false);
+      co_return co_await send_error(c, ex, 502, "The upstream service closed the connection.", false);
     }
 
     // The response head, skipping interim 1xx responses (101 ends the exchange for websockets).
@@ -305,11 +311,11 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
         if (expired) {
           telemetry::log(telemetry::Level::warn, "upstream timed out",
                          {{"request_id", ex.request_id}, {"upstream", target.url}, {"timeout", expired}});
-          co_return co_await send_local(c, ex, 504, "The upstream service did not answer in time.", false);
+          co_return co_await send_error(c, ex, 504, "The upstream service did not answer in time.", false);
         }
         telemetry::log(telemetry::Level::warn, "upstream sent an invalid response",
                        {{"request_id", ex.request_id}, {"upstream", target.url}, {"error", ec.message()}});
-        co_return co_await send_local(c, ex, 502, "The upstream service sent an invalid response.", false);
+        co_return co_await send_error(c, ex, 502, "The upstream service sent an invalid response.", false);
       }
       const unsigned code = rp->get().result_int();
       if (code >= 100 && code < 200 && code != 101) continue;
