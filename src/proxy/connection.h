@@ -14,6 +14,7 @@
 #include "core/random.h"
 #include "net/asio_types.h"
 #include "net/stream.h"
+#include "net/upstream_pool.h"
 #include "proxy/http_types.h"
 #include "proxy/worker_context.h"
 
@@ -73,6 +74,7 @@ struct Connection {
   // recycled by Asio and cost a malloc per request).
   std::optional<ResponseParser> response_parser;
   Exchange exchange;  // the request being served (see handle_request)
+  net::UpstreamEndpoint endpoint;  // where that request goes (see forward)
 
   char* relay_buffer() {
     if (!relay) relay = worker.relay_buffers.lease();

@@ -60,6 +60,23 @@ bool wants_websocket(const RequestHeader& req) {
 // body in chunks of at most body_chunk bytes, framed as chunked when `chunked_out`. Nothing more is read from `in`
 // until the previous chunk was written to `out` (back-pressure). A small message leaves in one gathered write.
 // `read_deadline` / `write_deadline` re-arm the two streams before each step. Returns {read error, write error}.
+// What to do with a request, decided synchronously (see handle_request).
+struct Plan {
+  // route: routing decides next (route_request); endpoint: Postern's own endpoint first, then routing.
+  enum class Kind { answer, route, endpoint, sign_in, forward } kind = Kind::answer;
+  unsigned status = 0;  // Kind::answer
+  std::string_view sentence;
+  std::string_view content_type;
+  std::string_view body;
+  bool keep_alive = false;
+  RequestContext rc;  // Kind::endpoint, sign_in, forward
+  const config::CompiledRoute* route = nullptr;
+  SessionLookup lookup;
+  bool websocket = false;
+};
+
+using Deadline = net::Watched::clock;  // coarse time is enough for deadlines the watchdog checks every 250 ms
+
 // The buffers of one write: an optional head, a body piece framed as a chunk when `chunked_out`, and the final
 // chunk when the message is done.
 struct Pieces {
@@ -180,161 +197,16 @@ awaitable<bool> send_error(Connection& c, Exchange& ex, unsigned status, const c
 }
 
 // Forwards one request to an upstream and relays the response. Precondition: route has an upstream.
-awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, const config::CompiledRoute& route,
-                        bool client_keep_alive, bool websocket, const session::Session* session,
-                        std::string_view route_host, std::string_view normalized_path) {
-  auto& req = parser.get();
-  const bool is_head = req.method() == http::verb::head;
-  const unsigned client_version = req.version();
-  const bool request_chunked = parser.chunked();
-  const bool request_has_body = !parser.is_done();
-  const auto& target = route.pick_upstream(c.worker.requests);
-  ex.upstream = target.url;
-
-  // Target after path rewriting, query kept as sent.
-  const std::string_view raw_target = req.target();
-  const auto qpos = raw_target.find('?');
-  std::string upstream_target = route.rewrite_path(normalized_path);
-  if (qpos != std::string_view::npos) upstream_target += raw_target.substr(qpos);
-
-  // 100-continue is ours to answer, once we know we will forward.
-  if (client_version == 11 && core::iequals(core::trim(req[http::field::expect]), "100-continue") && request_has_body) {
-    static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
-    c.stream.expire_after(c.write_timeout(), "response write");
-    auto [ec, n] = co_await asio::async_write(c.stream, asio::buffer(continue_line), nothrow);
-    if (ec) co_return false;
-  }
-
-  const std::string original_host(req[http::field::host]);
-  ForwardContext ctx{c.peer_ip, c.stream.is_tls() ? "https" : "http", original_host, ex.request_id, upstream_target,
-                     websocket};
-  prepare_upstream_request(req.base(), c.settings, route, target, ctx);
-  strip_postern_credentials(req.base(), c.settings);
-  if (session && route.settings().pass_identity_headers.value_or(c.settings.pass_identity_headers))
-    add_identity_headers(c, req.base(), *session, route_host);
-  req.version(11);
-  if (request_chunked) req.chunked(true);
-
-  net::UpstreamEndpoint endpoint{&target, nullptr, route.settings().tls_server_name,
-                                 ((route.settings().index + 1) << 16) |
-                                     static_cast<std::uint64_t>(&target - route.settings().to.data())};
-  if (target.tls()) endpoint.tls = c.shared.route_tls.at(route.settings().index).get();
-
-  const auto idle = route.idle_timeout().count() > 0 ? Clock::duration(route.idle_timeout())
-                                                     : Clock::duration(c.settings.timeout_idle);
-
-  std::unique_ptr<net::UpstreamConnection> up;
-  auto& rp = c.response_parser;  // lives on the connection: keeps this coroutine's frame small
-  using Deadline = net::Watched::clock;  // coarse time is enough for deadlines the watchdog checks every 250 ms
-  Deadline::time_point response_deadline = Deadline::time_point::max();
-  // At most two attempts: a reused keep-alive connection may have been closed by the upstream while idle; a request
-  // without a body is then sent again on a fresh connection.
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    net::AcquireResult acquired;
-    if (attempt == 0) acquired.connection = c.worker.pool.take_idle(endpoint);
-    if (!acquired.connection) acquired = co_await c.worker.pool.acquire(endpoint, attempt > 0);
-    if (!acquired.connection) {
-      telemetry::log(telemetry::Level::warn, "upstream connection failed",
-                     {{"request_id", ex.request_id}, {"upstream", target.url}, {"stage", acquired.failure},
-                      {"error", acquired.error.message()}});
-      const char* sentence = std::string_view(acquired.failure) == "tls"
-                                 ? "Postern could not establish a trusted TLS connection to the upstream service."
-                                 : "Postern could not connect to the upstream service.";
-      co_return co_await send_error(c, ex, 502, sentence, client_keep_alive && !request_has_body);
-    }
-    up = std::move(acquired.connection);
-
-    c.head.clear();
-    append_request_head(req, c.head);
-    boost::system::error_code rec, wec;
-    if (!request_has_body && !request_chunked) {
-      // The common case: a head alone, written directly. (A chunked request always goes through relay_message,
-      // which writes its final chunk even when the body was empty and already parsed.)
-      up->stream.expire_after(idle, "upstream write");
-      // One write_some nearly always takes all of a head; the composed write is only for the rest.
-      auto [ec, n] = co_await up->stream.async_write_some(asio::buffer(c.head), nothrow);
-      if (!ec && n < c.head.size()) {
-        auto [rest_ec, rest_n] = co_await asio::async_write(up->stream, asio::buffer(c.head) + n, nothrow);
-        ec = rest_ec;
-      }
-      wec = ec;
-    } else {
-      std::tie(rec, wec) = co_await relay_message<true>(
-          c.stream, c.buffer, parser, up->stream, c.head, request_chunked, c.relay_buffer(), ex.bytes_in,
-          [&](net::Stream& s) { s.expire_after(c.settings.timeout_idle, "request body read"); },
-          [&](net::Stream& s) { s.expire_after(idle, "upstream write"); });
-    }
-    if (rec) {
-      // The client went away or sent a broken body: nothing sensible can follow on this connection.
-      if (rec != http::error::end_of_stream && !c.stream.expired_by() && rec != asio::error::operation_aborted &&
-          rec.category() == http::make_error_code(http::error::bad_chunk).category()) {
-        co_await send_error(c, ex, 400, "The request body is malformed.", false);
-      }
-      ex.status = ex.status ? ex.status : 400;
-      co_return false;
-    }
-    if (wec) {
-      if (up->reused && !request_has_body && attempt == 0) continue;
-      telemetry::log(telemetry::Level::warn, "upstream write failed",
-                     {{"request_id", ex.request_id}, {"upstream", target.url}, {"error", wec.message()}});
-      co_return co_await send_error(c, ex, 502, "The upstream service closed the connection.", false);
-    }
-
-    // The response head, skipping interim 1xx responses (101 ends the exchange for websockets).
-    if (route.timeout().count() > 0) response_deadline = Deadline::now() + route.timeout();
-    bool retry = false;
-    while (true) {
-      rp.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(FieldsAllocator(c.arena)));
-      rp->header_limit(header_limit);
-      rp->body_limit(boost::none);
-      if (is_head) rp->skip(true);
-      const auto idle_deadline = Deadline::now() + idle;
-      if (response_deadline < idle_deadline) up->stream.expire_at(response_deadline, "route timeout");
-      else up->stream.expire_at(idle_deadline, "upstream idle");
-      // The first read is done here rather than in read_head: one coroutine frame fewer per request.
-      boost::system::error_code ec;
-      std::size_t consumed = 0;
-      if (up->buffer.size() == 0) {
-        auto [rec, n] = co_await up->stream.async_read_some(up->buffer.prepare(head_read_size), nothrow);
-        if (rec) ec = rec == asio::error::eof ? http::error::end_of_stream : rec;
-        else up->buffer.commit(n);
-      }
-      if (!ec && !try_parse_head(up->buffer, *rp, consumed, ec))
-        ec = co_await read_head(up->stream, up->buffer, *rp, consumed);
-      if (ec) {
-        const char* expired = up->stream.expired_by();
-        if (!expired && up->reused && !request_has_body && attempt == 0 &&
-            (ec == http::error::end_of_stream || ec == asio::error::connection_reset || ec == asio::error::eof)) {
-          retry = true;
-          break;
-        }
-        if (expired) {
-          telemetry::log(telemetry::Level::warn, "upstream timed out",
-                         {{"request_id", ex.request_id}, {"upstream", target.url}, {"timeout", expired}});
-          co_return co_await send_error(c, ex, 504, "The upstream service did not answer in time.", false);
-        }
-        telemetry::log(telemetry::Level::warn, "upstream sent an invalid response",
-                       {{"request_id", ex.request_id}, {"upstream", target.url}, {"error", ec.message()}});
-        co_return co_await send_error(c, ex, 502, "The upstream service sent an invalid response.", false);
-      }
-      const unsigned code = rp->get().result_int();
-      if (code >= 100 && code < 200 && code != 101) continue;
-      break;
-    }
-    if (retry) continue;
-    break;
-  }
-
+// The second half of forward: the upstream's response head is in c.response_parser; frames it for the client and
+// relays it (one write when the whole response is already buffered). A coroutine of its own so that neither frame
+// grows past what Asio recycles.
+awaitable<bool> deliver_response(Connection& c, Exchange& ex, const config::CompiledRoute& route,
+                                 std::unique_ptr<net::UpstreamConnection>& up, bool keep_alive, bool is_head,
+                                 unsigned client_version, Clock::duration idle, Deadline::time_point response_deadline,
+                                 std::string_view upstream_url) {
+  auto& rp = c.response_parser;
   auto& res = rp->get();
-  ex.status = res.result_int();
-
-  if (websocket && res.result() == http::status::switching_protocols) {
-    co_await tunnel(c, ex, *up, res, route, idle);
-    co_return false;
-  }
-
   // Response framing towards the client.
-  bool keep_alive = client_keep_alive && !websocket;
   const bool upstream_keep_alive = rp->keep_alive();
   const bool until_eof = !rp->is_done() && !rp->chunked() && !rp->content_length();
   prepare_downstream_response(res.base(), c.settings, &route, ex.request_id);
@@ -382,7 +254,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
   if (rec || wec) {
     if (rec && !wec) {
       telemetry::log(telemetry::Level::warn, "upstream response aborted",
-                     {{"request_id", ex.request_id}, {"upstream", target.url},
+                     {{"request_id", ex.request_id}, {"upstream", std::string(upstream_url)},
                       {"error", up->stream.expired_by() ? up->stream.expired_by() : rec.message()}});
     }
     co_return false;  // the client saw part of a response: closing is the only honest end
@@ -392,20 +264,196 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
   co_return keep_alive;
 }
 
-// What to do with a request, decided synchronously (see handle_request).
-struct Plan {
-  // route: routing decides next (route_request); endpoint: Postern's own endpoint first, then routing.
-  enum class Kind { answer, route, endpoint, sign_in, forward } kind = Kind::answer;
-  unsigned status = 0;  // Kind::answer
-  std::string_view sentence;
-  std::string_view content_type;
-  std::string_view body;
-  bool keep_alive = false;
-  RequestContext rc;  // Kind::endpoint, sign_in, forward
-  const config::CompiledRoute* route = nullptr;
-  SessionLookup lookup;
-  bool websocket = false;
-};
+// Sends the rewritten head and the request body to the upstream (a coroutine of its own: keeps forward's frame small).
+awaitable<std::pair<boost::system::error_code, boost::system::error_code>> send_with_body(
+    Connection& c, Exchange& ex, RequestParser& parser, net::UpstreamConnection& up, bool chunked,
+    Clock::duration idle, bool send_continue) {
+  if (send_continue) {
+    // The client waits for this before sending its body: ours to answer once we know we will forward.
+    static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+    c.stream.expire_after(c.write_timeout(), "response write");
+    auto [ec, n] = co_await asio::async_write(c.stream, asio::buffer(continue_line), nothrow);
+    if (ec) co_return std::pair{ec, boost::system::error_code{}};
+  }
+  co_return co_await relay_message<true>(
+      c.stream, c.buffer, parser, up.stream, c.head, chunked, c.relay_buffer(), ex.bytes_in,
+      [&c](net::Stream& s) { s.expire_after(c.settings.timeout_idle, "request body read"); },
+      [idle](net::Stream& s) { s.expire_after(idle, "upstream write"); });
+}
+
+// Rewrites the request head for the upstream (path, forwarding and identity headers, framing) and fills `endpoint`.
+void rewrite_for_upstream(Connection& c, Exchange& ex, RequestParser& parser, const config::CompiledRoute& route,
+                          const config::UpstreamTarget& target, bool websocket, const session::Session* session,
+                          std::string_view route_host, std::string_view normalized_path,
+                          net::UpstreamEndpoint& endpoint) {
+  auto& req = parser.get();
+  const bool request_chunked = parser.chunked();
+  // Target after path rewriting, query kept as sent.
+  const std::string_view raw_target = req.target();
+  const auto qpos = raw_target.find('?');
+  std::string upstream_target = route.rewrite_path(normalized_path);
+  if (qpos != std::string_view::npos) upstream_target += raw_target.substr(qpos);
+  const std::string original_host(req[http::field::host]);
+  const ForwardContext ctx{c.peer_ip, c.stream.is_tls() ? "https" : "http", original_host, ex.request_id,
+                           upstream_target, websocket};
+  prepare_upstream_request(req.base(), c.settings, route, target, ctx);
+  strip_postern_credentials(req.base(), c.settings);
+  if (session && route.settings().pass_identity_headers.value_or(c.settings.pass_identity_headers))
+    add_identity_headers(c, req.base(), *session, route_host);
+  req.version(11);
+  if (request_chunked) req.chunked(true);
+  endpoint = net::UpstreamEndpoint{&target, nullptr, route.settings().tls_server_name,
+                                   ((route.settings().index + 1) << 16) |
+                                       static_cast<std::uint64_t>(&target - route.settings().to.data())};
+  if (target.tls()) endpoint.tls = c.shared.route_tls.at(route.settings().index).get();
+}
+
+awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, const Plan& plan, bool client_keep_alive) {
+  // Everything the plan knows is read through it: fewer parameters and locals, a frame Asio can recycle (≤1 KiB).
+  auto& req = parser.get();
+  const bool is_head = req.method() == http::verb::head;
+  const unsigned client_version = req.version();
+  const bool request_chunked = parser.chunked();
+  const bool request_has_body = !parser.is_done();
+  const auto& target = plan.route->pick_upstream(c.worker.requests);
+  ex.upstream = target.url;
+
+  // 100-continue is ours to answer once we know we will forward (decided before the rewrite removes Expect).
+  const bool send_continue =
+      client_version == 11 && core::iequals(core::trim(req[http::field::expect]), "100-continue") && request_has_body;
+  // The upstream endpoint lives on the connection, and the head rewriting happens in a plain function: neither
+  // takes room in this coroutine's frame.
+  net::UpstreamEndpoint& endpoint = c.endpoint;
+  rewrite_for_upstream(c, ex, parser, *plan.route, target, plan.websocket, plan.lookup.session.get(), plan.rc.host, plan.rc.path,
+                       endpoint);
+
+  const auto idle = plan.route->idle_timeout().count() > 0 ? Clock::duration(plan.route->idle_timeout())
+                                                     : Clock::duration(c.settings.timeout_idle);
+
+  std::unique_ptr<net::UpstreamConnection> up;
+  auto& rp = c.response_parser;  // lives on the connection: keeps this coroutine's frame small
+  Deadline::time_point response_deadline = Deadline::time_point::max();
+  // At most two attempts: a reused keep-alive connection may have been closed by the upstream while idle; a request
+  // without a body is then sent again on a fresh connection.
+  // Failures leave the loop with a status and a sentence; one call site answers them (see send_error).
+  unsigned fail_status = 0;
+  const char* fail_sentence = nullptr;
+  bool fail_keep_alive = false;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    net::AcquireResult acquired;
+    if (attempt == 0) acquired.connection = c.worker.pool.take_idle(endpoint);
+    if (!acquired.connection) acquired = co_await c.worker.pool.acquire(endpoint, attempt > 0);
+    if (!acquired.connection) {
+      telemetry::log(telemetry::Level::warn, "upstream connection failed",
+                     {{"request_id", ex.request_id}, {"upstream", target.url}, {"stage", acquired.failure},
+                      {"error", acquired.error.message()}});
+      const char* sentence = std::string_view(acquired.failure) == "tls"
+                                 ? "Postern could not establish a trusted TLS connection to the upstream service."
+                                 : "Postern could not connect to the upstream service.";
+      fail_status = 502;
+      fail_sentence = sentence;
+      fail_keep_alive = client_keep_alive && !request_has_body;
+      break;
+    }
+    up = std::move(acquired.connection);
+
+    c.head.clear();
+    append_request_head(req, c.head);
+    boost::system::error_code rec, wec;
+    if (!request_has_body && !request_chunked) {
+      // The common case: a head alone, written directly. (A chunked request always goes through relay_message,
+      // which writes its final chunk even when the body was empty and already parsed.)
+      up->stream.expire_after(idle, "upstream write");
+      // One write_some nearly always takes all of a head; the composed write is only for the rest.
+      std::size_t written = 0;
+      std::tie(wec, written) = co_await up->stream.async_write_some(asio::buffer(c.head), nothrow);
+      if (!wec && written < c.head.size())
+        std::tie(wec, written) = co_await asio::async_write(up->stream, asio::buffer(c.head) + written, nothrow);
+    } else {
+      std::tie(rec, wec) = co_await send_with_body(c, ex, parser, *up, request_chunked, idle, send_continue && attempt == 0);
+    }
+    if (rec) {
+      // The client went away or sent a broken body: nothing sensible can follow on this connection.
+      if (rec != http::error::end_of_stream && !c.stream.expired_by() && rec != asio::error::operation_aborted &&
+          rec.category() == http::make_error_code(http::error::bad_chunk).category()) {
+        fail_status = 400;
+        fail_sentence = "The request body is malformed.";
+        break;
+      }
+      ex.status = ex.status ? ex.status : 400;
+      co_return false;
+    }
+    if (wec) {
+      if (up->reused && !request_has_body && attempt == 0) continue;
+      telemetry::log(telemetry::Level::warn, "upstream write failed",
+                     {{"request_id", ex.request_id}, {"upstream", target.url}, {"error", wec.message()}});
+      fail_status = 502;
+      fail_sentence = "The upstream service closed the connection.";
+      break;
+    }
+
+    // The response head, skipping interim 1xx responses (101 ends the exchange for websockets).
+    if (plan.route->timeout().count() > 0) response_deadline = Deadline::now() + plan.route->timeout();
+    bool retry = false;
+    while (true) {
+      rp.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(FieldsAllocator(c.arena)));
+      rp->header_limit(header_limit);
+      rp->body_limit(boost::none);
+      if (is_head) rp->skip(true);
+      const auto idle_deadline = Deadline::now() + idle;
+      if (response_deadline < idle_deadline) up->stream.expire_at(response_deadline, "route timeout");
+      else up->stream.expire_at(idle_deadline, "upstream idle");
+      // The first read is done here rather than in read_head: one coroutine frame fewer per request.
+      boost::system::error_code ec;
+      std::size_t consumed = 0;
+      if (up->buffer.size() == 0) {
+        std::tie(ec, consumed) = co_await up->stream.async_read_some(up->buffer.prepare(head_read_size), nothrow);
+        if (ec == asio::error::eof) ec = http::error::end_of_stream;
+        if (!ec) up->buffer.commit(consumed);
+        consumed = 0;
+      }
+      if (!ec && !try_parse_head(up->buffer, *rp, consumed, ec))
+        ec = co_await read_head(up->stream, up->buffer, *rp, consumed);
+      if (ec) {
+        const char* expired = up->stream.expired_by();
+        if (!expired && up->reused && !request_has_body && attempt == 0 &&
+            (ec == http::error::end_of_stream || ec == asio::error::connection_reset || ec == asio::error::eof)) {
+          retry = true;
+          break;
+        }
+        if (expired) {
+          telemetry::log(telemetry::Level::warn, "upstream timed out",
+                         {{"request_id", ex.request_id}, {"upstream", target.url}, {"timeout", expired}});
+          fail_status = 504;
+          fail_sentence = "The upstream service did not answer in time.";
+          break;
+        }
+        telemetry::log(telemetry::Level::warn, "upstream sent an invalid response",
+                       {{"request_id", ex.request_id}, {"upstream", target.url}, {"error", ec.message()}});
+        fail_status = 502;
+        fail_sentence = "The upstream service sent an invalid response.";
+        break;
+      }
+      const unsigned code = rp->get().result_int();
+      if (code >= 100 && code < 200 && code != 101) continue;
+      break;
+    }
+    if (retry && !fail_status) continue;
+    break;
+  }
+  if (fail_status) co_return co_await send_error(c, ex, fail_status, fail_sentence, fail_keep_alive);
+
+  auto& res = rp->get();
+  ex.status = res.result_int();
+
+  if (plan.websocket && res.result() == http::status::switching_protocols) {
+    co_await tunnel(c, ex, *up, res, *plan.route, idle);
+    co_return false;
+  }
+
+  co_return co_await deliver_response(c, ex, *plan.route, up, client_keep_alive && !plan.websocket, is_head, client_version, idle,
+                                      response_deadline, target.url);
+}
 
 void answer(Plan& p, unsigned status, std::string_view sentence, bool keep_alive) {
   p.kind = Plan::Kind::answer;
@@ -514,8 +562,7 @@ awaitable<bool> handle_request(Connection& c, RequestParser& parser, Plan& p) {
         break;
       case Plan::Kind::forward:
         ++c.worker.in_flight;
-        result = co_await forward(c, ex, parser, *p.route, req.keep_alive() && !c.worker.draining, p.websocket,
-                                  p.lookup.session.get(), p.rc.host, p.rc.path);
+        result = co_await forward(c, ex, parser, p, req.keep_alive() && !c.worker.draining);
         --c.worker.in_flight;
         break;
       default:
