@@ -116,15 +116,7 @@ export class ManagementApi {
       links.type = { href: `${this.base}/api/v1/meta/types/user/${this.sim.directory.userTypeId}` };
     }
     return {
-      id: u.id,
-      status: u.status,
-      created: ts(u.created),
-      activated: ts(u.activated),
-      statusChanged: ts(u.statusChanged),
-      lastLogin: ts(u.lastLogin),
-      lastUpdated: ts(u.lastUpdated),
-      passwordChanged: ts(u.passwordChanged),
-      type: { id: this.sim.directory.userTypeId },
+      ...this.#searchable(u),
       profile: { ...u.profile },
       credentials: {
         ...(u.password ? { password: {} } : {}),
@@ -400,6 +392,7 @@ export class ManagementApi {
     return this.#page(res, url, 'gl', groups, { def: 200, max: 10000 }, toJson);
   }
 
+  // The user fields Okta's search and filter expressions see (also the base of the API's user object).
   #searchable(u) {
     return {
       id: u.id,
