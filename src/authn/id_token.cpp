@@ -9,6 +9,7 @@
 
 #include "core/base64.h"
 #include "core/constant_time.h"
+#include "core/json.h"
 
 namespace postern::authn {
 namespace {
@@ -90,10 +91,7 @@ IdTokenCheck validate_id_token(std::string_view token, const ProviderMetadata& m
   auto claims_v = boost::json::parse(payload, ec);
   if (ec || !claims_v.is_object()) return fail("the ID token payload is not a JSON object");
   auto& claims = claims_v.as_object();
-  auto str = [&](std::string_view name) -> std::string {
-    const auto* v = claims.if_contains(name);
-    return v && v->is_string() ? std::string(v->as_string()) : std::string();
-  };
+  auto str = [&](std::string_view name) { return core::json_string(claims, name); };
   auto num = [&](std::string_view name) -> std::optional<std::int64_t> {
     const auto* v = claims.if_contains(name);
     if (!v) return std::nullopt;

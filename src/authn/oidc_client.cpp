@@ -4,17 +4,13 @@
 
 #include "authn/id_token.h"
 #include "core/base64.h"
+#include "core/json.h"
 #include "net/http_fetch.h"
 #include "session/handle_codec.h"
 #include "telemetry/log.h"
 
 namespace postern::authn {
 namespace {
-
-std::string json_string(const boost::json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 void append_param(std::string& out, std::string_view name, std::string_view value) {
   if (!out.empty() && out.back() != '?') out += '&';
@@ -178,12 +174,12 @@ net::Task<SignInResult> OidcClient::complete_sign_in(net::UpstreamPool& pool, st
   }
   const auto& tokens = body.as_object();
   if (res.status != 200) {
-    result.error = "the token request was refused: " + json_string(tokens, "error");
+    result.error = "the token request was refused: " + core::json_string(tokens, "error");
     co_return result;
   }
-  result.id_token = json_string(tokens, "id_token");
-  result.access_token = json_string(tokens, "access_token");
-  result.refresh_token = json_string(tokens, "refresh_token");
+  result.id_token = core::json_string(tokens, "id_token");
+  result.access_token = core::json_string(tokens, "access_token");
+  result.refresh_token = core::json_string(tokens, "refresh_token");
   if (result.id_token.empty()) {
     result.error = "the token response has no id_token";
     co_return result;
@@ -205,7 +201,7 @@ net::Task<SignInResult> OidcClient::complete_sign_in(net::UpstreamPool& pool, st
     co_return result;
   }
   auto claims = std::move(check.claims);
-  result.subject = json_string(claims, "sub");
+  result.subject = core::json_string(claims, "sub");
 
   if (!m->userinfo_endpoint.empty() && !result.access_token.empty()) {
     net::FetchRequest ui;
@@ -218,7 +214,7 @@ net::Task<SignInResult> OidcClient::complete_sign_in(net::UpstreamPool& pool, st
         result.error = "the userinfo response is not a JSON object";
         co_return result;
       }
-      if (json_string(v.as_object(), "sub") != result.subject) {
+      if (core::json_string(v.as_object(), "sub") != result.subject) {
         result.error = "the userinfo response is for another subject";
         co_return result;
       }
@@ -229,8 +225,8 @@ net::Task<SignInResult> OidcClient::complete_sign_in(net::UpstreamPool& pool, st
                      {{"error", info.ok() ? "status " + std::to_string(info.status) : info.failure}});
     }
   }
-  result.email = json_string(claims, "email");
-  result.name = json_string(claims, "name");
+  result.email = core::json_string(claims, "email");
+  result.name = core::json_string(claims, "name");
   if (const auto* g = claims.if_contains("groups"); g && g->is_array()) {
     for (const auto& item : g->as_array())
       if (item.is_string()) result.groups.emplace_back(item.as_string());

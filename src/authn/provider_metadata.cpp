@@ -2,13 +2,10 @@
 
 #include <boost/json.hpp>
 
+#include "core/json.h"
+
 namespace postern::authn {
 namespace {
-
-std::string string_member(const boost::json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 std::vector<std::string> string_list(const boost::json::object& o, std::string_view key) {
   std::vector<std::string> out;
@@ -38,17 +35,17 @@ std::optional<ProviderMetadata> parse_provider_metadata(std::string_view json, s
   }
   const auto& o = value.as_object();
   ProviderMetadata m;
-  m.issuer = string_member(o, "issuer");
+  m.issuer = core::json_string(o, "issuer");
   if (without_trailing_slash(m.issuer) != without_trailing_slash(expected_issuer)) {
     error = "the discovery document's issuer \"" + m.issuer + "\" is not the configured idp_provider_url";
     return std::nullopt;
   }
-  m.authorization_endpoint = string_member(o, "authorization_endpoint");
-  m.token_endpoint = string_member(o, "token_endpoint");
-  m.userinfo_endpoint = string_member(o, "userinfo_endpoint");
-  m.jwks_uri = string_member(o, "jwks_uri");
-  m.revocation_endpoint = string_member(o, "revocation_endpoint");
-  m.end_session_endpoint = string_member(o, "end_session_endpoint");
+  m.authorization_endpoint = core::json_string(o, "authorization_endpoint");
+  m.token_endpoint = core::json_string(o, "token_endpoint");
+  m.userinfo_endpoint = core::json_string(o, "userinfo_endpoint");
+  m.jwks_uri = core::json_string(o, "jwks_uri");
+  m.revocation_endpoint = core::json_string(o, "revocation_endpoint");
+  m.end_session_endpoint = core::json_string(o, "end_session_endpoint");
   m.id_token_signing_alg_values_supported = string_list(o, "id_token_signing_alg_values_supported");
   if (m.id_token_signing_alg_values_supported.empty()) m.id_token_signing_alg_values_supported = {"RS256"};
   m.token_endpoint_auth_methods_supported = string_list(o, "token_endpoint_auth_methods_supported");
@@ -72,7 +69,7 @@ std::optional<std::vector<Jwk>> parse_jwks(std::string_view json, std::string& e
   for (const auto& k : value.at("keys").as_array()) {
     if (!k.is_object() || keys.size() >= 100) continue;
     const auto& o = k.as_object();
-    Jwk jwk{string_member(o, "kid"), string_member(o, "kty"), string_member(o, "alg"), string_member(o, "use"),
+    Jwk jwk{core::json_string(o, "kid"), core::json_string(o, "kty"), core::json_string(o, "alg"), core::json_string(o, "use"),
             boost::json::serialize(o)};
     if (jwk.kty == "RSA" || jwk.kty == "EC") keys.push_back(std::move(jwk));
   }

@@ -656,10 +656,7 @@ class Loader {
           headers.clear();
         } else {
           for (const auto& header : *configured) {
-            if (!valid_header_name(header.first)) {
-              problem(*r, "\"" + header.first + "\" is not a valid header name");
-              continue;
-            }
+            if (!check_header(*r, header.first, header.second)) continue;
             std::erase_if(headers, [&](const auto& h) { return core::iequals(h.first, header.first); });
             headers.push_back(header);
           }
@@ -667,6 +664,19 @@ class Loader {
       }
     }
     settings_.set_response_headers = std::move(headers);
+  }
+
+  // A configured header: a valid name and a value without line breaks. Reports the problem; false when there is one.
+  bool check_header(const Raw& r, const std::string& name, const std::string& value) {
+    if (!valid_header_name(name)) {
+      problem(r, "\"" + name + "\" is not a valid header name");
+      return false;
+    }
+    if (!valid_header_value(value)) {
+      problem(r, "the value of \"" + name + "\" contains a line break");
+      return false;
+    }
+    return true;
   }
 
   static bool valid_header_name(std::string_view name) {
@@ -809,10 +819,7 @@ class Loader {
     }
     if (auto r = get("set_request_headers")) {
       if (auto m = as_map(*r)) {
-        for (const auto& [n, v] : *m) {
-          if (!valid_header_name(n)) problem(*r, "\"" + n + "\" is not a valid header name");
-          else if (!valid_header_value(v)) problem(*r, "the value of \"" + n + "\" contains a line break");
-        }
+        for (const auto& [n, v] : *m) check_header(*r, n, v);
         route.set_request_headers = std::move(*m);
       }
     }
@@ -825,10 +832,7 @@ class Loader {
     }
     if (auto r = get("set_response_headers")) {
       if (auto m = as_map(*r)) {
-        for (const auto& [n, v] : *m) {
-          if (!valid_header_name(n)) problem(*r, "\"" + n + "\" is not a valid header name");
-          else if (!valid_header_value(v)) problem(*r, "the value of \"" + n + "\" contains a line break");
-        }
+        for (const auto& [n, v] : *m) check_header(*r, n, v);
         route.set_response_headers = std::move(*m);
       }
     }

@@ -2,7 +2,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
@@ -11,7 +10,7 @@
 #include <chrono>
 #include <optional>
 
-#include "core/random.h"
+#include "authz/legacy_policy.h"
 #include "core/strings.h"
 #include "net/timeouts.h"
 #include "portal/error_page.h"
@@ -19,7 +18,6 @@
 #include "proxy/header_rewrite.h"
 #include "proxy/message_reader.h"
 #include "proxy/signin.h"
-#include "authz/legacy_policy.h"
 #include "proxy/wire.h"
 #include "telemetry/log.h"
 
@@ -33,8 +31,6 @@ using net::nothrow;
 using namespace asio::experimental::awaitable_operators;
 
 namespace {
-
-
 
 // Reason a request head is unacceptable, before any routing; nullptr when fine.
 const char* framing_problem(const RequestParser& parser) {
@@ -56,10 +52,6 @@ bool wants_websocket(const RequestHeader& req) {
   return connection_upgrade && core::iequals(core::trim(req[http::field::upgrade]), "websocket");
 }
 
-// Relays one message from `in` (whose head is already parsed into `parser`) to `out`: the serialized `head`, then the
-// body in chunks of at most body_chunk bytes, framed as chunked when `chunked_out`. Nothing more is read from `in`
-// until the previous chunk was written to `out` (back-pressure). A small message leaves in one gathered write.
-// `read_deadline` / `write_deadline` re-arm the two streams before each step. Returns {read error, write error}.
 // What to do with a request, decided synchronously (see handle_request).
 struct Plan {
   // route: routing decides next (route_request); endpoint: Postern's own endpoint first, then routing.
@@ -76,6 +68,13 @@ struct Plan {
 };
 
 using Deadline = net::Watched::clock;  // coarse time is enough for deadlines the watchdog checks every 250 ms
+
+// Arms an upstream read: the route timeout when it comes first, else the idle timeout.
+void arm_upstream_read(net::Stream& s, Deadline::time_point response_deadline, Clock::duration idle) {
+  const auto idle_deadline = Deadline::now() + idle;
+  if (response_deadline < idle_deadline) s.expire_at(response_deadline, "route timeout");
+  else s.expire_at(idle_deadline, "upstream idle");
+}
 
 // The buffers of one write: an optional head, a body piece framed as a chunk when `chunked_out`, and the final
 // chunk when the message is done.
@@ -186,17 +185,12 @@ awaitable<void> tunnel(Connection& c, Exchange& ex, net::UpstreamConnection& up,
             pump(up.stream, c.stream, reverse.get(), ex.bytes_out, idle));
 }
 
-struct ForwardOutcome {
-  bool keep_alive = false;
-};
-
 // An error page from inside forward: a plain function call site keeps forward's coroutine frame small (each
 // send_local call site would hold its own argument temporaries across the suspension).
 awaitable<bool> send_error(Connection& c, Exchange& ex, unsigned status, const char* sentence, bool keep_alive) {
   co_return co_await send_local(c, ex, status, sentence, keep_alive);
 }
 
-// Forwards one request to an upstream and relays the response. Precondition: route has an upstream.
 // The second half of forward: the upstream's response head is in c.response_parser; frames it for the client and
 // relays it (one write when the whole response is already buffered). A coroutine of its own so that neither frame
 // grows past what Asio recycles.
@@ -244,11 +238,7 @@ awaitable<bool> deliver_response(Connection& c, Exchange& ex, const config::Comp
   } else if (!rec) {
     std::tie(rec, wec) = co_await relay_message<false>(
         up->stream, up->buffer, *rp, c.stream, c.head, chunked_out, buf, ex.bytes_out,
-        [&](net::Stream& s) {
-          const auto idle_deadline = Deadline::now() + idle;
-          if (response_deadline < idle_deadline) s.expire_at(response_deadline, "route timeout");
-          else s.expire_at(idle_deadline, "upstream idle");
-        },
+        [&](net::Stream& s) { arm_upstream_read(s, response_deadline, idle); },
         [&](net::Stream& s) { s.expire_after(c.write_timeout(), "response write"); }, pending);
   }
   if (rec || wec) {
@@ -294,8 +284,7 @@ void rewrite_for_upstream(Connection& c, Exchange& ex, RequestParser& parser, co
   std::string upstream_target = route.rewrite_path(normalized_path);
   if (qpos != std::string_view::npos) upstream_target += raw_target.substr(qpos);
   const std::string original_host(req[http::field::host]);
-  const ForwardContext ctx{c.peer_ip, c.stream.is_tls() ? "https" : "http", original_host, ex.request_id,
-                           upstream_target, websocket};
+  const ForwardContext ctx{c.peer_ip, c.scheme(), original_host, ex.request_id, upstream_target, websocket};
   prepare_upstream_request(req.base(), c.settings, route, target, ctx);
   strip_postern_credentials(req.base(), c.settings);
   if (session && route.settings().pass_identity_headers.value_or(c.settings.pass_identity_headers))
@@ -308,6 +297,7 @@ void rewrite_for_upstream(Connection& c, Exchange& ex, RequestParser& parser, co
   if (target.tls()) endpoint.tls = c.shared.route_tls.at(route.settings().index).get();
 }
 
+// Forwards one request to an upstream and relays the response. Precondition: the plan's route has an upstream.
 awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, const Plan& plan, bool client_keep_alive) {
   // Everything the plan knows is read through it: fewer parameters and locals, a frame Asio can recycle (≤1 KiB).
   auto& req = parser.get();
@@ -342,7 +332,8 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
   for (int attempt = 0; attempt < 2; ++attempt) {
     net::AcquireResult acquired;
     if (attempt == 0) acquired.connection = c.worker.pool.take_idle(endpoint);
-    if (!acquired.connection) acquired = co_await c.worker.pool.acquire(endpoint, attempt > 0);
+    // The idle list was just tried (or, on a retry, must not be): a new connection.
+    if (!acquired.connection) acquired = co_await c.worker.pool.acquire(endpoint, /*fresh=*/true);
     if (!acquired.connection) {
       telemetry::log(telemetry::Level::warn, "upstream connection failed",
                      {{"request_id", ex.request_id}, {"upstream", target.url}, {"stage", acquired.failure},
@@ -400,9 +391,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
       rp->header_limit(header_limit);
       rp->body_limit(boost::none);
       if (is_head) rp->skip(true);
-      const auto idle_deadline = Deadline::now() + idle;
-      if (response_deadline < idle_deadline) up->stream.expire_at(response_deadline, "route timeout");
-      else up->stream.expire_at(idle_deadline, "upstream idle");
+      arm_upstream_read(up->stream, response_deadline, idle);
       // The first read is done here rather than in read_head: one coroutine frame fewer per request.
       boost::system::error_code ec;
       std::size_t consumed = 0;
@@ -561,9 +550,7 @@ awaitable<bool> handle_request(Connection& c, RequestParser& parser, Plan& p) {
         result = co_await require_sign_in(c, ex, req, p.rc, p.lookup.programmatic);
         break;
       case Plan::Kind::forward:
-        ++c.worker.in_flight;
         result = co_await forward(c, ex, parser, p, req.keep_alive() && !c.worker.draining);
-        --c.worker.in_flight;
         break;
       default:
         result = co_await send_local(c, ex, p.status, p.sentence, p.keep_alive, p.content_type, std::string(p.body));

@@ -9,6 +9,7 @@
 #include "core/base64.h"
 #include "core/constant_time.h"
 #include "core/crypto.h"
+#include "core/json.h"
 #include "core/random.h"
 #include "core/strings.h"
 #include "core/url.h"
@@ -255,14 +256,11 @@ net::Task<bool> authenticate_callback(Connection& c, Exchange& ex, const Request
                                  "again to sign in.",
                                  ctx.keep_alive, home, "Sign in again");
   }
-  auto field = [&](std::string_view k) -> std::string {
-    const auto* v = flow->if_contains(k);
-    return v && v->is_string() ? std::string(v->as_string()) : std::string();
-  };
+  auto field = [&](std::string_view k) { return core::json_string(*flow, k); };
   const std::string redirect = field("r");
   const std::string retry = is_our_url(c, redirect) ? redirect : home;
-  const auto* iat = flow->if_contains("iat");
-  if (!iat || !iat->is_int64() || iat->as_int64() + sign_in_flow_ttl < session::unix_now()) {
+  const auto iat = core::json_int64(*flow, "iat");
+  if (!iat || *iat + sign_in_flow_ttl < session::unix_now()) {
     co_return co_await send_page(c, ex, 400, "This sign-in took too long and has expired.", ctx.keep_alive, retry,
                                  "Sign in again");
   }
@@ -370,14 +368,8 @@ net::Task<bool> route_callback(Connection& c, Exchange& ex, const RequestHeader&
   if (!handoff || !redirect) {
     co_return co_await send_page(c, ex, 400, "This sign-in handoff is not valid.", ctx.keep_alive, {}, {});
   }
-  auto str = [&](std::string_view k) -> std::string {
-    const auto* v = handoff->if_contains(k);
-    return v && v->is_string() ? std::string(v->as_string()) : std::string();
-  };
-  auto num = [&](std::string_view k) -> std::int64_t {
-    const auto* v = handoff->if_contains(k);
-    return v && v->is_int64() ? v->as_int64() : 0;
-  };
+  auto str = [&](std::string_view k) { return core::json_string(*handoff, k); };
+  auto num = [&](std::string_view k) { return core::json_int64(*handoff, k).value_or(0); };
   ParsedUrl here;
   const auto origin = parse_http_url(std::string(c.scheme()) + "://" + std::string(req[http::field::host]));
   if (*redirect != str("r") || !origin || str("o") != origin->origin() || !is_our_url(c, str("r"), &here)) {

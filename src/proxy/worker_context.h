@@ -57,7 +57,6 @@ struct WorkerContext {
   bool flush_scheduled = false;
   std::uint64_t requests = 0;  // also drives weighted round robin
   std::size_t connections = 0;
-  std::size_t in_flight = 0;
 
   // Signed assertions per (session, route host), reused for most of their 5-minute life.
   struct CachedAssertion {

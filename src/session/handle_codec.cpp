@@ -4,6 +4,7 @@
 
 #include "core/base64.h"
 #include "core/crypto.h"
+#include "core/json.h"
 
 namespace postern::session {
 
@@ -30,10 +31,9 @@ std::string seal_handle(const Handle& handle, std::string_view key) {
 std::optional<Handle> open_handle(std::string_view sealed, std::string_view key, std::int64_t now) {
   auto obj = open_json(sealed, key, "postern session handle v1");
   if (!obj) return std::nullopt;
-  const auto* sid = obj->if_contains("sid");
-  const auto* exp = obj->if_contains("exp");
-  if (!sid || !sid->is_string() || !exp || !exp->is_int64()) return std::nullopt;
-  Handle h{std::string(sid->as_string()), exp->as_int64()};
+  const auto exp = core::json_int64(*obj, "exp");
+  if (!exp) return std::nullopt;
+  Handle h{core::json_string(*obj, "sid"), *exp};
   if (h.expires_at <= now || h.session_id.empty()) return std::nullopt;
   return h;
 }

@@ -248,3 +248,10 @@ TEST(LoaderSignIn, MissingSecretsAreRandomWithAWarning) {
   EXPECT_EQ(s.cookie_secret.size(), 32u);
   EXPECT_TRUE(any_contains(s.warnings, "shared_secret is not set: using a random one"));
 }
+
+TEST(Loader, ConfiguredHeadersMayNotCarryLineBreaks) {
+  EXPECT_TRUE(any_contains(problems("", {{"SET_RESPONSE_HEADERS", R"({"X-A":"1\r\nX-Injected: 2"})"}}),
+                           "set_response_headers: the value of \"X-A\" contains a line break"));
+  EXPECT_TRUE(any_contains(problems(std::string(minimal_route) + "    set_request_headers: {\"Bad Name\": x}\n"),
+                           "routes[0].set_request_headers: \"Bad Name\" is not a valid header name"));
+}
