@@ -371,7 +371,7 @@ net::Task<bool> route_callback(Connection& c, Exchange& ex, const RequestHeader&
   auto str = [&](std::string_view k) { return core::json_string(*handoff, k); };
   auto num = [&](std::string_view k) { return core::json_int64(*handoff, k).value_or(0); };
   ParsedUrl here;
-  const auto origin = parse_http_url(std::string(c.scheme()) + "://" + std::string(req[http::field::host]));
+  const auto origin = parse_http_url(route_url(c, req, {}));
   if (*redirect != str("r") || !origin || str("o") != origin->origin() || !is_our_url(c, str("r"), &here)) {
     co_return co_await send_page(c, ex, 400, "This sign-in handoff is not valid for this address.", ctx.keep_alive,
                                  {}, {});
@@ -548,7 +548,7 @@ net::Task<std::optional<bool>> handle_postern_endpoint(Connection& c, Exchange& 
     co_return co_await send_response(c, ex, res, ctx.keep_alive);
   }
   if (path == "/.well-known/pomerium" || path == "/.well-known/pomerium/") {
-    const std::string origin = std::string(c.scheme()) + "://" + core::to_lower(std::string(req[http::field::host]));
+    const std::string origin = route_url(c, req, {});
     const std::string auth = c.settings.authenticate_service_url.empty()
                                  ? origin
                                  : c.settings.authenticate_service_url.origin();
