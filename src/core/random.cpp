@@ -57,10 +57,5 @@ void random_hex_id(char* out) noexcept {
   }
 }
 
-std::string random_hex_id() {
-  std::string out(32, '0');
-  random_hex_id(out.data());
-  return out;
-}
 
 }  // namespace postern::core

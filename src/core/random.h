@@ -6,10 +6,9 @@
 namespace postern::core {
 
 [[nodiscard]] std::string random_bytes(std::size_t n);
-// 128 bits as 32 lower-case hex characters, for request ids: unpredictable but not secret. Drawn from a per-thread
-// generator (xoshiro256**) seeded from the system DRBG, so the hot path makes no system call or lock.
-[[nodiscard]] std::string random_hex_id();
-// The same, written to out[0..32) (no allocation).
+// 128 bits as 32 lower-case hex characters written to out[0..32), for request ids: unpredictable but not secret.
+// Drawn from a per-thread generator (xoshiro256**) seeded from the system DRBG, so the hot path makes no system call,
+// lock or allocation.
 void random_hex_id(char* out) noexcept;
 
 }  // namespace postern::core
