@@ -62,7 +62,7 @@ constexpr std::string_view pending_route[] = {
     "idp_client_secret", "idp_access_token_allowed_audiences", "identity_providers", "show_error_details",
     "depends_on", "jwt_issuer_format", "bearer_token_format", "jwt_groups_filter", "load_balancing_policy",
     "lb_policy", "health_checks", "outlier_detection", "healthy_panic_threshold", "circuit_breaker_thresholds",
-    "connect_timeout", "dns_lookup_family", "mcp", "upstream_tunnel", "tls_downstream_client_ca_file"};
+    "connect_timeout", "dns_lookup_family", "mcp", "upstream_tunnel"};
 
 template <typename Range>
 bool contains(const Range& range, std::string_view key) {
