@@ -1,6 +1,8 @@
 #include "core/strings.h"
 
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 
 namespace postern::core {
 
@@ -56,28 +58,74 @@ std::string json_escape(std::string_view s) {
   return out;
 }
 
-void append_json_escaped(std::string& out, std::string_view s) {
-  std::size_t clean = 0;
-  while (clean < s.size() && static_cast<unsigned char>(s[clean]) >= 0x20 && s[clean] != '"' && s[clean] != '\\')
-    ++clean;
-  out.append(s.data(), clean);
-  for (const char c : s.substr(clean)) {
+namespace {
+
+// True when any of the 8 bytes in `w` is below 0x20, '"' or '\\' (the bytes a JSON string may not hold as they are).
+// Bytes >= 0x80 never match. Classic SWAR tests: has-less-than and has-zero-byte after XOR.
+constexpr bool needs_escape(std::uint64_t w) noexcept {
+  constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  const std::uint64_t below_space = (w - ones * 0x20) & ~w;
+  const std::uint64_t quote = w ^ (ones * '"');
+  const std::uint64_t backslash = w ^ (ones * '\\');
+  return ((below_space | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash)) & highs) != 0;
+}
+
+}  // namespace
+
+std::size_t json_escape_into(char* out, std::string_view s) noexcept {
+  static constexpr char hex[] = "0123456789abcdef";
+  char* const begin = out;
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  while (p < end) {
+    // Runs of clean bytes are copied eight at a time.
+    while (end - p >= 8) {
+      std::uint64_t w;
+      std::memcpy(&w, p, 8);
+      if (needs_escape(w)) break;
+      std::memcpy(out, p, 8);
+      p += 8;
+      out += 8;
+    }
+    if (p == end) break;
+    if (end - p < 8) {
+      // A short tail: checked as one word, padded with a clean byte.
+      const auto n = static_cast<std::size_t>(end - p);
+      std::uint64_t w = 0x6161616161616161ULL;
+      std::memcpy(&w, p, n);
+      if (!needs_escape(w)) {
+        std::memcpy(out, p, n);
+        out += n;
+        break;
+      }
+    }
+    const auto c = static_cast<unsigned char>(*p++);
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      *out++ = static_cast<char>(c);
+      continue;
+    }
+    *out++ = '\\';
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"': *out++ = '"'; break;
+      case '\\': *out++ = '\\'; break;
+      case '\n': *out++ = 'n'; break;
+      case '\r': *out++ = 'r'; break;
+      case '\t': *out++ = 't'; break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(c));
-          out += buf;
-        } else {
-          out += c;
-        }
+        *out++ = 'u';
+        *out++ = '0';
+        *out++ = '0';
+        *out++ = hex[c >> 4];
+        *out++ = hex[c & 0xf];
     }
   }
+  return static_cast<std::size_t>(out - begin);
+}
+
+void append_json_escaped(std::string& out, std::string_view s) {
+  const std::size_t old = out.size();
+  out.resize(old + max_json_escaped_size(s.size()));
+  out.resize(old + json_escape_into(out.data() + old, s));
 }
 
 std::string html_escape(std::string_view s) {

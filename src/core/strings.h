@@ -14,8 +14,13 @@ namespace postern::core {
 [[nodiscard]] std::vector<std::string> split_trimmed(std::string_view s, char sep);
 // Escapes a string for inclusion inside a JSON string literal (without the quotes).
 [[nodiscard]] std::string json_escape(std::string_view s);
-// Appends `s` escaped for a JSON string literal to `out` (no allocation when nothing needs escaping).
+// Appends `s` escaped for a JSON string literal to `out`.
 void append_json_escaped(std::string& out, std::string_view s);
+// The most bytes json_escape_into can write for `n` input bytes (a control byte becomes \u00XX).
+[[nodiscard]] constexpr std::size_t max_json_escaped_size(std::size_t n) noexcept { return 6 * n; }
+// Writes `s` escaped for a JSON string literal to `out`, which has room for max_json_escaped_size(s.size()) bytes;
+// returns the bytes written. Clean runs are checked and copied eight bytes at a time.
+std::size_t json_escape_into(char* out, std::string_view s) noexcept;
 // Escapes &, <, >, " and ' for HTML text and attribute values.
 [[nodiscard]] std::string html_escape(std::string_view s);
 

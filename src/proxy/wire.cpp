@@ -6,12 +6,19 @@ namespace postern::proxy {
 namespace http = boost::beast::http;
 namespace {
 
+// Beast keeps each field as one contiguous "Name: value\r\n" line (which its own serializer writes as it is), so
+// a field is one copy here.
+std::string_view field_line(const Fields::value_type& f) noexcept {
+  const char* begin = f.name_string().data();
+  const auto value = f.value();
+  return {begin, static_cast<std::size_t>(value.data() + value.size() + 2 - begin)};
+}
+
 void append_fields(const Fields& fields, std::string& out) {
   for (const auto& f : fields) {
-    out += f.name_string();
-    out += ": ";
-    out += f.value();
-    out += "\r\n";
+    const auto line = field_line(f);
+    BOOST_ASSERT(line.substr(f.name_string().size(), 2) == ": " && line.ends_with("\r\n"));
+    out += line;
   }
   out += "\r\n";
 }

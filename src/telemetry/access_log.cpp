@@ -6,6 +6,9 @@
 #include <charconv>
 #include <chrono>
 #include <ctime>
+#include <cstdio>
+#include <cstring>
+#include <memory>
 #include <mutex>
 
 #include "core/strings.h"
@@ -15,9 +18,41 @@ namespace {
 
 std::mutex stdout_mutex;
 
-// Per-thread cache of the formatted second; only the milliseconds change between most lines.
-void append_time(std::string& out) {
-  thread_local std::time_t cached_second = 0;
+// Writes into a buffer the caller sized with line_bound(): fixed text is copied with sizes known at compile time.
+class LineWriter {
+ public:
+  explicit LineWriter(char* out) : begin_(out), out_(out) {}
+  template <std::size_t N>
+  void literal(const char (&text)[N]) {
+    std::memcpy(out_, text, N - 1);
+    out_ += N - 1;
+  }
+  void string(std::string_view s) { out_ += core::json_escape_into(out_, s); }
+  void number(std::uint64_t v) { out_ = std::to_chars(out_, out_ + 20, v).ptr; }
+  void ch(char c) { *out_++ = c; }
+  void raw(const char* p, std::size_t n) {
+    std::memcpy(out_, p, n);
+    out_ += n;
+  }
+  [[nodiscard]] std::size_t size() const { return static_cast<std::size_t>(out_ - begin_); }
+
+ private:
+  char* begin_;
+  char* out_;
+};
+
+// Fixed text, numbers and the timestamp of one line take well under this; strings may grow six-fold when escaped.
+constexpr std::size_t fixed_bound = 512;
+
+std::size_t line_bound(const AccessRecord& r) {
+  return fixed_bound + core::max_json_escaped_size(r.request_id.size() + r.method.size() + r.host.size() +
+                                                   r.path.size() + r.upstream.size() + r.client_ip.size());
+}
+
+// "2026-11-29T10:05:37.123Z" (24 bytes). The formatted second is cached per thread: only milliseconds change
+// between most lines.
+void write_time(LineWriter& w) {
+  thread_local std::time_t cached_second = -1;
   thread_local char cached[64];
   const auto now = std::chrono::system_clock::now();
   const auto secs = std::chrono::system_clock::to_time_t(now);
@@ -29,53 +64,74 @@ void append_time(std::string& out) {
                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     cached_second = secs;
   }
-  out += cached;
-  char frac[6] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
-                  static_cast<char>('0' + ms % 10), 'Z', '\0'};
-  out.append(frac, 5);
+  w.raw(cached, 19);
+  const char frac[5] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
+                        static_cast<char>('0' + ms % 10), 'Z'};
+  w.raw(frac, 5);
 }
 
-void append_number(std::string& out, std::string_view key, std::uint64_t value) {
-  char digits[24];
-  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
-  out += ",\"";
-  out += key;
-  out += "\":";
-  out.append(digits, end);
+std::size_t format_line(const AccessRecord& r, char* out) {
+  LineWriter w(out);
+  w.literal("{\"time\":\"");
+  write_time(w);
+  w.literal("\",\"request_id\":\"");
+  w.string(r.request_id);
+  w.literal("\",\"method\":\"");
+  w.string(r.method);
+  w.literal("\",\"host\":\"");
+  w.string(r.host);
+  w.literal("\",\"path\":\"");
+  w.string(r.path);
+  w.literal("\",\"status\":");
+  w.number(r.status);
+  // duration_ms with three decimals, from integer microseconds.
+  const auto micros = static_cast<std::uint64_t>(r.duration_ms * 1000.0 + 0.5);
+  w.literal(",\"duration_ms\":");
+  w.number(micros / 1000);
+  const char frac[4] = {'.', static_cast<char>('0' + micros / 100 % 10), static_cast<char>('0' + micros / 10 % 10),
+                        static_cast<char>('0' + micros % 10)};
+  w.raw(frac, 4);
+  w.literal(",\"upstream\":\"");
+  w.string(r.upstream);
+  w.literal("\",\"bytes_in\":");
+  w.number(r.bytes_in);
+  w.literal(",\"bytes_out\":");
+  w.number(r.bytes_out);
+  w.literal(",\"client_ip\":\"");
+  w.string(r.client_ip);
+  w.literal("\"}\n");
+  return w.size();
 }
 
-void append_string(std::string& out, std::string_view key, std::string_view value) {
-  out += ",\"";
-  out += key;
-  out += "\":\"";
-  core::append_json_escaped(out, value);
-  out += '"';
+void write_all(const char* data, std::size_t size) {
+  std::lock_guard lock(stdout_mutex);
+  std::string_view rest(data, size);
+  while (!rest.empty()) {
+    const ssize_t n = ::write(STDOUT_FILENO, rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // stdout closed or broken: drop the batch rather than stall the worker
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
 }
 
 }  // namespace
 
+AccessLog::AccessLog() : buffer_(new char[capacity]) {}
+
 bool AccessLog::append(const AccessRecord& r) {
-  const bool was_empty = buffer_.empty();
-  buffer_ += "{\"time\":\"";
-  append_time(buffer_);
-  buffer_ += '"';
-  append_string(buffer_, "request_id", r.request_id);
-  append_string(buffer_, "method", r.method);
-  append_string(buffer_, "host", r.host);
-  append_string(buffer_, "path", r.path);
-  append_number(buffer_, "status", r.status);
-  // duration_ms with three decimals, from integer microseconds.
-  const auto micros = static_cast<std::uint64_t>(r.duration_ms * 1000.0 + 0.5);
-  append_number(buffer_, "duration_ms", micros / 1000);
-  char frac[4] = {'.', static_cast<char>('0' + micros / 100 % 10), static_cast<char>('0' + micros / 10 % 10),
-                  static_cast<char>('0' + micros % 10)};
-  buffer_.append(frac, 4);
-  append_string(buffer_, "upstream", r.upstream);
-  append_number(buffer_, "bytes_in", r.bytes_in);
-  append_number(buffer_, "bytes_out", r.bytes_out);
-  append_string(buffer_, "client_ip", r.client_ip);
-  buffer_ += "}\n";
-  if (buffer_.size() >= max_buffered) {
+  const bool was_empty = size_ == 0;
+  const std::size_t bound = line_bound(r);
+  if (bound > capacity) {
+    // A line too long for the buffer (a huge Host or path): written on its own, after what is buffered.
+    const std::unique_ptr<char[]> line(new char[bound]);
+    const std::size_t n = format_line(r, line.get());
+    flush();
+    write_all(line.get(), n);
+    return false;
+  }
+  if (capacity - size_ < bound) flush();
+  size_ += format_line(r, buffer_.get() + size_);
+  if (size_ >= flush_threshold) {
     flush();
     return false;
   }
@@ -83,16 +139,15 @@ bool AccessLog::append(const AccessRecord& r) {
 }
 
 void AccessLog::flush() {
-  if (buffer_.empty()) return;
-  std::lock_guard lock(stdout_mutex);
-  std::string_view rest = buffer_;
-  while (!rest.empty()) {
-    const ssize_t n = ::write(STDOUT_FILENO, rest.data(), rest.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // stdout closed or broken: drop the batch rather than stall the worker
-    rest.remove_prefix(static_cast<std::size_t>(n));
-  }
-  buffer_.clear();
+  if (size_ == 0) return;
+  write_all(buffer_.get(), size_);
+  size_ = 0;
+}
+
+std::string AccessLog::format(const AccessRecord& r) {
+  std::string line(line_bound(r), '\0');
+  line.resize(format_line(r, line.data()));
+  return line;
 }
 
 }  // namespace postern::telemetry

@@ -3,6 +3,7 @@
 // locking; lines are written out in batches (when the worker's event loop comes round, or when the buffer is full),
 // under a process-wide mutex so lines from different workers never interleave.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -23,8 +24,9 @@ struct AccessRecord {
 
 class AccessLog {
  public:
-  static constexpr std::size_t max_buffered = 256 * 1024;  // past this, flush synchronously
-  AccessLog() { buffer_.reserve(16 * 1024); }
+  static constexpr std::size_t capacity = 256 * 1024;        // the bound on buffered bytes per worker
+  static constexpr std::size_t flush_threshold = 192 * 1024;  // past this, flush synchronously
+  AccessLog();
   ~AccessLog() { flush(); }
   AccessLog(const AccessLog&) = delete;
   AccessLog& operator=(const AccessLog&) = delete;
@@ -33,8 +35,12 @@ class AccessLog {
   bool append(const AccessRecord& record);
   void flush();
 
+  // One line exactly as append() writes it (for tests).
+  [[nodiscard]] static std::string format(const AccessRecord& record);
+
  private:
-  std::string buffer_;
+  std::unique_ptr<char[]> buffer_;
+  std::size_t size_ = 0;
 };
 
 }  // namespace postern::telemetry

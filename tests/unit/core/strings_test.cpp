@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 using namespace postern::core;
 
 TEST(Strings, SplitTrimmedDropsEmptyPieces) {
@@ -11,6 +13,38 @@ TEST(Strings, SplitTrimmedDropsEmptyPieces) {
 
 TEST(Strings, JsonEscapeNeutralisesControlCharactersAndQuotes) {
   EXPECT_EQ(json_escape("a\"b\\c\n\x01"), "a\\\"b\\\\c\\n\\u0001");
+}
+
+// Every byte value at every offset of a 19-byte string (so each lands in both the 8-byte fast path and the tail)
+// escapes exactly as a byte-at-a-time reference does.
+TEST(Strings, JsonEscapeMatchesAByteWiseReference) {
+  auto reference = [](std::string_view s) {
+    std::string out;
+    for (const char ch : s) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (c == '"') out += "\\\"";
+      else if (c == '\\') out += "\\\\";
+      else if (c == '\n') out += "\\n";
+      else if (c == '\r') out += "\\r";
+      else if (c == '\t') out += "\\t";
+      else if (c < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        out += buf;
+      } else out += ch;
+    }
+    return out;
+  };
+  for (int byte = 0; byte < 256; ++byte) {
+    for (std::size_t pos = 0; pos < 19; ++pos) {
+      std::string s(19, 'a');
+      s[pos] = static_cast<char>(byte);
+      ASSERT_EQ(json_escape(s), reference(s)) << "byte " << byte << " at " << pos;
+    }
+  }
+  std::string out(max_json_escaped_size(3), '?');
+  EXPECT_EQ(json_escape_into(out.data(), std::string_view("\0\0\0", 3)), 18u);
+  EXPECT_EQ(out, "\\u0000\\u0000\\u0000");
 }
 
 TEST(Strings, HtmlEscapeNeutralisesMarkup) { EXPECT_EQ(html_escape("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;"); }
