@@ -30,7 +30,7 @@ void BM_RouteMatchLastOf(benchmark::State& state) {
 }
 BENCHMARK(BM_RouteMatchLastOf)->Arg(1)->Arg(10)->Arg(100);
 
-void BM_PrepareUpstreamRequestAndHead(benchmark::State& state) {
+void BM_WriteUpstreamRequestHead(benchmark::State& state) {
   const auto s = settings_with_routes(1);
   const config::RouteTable table(s.routes, s.default_upstream_timeout);
   const auto& route = table.routes().front();
@@ -43,14 +43,14 @@ void BM_PrepareUpstreamRequestAndHead(benchmark::State& state) {
     req.set(http::field::user_agent, "bench/1.0");
     req.set(http::field::accept, "*/*");
     req.set(http::field::connection, "keep-alive");
-    proxy::prepare_upstream_request(req, s, route, route.settings().to[0],
-                                    {"127.0.0.1", "https", "app0.example.com", "0123456789abcdef", "/index.html"});
     head.clear();
-    proxy::append_request_head(req, head);
+    proxy::write_upstream_request_head(req, s, route, route.settings().to[0],
+                                       {"127.0.0.1", "https", "app0.example.com", "0123456789abcdef", "/index.html"},
+                                       {}, head);
     benchmark::DoNotOptimize(head.data());
   }
 }
-BENCHMARK(BM_PrepareUpstreamRequestAndHead);
+BENCHMARK(BM_WriteUpstreamRequestHead);
 
 void BM_RequestId(benchmark::State& state) {
   char id[32];

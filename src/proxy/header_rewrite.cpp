@@ -2,6 +2,7 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/rfc7230.hpp>
+#include <span>
 #include <vector>
 
 #include "core/strings.h"
@@ -76,43 +77,160 @@ std::string effective_client_ip(std::string_view xff, std::string_view peer, std
   return ec ? std::string(peer) : candidate;
 }
 
-void prepare_upstream_request(RequestHeader& req, const config::Settings& settings, const config::CompiledRoute& route,
-                              const config::UpstreamTarget& target, const ForwardContext& ctx) {
-  // Hop-by-hop headers go; so do Postern-internal ones (ours to set, never a client's) and Expect (100-continue is
-  // answered by Postern itself).
-  filter_fields(req, ctx.websocket, true);
-  if (ctx.websocket) req.set(http::field::connection, "Upgrade");
+namespace {
 
-  if (!settings.skip_xff_append) {
-    const auto existing = req["X-Forwarded-For"];
-    if (existing.empty()) {
-      req.set("X-Forwarded-For", ctx.peer_ip);
-    } else {
-      std::string joined(existing);
-      joined += ", ";
-      joined += ctx.peer_ip;
-      req.set("X-Forwarded-For", joined);
+// The names listed in a message's Connection header(s) that are not dropped anyway, as views into the fields.
+// Usually none, so usually no allocation.
+std::vector<std::string_view> connection_named(const Fields& fields) {
+  std::vector<std::string_view> named;
+  for (auto it = fields.find(http::field::connection); it != fields.end() && it->name() == http::field::connection;
+       ++it) {
+    for (const auto& token : http::token_list(it->value())) {
+      if (core::iequals(token, "keep-alive") || core::iequals(token, "close") || core::iequals(token, "upgrade") ||
+          core::iequals(token, "te") || core::iequals(token, "trailer"))
+        continue;
+      named.emplace_back(token.data(), token.size());
     }
   }
-  if (settings.xff_num_trusted_hops == 0) {
-    // Nothing in front of us is trusted: these describe the connection we accepted.
-    req.set("X-Forwarded-Proto", ctx.scheme);
-    req.set("X-Forwarded-Host", ctx.original_host);
-  } else {
-    if (req["X-Forwarded-Proto"].empty()) req.set("X-Forwarded-Proto", ctx.scheme);
-    const auto existing = req["X-Forwarded-Host"];
-    req.set("X-Forwarded-Host",
-            existing.empty() ? std::string(ctx.original_host) : std::string(existing) + ", " + std::string(ctx.original_host));
-  }
-  req.set("X-Request-Id", ctx.request_id);
+  return named;
+}
 
+bool named_in(std::string_view name, const std::vector<std::string_view>& names) noexcept {
+  for (const auto n : names)
+    if (core::iequals(name, n)) return true;
+  return false;
+}
+
+bool named_in(std::string_view name, const std::vector<std::string>& names) noexcept {
+  for (const auto& n : names)
+    if (core::iequals(name, n)) return true;
+  return false;
+}
+
+bool named_in(std::string_view name, const config::HeaderList& headers) noexcept {
+  for (const auto& h : headers)
+    if (core::iequals(name, h.first)) return true;
+  return false;
+}
+
+bool named_in(std::string_view name, std::span<const HeaderView> headers) noexcept {
+  for (const auto& h : headers)
+    if (core::iequals(name, h.first)) return true;
+  return false;
+}
+
+// Beast keeps each field as one contiguous "Name: value\r\n" line (its own serializer writes it as it is).
+void append_field_line(const Fields::value_type& f, std::string& out) {
+  const char* begin = f.name_string().data();
+  const auto value = f.value();
+  out.append(begin, static_cast<std::size_t>(value.data() + value.size() + 2 - begin));
+}
+
+// "Name: " then the value pieces, then CRLF.
+void append_header(std::string& out, std::string_view name, std::initializer_list<std::string_view> value) {
+  out += name;
+  out += ": ";
+  for (const auto piece : value) out += piece;
+  out += "\r\n";
+}
+
+void append_status_line(const ResponseHeader& res, std::string& out) {
+  out += "HTTP/1.1 ";
+  const unsigned code = res.result_int();
+  out += static_cast<char>('0' + code / 100 % 10);
+  out += static_cast<char>('0' + code / 10 % 10);
+  out += static_cast<char>('0' + code % 10);
+  out += ' ';
+  const auto reason = res.reason();
+  out += reason.empty() ? http::obsolete_reason(res.result()) : reason;
+  out += "\r\n";
+}
+
+}  // namespace
+
+void write_upstream_request_head(const RequestHeader& req, const config::Settings& settings,
+                                 const config::CompiledRoute& route, const config::UpstreamTarget& target,
+                                 const ForwardContext& ctx, std::span<const HeaderView> identity, std::string& out) {
   const auto& rs = route.settings();
-  if (!rs.preserve_host_header) {
-    req.set(http::field::host, rs.host_rewrite.empty() ? target.authority() : rs.host_rewrite);
+  const auto named = connection_named(req);
+  const bool trusted = settings.xff_num_trusted_hops > 0;
+  std::string_view client_xff, client_xfh;  // the first of each
+  bool have_xff = false, have_xfh = false;
+  // Behind trusted proxies a client's X-Forwarded-Proto stands (a rare setting: the lookup is only made then).
+  const bool keep_client_xfp = trusted && !req["X-Forwarded-Proto"].empty();
+
+  out += req.method_string();
+  out += ' ';
+  out += ctx.upstream_path;
+  out += " HTTP/1.1\r\n";
+
+  // A header Postern adds: the route may remove it, its set_request_headers and the identity headers replace it.
+  const auto replaced = [&](std::string_view name) {
+    return named_in(name, rs.remove_request_headers) || named_in(name, rs.set_request_headers) ||
+           named_in(name, identity);
+  };
+  if (!rs.preserve_host_header && !replaced("Host")) {
+    out += "Host: ";
+    if (rs.host_rewrite.empty()) out += target.authority();
+    else out += rs.host_rewrite;
+    out += "\r\n";
   }
-  for (const auto& name : rs.remove_request_headers) req.erase(name);
-  for (const auto& [name, value] : rs.set_request_headers) req.set(name, value);
-  req.target(ctx.upstream_path);
+
+  // The client's fields, in order, less what is dropped or replaced. One pass; no field is looked up by name.
+  for (const auto& f : req) {
+    const auto name = f.name_string();
+    switch (f.name()) {
+      case http::field::connection:
+      case http::field::keep_alive:
+      case http::field::proxy_connection:
+      case http::field::te:
+      case http::field::trailer:
+      case http::field::transfer_encoding:
+      case http::field::expect:  // 100-continue is answered by Postern itself
+        continue;
+      case http::field::upgrade:
+        if (!ctx.websocket) continue;
+        break;
+      case http::field::host:
+        if (!rs.preserve_host_header) continue;
+        break;
+      default:
+        if (core::iequals(name, "X-Forwarded-For")) {
+          if (!have_xff) client_xff = f.value();
+          have_xff = true;
+          if (!settings.skip_xff_append) continue;
+        } else if (core::iequals(name, "X-Forwarded-Proto")) {
+          if (!keep_client_xfp) continue;
+        } else if (core::iequals(name, "X-Forwarded-Host")) {
+          if (!have_xfh) client_xfh = f.value();
+          have_xfh = true;
+          continue;
+        } else if (core::iequals(name, "X-Request-Id") || is_internal(name)) {
+          continue;  // X-Pomerium-* are Postern's to set, never a client's
+        }
+        break;
+    }
+    if ((!named.empty() && named_in(name, named)) || replaced(name)) continue;
+    append_field_line(f, out);
+  }
+
+  if (ctx.websocket) out += "Connection: Upgrade\r\n";
+  if (!settings.skip_xff_append && !replaced("X-Forwarded-For")) {
+    if (client_xff.empty()) append_header(out, "X-Forwarded-For", {ctx.peer_ip});
+    else append_header(out, "X-Forwarded-For", {client_xff, ", ", ctx.peer_ip});
+  }
+  // With nothing in front of us trusted, these describe the connection we accepted.
+  if (!keep_client_xfp && !replaced("X-Forwarded-Proto")) append_header(out, "X-Forwarded-Proto", {ctx.scheme});
+  if (!replaced("X-Forwarded-Host")) {
+    if (!trusted || client_xfh.empty()) append_header(out, "X-Forwarded-Host", {ctx.original_host});
+    else append_header(out, "X-Forwarded-Host", {client_xfh, ", ", ctx.original_host});
+  }
+  if (!replaced("X-Request-Id")) append_header(out, "X-Request-Id", {ctx.request_id});
+  for (const auto& [name, value] : rs.set_request_headers)
+    if (!named_in(name, identity)) append_header(out, name, {value});
+  for (const auto& [name, value] : identity) append_header(out, name, {value});
+  if (ctx.chunked) out += "Transfer-Encoding: chunked\r\n";
+  out += "\r\n";
 }
 
 void add_local_response_headers(ResponseHeader& res, const config::Settings& settings, std::string_view request_id) {
@@ -120,15 +238,31 @@ void add_local_response_headers(ResponseHeader& res, const config::Settings& set
   res.set("X-Request-Id", request_id);
 }
 
-void prepare_downstream_response(ResponseHeader& res, const config::Settings& settings,
-                                 const config::CompiledRoute* route, std::string_view request_id) {
+void write_downstream_response_head(const ResponseHeader& res, const DownstreamFraming& framing,
+                                    const config::Settings& settings, const config::CompiledRoute* route,
+                                    std::string_view request_id, std::string& out) {
+  static const config::HeaderList no_headers;
+  const auto& route_headers = route ? route->settings().set_response_headers : no_headers;
   const bool upgrade = res.result() == http::status::switching_protocols;
-  strip_hop_by_hop(res, upgrade);
-  if (upgrade) res.set(http::field::connection, "Upgrade");
-  add_local_response_headers(res, settings, request_id);
-  if (route) {
-    for (const auto& [name, value] : route->settings().set_response_headers) res.set(name, value);
+  const auto named = connection_named(res);
+  append_status_line(res, out);
+  for (const auto& f : res) {
+    if (is_hop_by_hop(f.name(), upgrade)) continue;
+    const auto name = f.name_string();
+    if ((!named.empty() && named_in(name, named)) || core::iequals(name, "X-Request-Id") ||
+        named_in(name, settings.set_response_headers) || named_in(name, route_headers))
+      continue;
+    append_field_line(f, out);
   }
+  // The global headers, X-Request-Id, then the route's, each replacing any earlier one of the same name.
+  for (const auto& [name, value] : settings.set_response_headers)
+    if (!core::iequals(name, "X-Request-Id") && !named_in(name, route_headers)) append_header(out, name, {value});
+  if (!named_in("X-Request-Id", route_headers)) append_header(out, "X-Request-Id", {request_id});
+  for (const auto& [name, value] : route_headers) append_header(out, name, {value});
+  if (upgrade) out += "Connection: Upgrade\r\n";
+  else if (!framing.keep_alive) out += "Connection: close\r\n";
+  if (framing.chunked) out += "Transfer-Encoding: chunked\r\n";
+  out += "\r\n";
 }
 
 }  // namespace postern::proxy

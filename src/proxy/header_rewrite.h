@@ -2,8 +2,10 @@
 // The trust boundary for headers, as pure functions over Beast header objects: what an upstream receives and what a
 // client gets back. No I/O here; every rule is unit tested.
 #include "proxy/http_types.h"
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "config/route_table.h"
 #include "config/settings.h"
@@ -22,6 +24,9 @@ void strip_hop_by_hop(Fields& fields, bool keep_upgrade);
 // X-Forwarded-For (the peer counting as the first hop), when present and a valid IP.
 [[nodiscard]] std::string effective_client_ip(std::string_view xff, std::string_view peer, std::uint32_t trusted_hops);
 
+// A header as a name and a value, both borrowed.
+using HeaderView = std::pair<std::string_view, std::string_view>;
+
 struct ForwardContext {
   std::string_view peer_ip;      // TCP peer
   std::string_view scheme;       // "http" or "https" as the client used
@@ -29,19 +34,33 @@ struct ForwardContext {
   std::string_view request_id;
   std::string_view upstream_path;  // target after rewriting, with its query
   bool websocket = false;
+  bool chunked = false;  // the body goes upstream chunked
 };
 
-// Turns a client request header into the one the upstream receives: hop-by-hop and Postern-internal headers
-// (X-Pomerium-*) removed, X-Forwarded-For/-Proto/-Host, X-Request-Id, Host (to the upstream unless preserved or
-// rewritten), the route's remove/set headers (set wins), target rewritten. Request framing (chunked or
-// Content-Length) is left for the caller to restore.
-void prepare_upstream_request(RequestHeader& req, const config::Settings& settings, const config::CompiledRoute& route,
-                              const config::UpstreamTarget& target, const ForwardContext& ctx);
+// Writes the request head the upstream receives, from the client's: the method, the rewritten target and HTTP/1.1;
+// hop-by-hop headers, those named in Connection, Postern-internal ones (X-Pomerium-*) and Expect dropped;
+// X-Forwarded-For (appended unless skip_xff_append), X-Forwarded-Proto and -Host, X-Request-Id and Host (the
+// upstream's unless preserved or rewritten) set; then the route's remove_request_headers and set_request_headers
+// (set wins), then `identity` (the signed-in user's headers, which win over everything); then the framing
+// (Transfer-Encoding: chunked when ctx.chunked; a client's Content-Length passes through). The client's header
+// fields are read once and never modified: the head is written, not edited.
+void write_upstream_request_head(const RequestHeader& req, const config::Settings& settings,
+                                 const config::CompiledRoute& route, const config::UpstreamTarget& target,
+                                 const ForwardContext& ctx, std::span<const HeaderView> identity, std::string& out);
 
-// Turns an upstream response header into the one the client receives: hop-by-hop removed (Upgrade kept for 101),
-// global and route response headers set, X-Request-Id added.
-void prepare_downstream_response(ResponseHeader& res, const config::Settings& settings,
-                                 const config::CompiledRoute* route, std::string_view request_id);
+// How a relayed response is framed towards the client.
+struct DownstreamFraming {
+  bool chunked = false;    // Transfer-Encoding: chunked
+  bool keep_alive = true;  // otherwise Connection: close
+};
+
+// Writes the response head the client receives, from the upstream's: HTTP/1.1 and the upstream's status; hop-by-hop
+// headers and those named in Connection dropped (Upgrade kept for a 101, which gets Connection: Upgrade); the
+// global set_response_headers, X-Request-Id and the route's set_response_headers set, each replacing any earlier
+// header of that name; then the framing.
+void write_downstream_response_head(const ResponseHeader& res, const DownstreamFraming& framing,
+                                    const config::Settings& settings, const config::CompiledRoute* route,
+                                    std::string_view request_id, std::string& out);
 
 // Adds the global response headers and X-Request-Id to a response Postern generates itself.
 void add_local_response_headers(ResponseHeader& res, const config::Settings& settings, std::string_view request_id);

@@ -161,9 +161,8 @@ awaitable<void> pump(net::Stream& from, net::Stream& to, char* buf, std::uint64_
 awaitable<void> tunnel(Connection& c, Exchange& ex, net::UpstreamConnection& up,
                        http::response<http::buffer_body, Fields>& res, const config::CompiledRoute& route,
                        Clock::duration idle) {
-  prepare_downstream_response(res.base(), c.settings, &route, ex.request_id);
   c.head.clear();
-  append_response_head(res.base(), c.head);
+  write_downstream_response_head(res.base(), {}, c.settings, &route, ex.request_id, c.head);
   c.stream.expire_after(c.write_timeout(), "response write");
   auto [ec, n] = co_await asio::async_write(c.stream, asio::buffer(c.head), nothrow);
   if (ec) co_return;
@@ -203,21 +202,19 @@ awaitable<bool> deliver_response(Connection& c, Exchange& ex, const config::Comp
   // Response framing towards the client.
   const bool upstream_keep_alive = rp->keep_alive();
   const bool until_eof = !rp->is_done() && !rp->chunked() && !rp->content_length();
-  prepare_downstream_response(res.base(), c.settings, &route, ex.request_id);
-  res.version(11);
   const unsigned code = res.result_int();
   const bool body_expected = !is_head && code != 204 && code != 304;
-  bool chunked_out = false;
+  DownstreamFraming framing;
   if (client_version < 11) {
     if (rp->chunked() || until_eof) keep_alive = false;  // HTTP/1.0 has no chunked: the body ends at close
   } else if (rp->chunked() || (until_eof && body_expected)) {
-    res.chunked(true);
-    chunked_out = body_expected;
+    framing.chunked = true;
   }
-  res.keep_alive(keep_alive);
+  const bool chunked_out = framing.chunked && body_expected;
+  framing.keep_alive = keep_alive;
 
   c.head.clear();
-  append_response_head(res.base(), c.head);
+  write_downstream_response_head(res.base(), framing, c.settings, &route, ex.request_id, c.head);
   // Fast path: the whole response is already here (a small body, or none) — one write, no relay loop.
   char* buf = c.relay_buffer();
   std::size_t pending = 0;
@@ -271,7 +268,8 @@ awaitable<std::pair<boost::system::error_code, boost::system::error_code>> send_
       [idle](net::Stream& s) { s.expire_after(idle, "upstream write"); });
 }
 
-// Rewrites the request head for the upstream (path, forwarding and identity headers, framing) and fills `endpoint`.
+// Writes the request head for the upstream into c.head (path, forwarding and identity headers, framing) and fills
+// `endpoint`.
 void rewrite_for_upstream(Connection& c, Exchange& ex, RequestParser& parser, const config::CompiledRoute& route,
                           const config::UpstreamTarget& target, bool websocket, const session::Session* session,
                           std::string_view route_host, std::string_view normalized_path,
@@ -283,14 +281,14 @@ void rewrite_for_upstream(Connection& c, Exchange& ex, RequestParser& parser, co
   const auto qpos = raw_target.find('?');
   std::string upstream_target = route.rewrite_path(normalized_path);
   if (qpos != std::string_view::npos) upstream_target += raw_target.substr(qpos);
-  const std::string original_host(req[http::field::host]);
-  const ForwardContext ctx{c.peer_ip, c.scheme(), original_host, ex.request_id, upstream_target, websocket};
-  prepare_upstream_request(req.base(), c.settings, route, target, ctx);
   strip_postern_credentials(req.base(), c.settings);
+  const ForwardContext ctx{c.peer_ip, c.scheme(), req[http::field::host], ex.request_id, upstream_target, websocket,
+                           request_chunked};
+  std::span<const HeaderView> identity;
   if (session && route.settings().pass_identity_headers.value_or(c.settings.pass_identity_headers))
-    add_identity_headers(c, req.base(), *session, route_host);
-  req.version(11);
-  if (request_chunked) req.chunked(true);
+    identity = identity_headers(c, *session, route_host);
+  c.head.clear();
+  write_upstream_request_head(req.base(), c.settings, route, target, ctx, identity, c.head);
   endpoint = net::UpstreamEndpoint{&target, nullptr, route.settings().tls_server_name,
                                    ((route.settings().index + 1) << 16) |
                                        static_cast<std::uint64_t>(&target - route.settings().to.data())};
@@ -348,8 +346,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
     }
     up = std::move(acquired.connection);
 
-    c.head.clear();
-    append_request_head(req, c.head);
+    // c.head holds the upstream request head (rewrite_for_upstream) until the response head replaces it.
     boost::system::error_code rec, wec;
     if (!request_has_body && !request_chunked) {
       // The common case: a head alone, written directly. (A chunked request always goes through relay_message,

@@ -597,7 +597,9 @@ void strip_postern_credentials(RequestHeader& req, const config::Settings& setti
   remove_cookies(req, {settings.cookie_name, settings.authenticate_cookie_name, settings.csrf_cookie_name});
 }
 
-void add_identity_headers(Connection& c, RequestHeader& req, const session::Session& s, std::string_view route_host) {
+std::span<const std::pair<std::string_view, std::string_view>> identity_headers(Connection& c,
+                                                                                const session::Session& s,
+                                                                                std::string_view route_host) {
   const std::int64_t now = session::unix_now();
   std::string& key = c.worker.assertion_key;
   key.assign(s.id);
@@ -617,8 +619,17 @@ void add_identity_headers(Connection& c, RequestHeader& req, const session::Sess
                                                                      now + assertion_reuse})
              .first;
   }
-  req.set("X-Pomerium-Jwt-Assertion", it->second.jwt);
-  for (const auto& [header, claim] : c.settings.jwt_claims_headers) req.set(header, claim_value(s, claim));
+  auto& headers = c.worker.identity_headers;
+  auto& values = c.worker.claim_values;
+  headers.clear();
+  values.clear();
+  values.reserve(c.settings.jwt_claims_headers.size());  // no reallocation below: the views stay valid
+  headers.emplace_back("X-Pomerium-Jwt-Assertion", it->second.jwt);
+  for (const auto& [header, claim] : c.settings.jwt_claims_headers) {
+    values.push_back(claim_value(s, claim));
+    headers.emplace_back(header, values.back());
+  }
+  return headers;
 }
 
 }  // namespace postern::proxy

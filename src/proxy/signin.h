@@ -1,4 +1,5 @@
 #pragma once
+#include <span>
 // Sign-in, sessions and identity on the data path: Postern's own endpoints (/.pomerium/*, /.well-known/pomerium*,
 // the authenticate host's /oauth2/callback), finding a request's session, answering "sign-in needed", and the
 // identity headers upstreams receive. The flow (see ARCHITECTURE.md): route host → authenticate host
@@ -44,7 +45,9 @@ struct SessionLookup {
 // Removes Postern's credentials (its cookies, Authorization: Pomerium …) from a request bound upstream.
 void strip_postern_credentials(RequestHeader& req, const config::Settings& settings);
 
-// X-Pomerium-Jwt-Assertion (cached per session and host) and the configured X-Pomerium-Claim-* headers.
-void add_identity_headers(Connection& c, RequestHeader& req, const session::Session& s, std::string_view route_host);
+// X-Pomerium-Jwt-Assertion (cached per session and host) and the configured claim headers, as views into the
+// worker's assertion cache and scratch (valid until the next call on this worker).
+[[nodiscard]] std::span<const std::pair<std::string_view, std::string_view>> identity_headers(
+    Connection& c, const session::Session& s, std::string_view route_host);
 
 }  // namespace postern::proxy

@@ -66,6 +66,9 @@ struct WorkerContext {
   static constexpr std::size_t max_cached_assertions = 10'000;
   core::StringMap<CachedAssertion> assertions;
   std::string assertion_key;  // scratch buffer for lookups
+  // Scratch for a forwarded request's identity headers (see identity_headers): reused, so no allocation per request.
+  std::vector<std::pair<std::string_view, std::string_view>> identity_headers;
+  std::vector<std::string> claim_values;
 
   // Opened session handles by their sealed text: opening is a pure function of the text, so this cache needs no
   // invalidation (the session itself is still looked up in the store on every request).

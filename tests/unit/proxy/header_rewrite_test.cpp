@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <span>
+
 #include "config/loader.h"
 
 using namespace postern;
@@ -20,7 +25,35 @@ struct Fixture {
 };
 
 proxy::ForwardContext context() {
-  return {"10.0.0.7", "https", "app.example.com", "req-1", "/path?q=1", false};
+  return {"10.0.0.7", "https", "app.example.com", "req-1", "/path?q=1", false, false};
+}
+
+// Parses a head as the peer would: a written head is only right if it reads back.
+template <bool isRequest>
+http::message<isRequest, http::empty_body> parse_head(const std::string& head) {
+  http::parser<isRequest, http::empty_body> parser;
+  parser.eager(true);
+  boost::system::error_code ec;
+  const auto n = parser.put(boost::asio::buffer(head), ec);
+  EXPECT_FALSE(ec) << ec.message() << " in:\n" << head;
+  EXPECT_EQ(n, head.size()) << head;
+  EXPECT_TRUE(parser.is_header_done()) << head;
+  return parser.release();
+}
+
+http::request<http::empty_body> upstream_head(const proxy::RequestHeader& req, const Fixture& fx,
+                                              const proxy::ForwardContext& ctx = context(),
+                                              std::span<const proxy::HeaderView> identity = {}) {
+  std::string out;
+  proxy::write_upstream_request_head(req, fx.settings, fx.route(), fx.route().settings().to[0], ctx, identity, out);
+  return parse_head<true>(out);
+}
+
+http::response<http::empty_body> downstream_head(const proxy::ResponseHeader& res, const Fixture& fx,
+                                                 proxy::DownstreamFraming framing = {}) {
+  std::string out;
+  proxy::write_downstream_response_head(res, framing, fx.settings, &fx.route(), "req-9", out);
+  return parse_head<false>(out);
 }
 
 }  // namespace
@@ -54,29 +87,117 @@ TEST(HeaderRewrite, UpstreamRequestGetsForwardingHeadersAndRewrittenHost) {
   req.set("X-Forwarded-Proto", "gopher");
   req.set("X-Pomerium-Jwt-Assertion", "forged");
   req.set("X-Pomerium-Claim-Email", "forged@example.com");
-  proxy::prepare_upstream_request(req, fx.settings, fx.route(), fx.route().settings().to[0], context());
-  EXPECT_EQ(req[http::field::host], "backend:8080");
-  EXPECT_EQ(req["X-Forwarded-For"], "1.2.3.4, 10.0.0.7");
-  EXPECT_EQ(req["X-Forwarded-Proto"], "https");
-  EXPECT_EQ(req["X-Forwarded-Host"], "app.example.com");
-  EXPECT_EQ(req["X-Request-Id"], "req-1");
-  EXPECT_EQ(req.count("X-Pomerium-Jwt-Assertion"), 0u);
-  EXPECT_EQ(req.count("X-Pomerium-Claim-Email"), 0u);
+  req.set("X-Request-Id", "client-chosen");
+  req.set(http::field::expect, "100-continue");
+  req.set(http::field::connection, "keep-alive, X-Secret-Hop");
+  req.set("X-Secret-Hop", "1");
+  req.set(http::field::transfer_encoding, "gzip, chunked");
+  req.set("X-Kept", "yes");
+  const auto up = upstream_head(req, fx);
+  EXPECT_EQ(up.method(), http::verb::get);
+  EXPECT_EQ(up.target(), "/path?q=1");
+  EXPECT_EQ(up.version(), 11);
+  EXPECT_EQ(up[http::field::host], "backend:8080");
+  EXPECT_EQ(up.count(http::field::host), 1u);
+  EXPECT_EQ(up["X-Forwarded-For"], "1.2.3.4, 10.0.0.7");
+  EXPECT_EQ(up.count("X-Forwarded-For"), 1u);
+  EXPECT_EQ(up["X-Forwarded-Proto"], "https");
+  EXPECT_EQ(up.count("X-Forwarded-Proto"), 1u);
+  EXPECT_EQ(up["X-Forwarded-Host"], "app.example.com");
+  EXPECT_EQ(up["X-Request-Id"], "req-1");
+  EXPECT_EQ(up.count("X-Request-Id"), 1u);
+  EXPECT_EQ(up.count("X-Pomerium-Jwt-Assertion"), 0u);
+  EXPECT_EQ(up.count("X-Pomerium-Claim-Email"), 0u);
+  EXPECT_EQ(up.count(http::field::expect), 0u);
+  EXPECT_EQ(up.count(http::field::connection), 0u);
+  EXPECT_EQ(up.count("X-Secret-Hop"), 0u);
+  EXPECT_EQ(up.count(http::field::transfer_encoding), 0u);
+  EXPECT_EQ(up["X-Kept"], "yes");
+}
+
+TEST(HeaderRewrite, UpstreamRequestFramingAndWebsocketUpgrade) {
+  Fixture fx("  - from: https://app.example.com\n    to: http://backend\n");
+  proxy::RequestHeader req;
+  req.method(http::verb::post);
+  req.target("/upload");
+  req.set(http::field::transfer_encoding, "chunked");
+  auto ctx = context();
+  ctx.chunked = true;
+  const auto chunked = upstream_head(req, fx, ctx);
+  EXPECT_EQ(chunked[http::field::transfer_encoding], "chunked");
+  EXPECT_EQ(chunked.count(http::field::transfer_encoding), 1u);
+
+  proxy::RequestHeader with_length;
+  with_length.method(http::verb::put);
+  with_length.set(http::field::content_length, "5");
+  EXPECT_EQ(upstream_head(with_length, fx)[http::field::content_length], "5");
+
+  proxy::RequestHeader ws;
+  ws.method(http::verb::get);
+  ws.set(http::field::connection, "Upgrade");
+  ws.set(http::field::upgrade, "websocket");
+  ws.set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==");
+  ctx = context();
+  ctx.websocket = true;
+  const auto up = upstream_head(ws, fx, ctx);
+  EXPECT_EQ(up[http::field::connection], "Upgrade");
+  EXPECT_EQ(up[http::field::upgrade], "websocket");
+  EXPECT_EQ(up["Sec-WebSocket-Key"], "dGhlIHNhbXBsZSBub25jZQ==");
+  // Without the websocket flag, Upgrade is hop-by-hop like the rest.
+  EXPECT_EQ(upstream_head(ws, fx).count(http::field::upgrade), 0u);
+}
+
+TEST(HeaderRewrite, TrustedHopsKeepTheClientsForwardingHeaders) {
+  Fixture fx("  - from: https://app.example.com\n    to: http://backend\n", "xff_num_trusted_hops: 1\n");
+  proxy::RequestHeader req;
+  req.method(http::verb::get);
+  req.set("X-Forwarded-Proto", "http");
+  req.set("X-Forwarded-Host", "outer.example.com");
+  const auto up = upstream_head(req, fx);
+  EXPECT_EQ(up["X-Forwarded-Proto"], "http");
+  EXPECT_EQ(up.count("X-Forwarded-Proto"), 1u);
+  EXPECT_EQ(up["X-Forwarded-Host"], "outer.example.com, app.example.com");
+  EXPECT_EQ(up.count("X-Forwarded-Host"), 1u);
+  proxy::RequestHeader bare;
+  bare.method(http::verb::get);
+  bare.set("X-Forwarded-Proto", "");
+  const auto up2 = upstream_head(bare, fx);
+  EXPECT_EQ(up2["X-Forwarded-Proto"], "https");
+  EXPECT_EQ(up2.count("X-Forwarded-Proto"), 1u);
+  EXPECT_EQ(up2["X-Forwarded-Host"], "app.example.com");
+}
+
+TEST(HeaderRewrite, IdentityHeadersWinOverEverything) {
+  Fixture fx(
+      "  - from: https://app.example.com\n    to: http://backend\n"
+      "    set_request_headers: {X-Email: route}\n");
+  proxy::RequestHeader req;
+  req.method(http::verb::get);
+  req.set("X-Email", "forged@example.com");
+  req.set("X-Pomerium-Jwt-Assertion", "forged");
+  const std::array<proxy::HeaderView, 2> identity{proxy::HeaderView{"X-Pomerium-Jwt-Assertion", "signed"},
+                                                  proxy::HeaderView{"X-Email", "alice@example.com"}};
+  const auto up = upstream_head(req, fx, context(), identity);
+  EXPECT_EQ(up["X-Pomerium-Jwt-Assertion"], "signed");
+  EXPECT_EQ(up.count("X-Pomerium-Jwt-Assertion"), 1u);
+  EXPECT_EQ(up["X-Email"], "alice@example.com");
+  EXPECT_EQ(up.count("X-Email"), 1u);
 }
 
 TEST(HeaderRewrite, PreserveHostAndHostRewrite) {
   Fixture keep("  - from: https://app.example.com\n    to: http://backend\n    preserve_host_header: true\n");
   proxy::RequestHeader req;
+  req.method(http::verb::get);
   req.set(http::field::host, "app.example.com");
-  proxy::prepare_upstream_request(req, keep.settings, keep.route(), keep.route().settings().to[0], context());
-  EXPECT_EQ(req[http::field::host], "app.example.com");
+  EXPECT_EQ(upstream_head(req, keep)[http::field::host], "app.example.com");
+  EXPECT_EQ(upstream_head(req, keep).count(http::field::host), 1u);
 
   Fixture rewrite("  - from: https://app.example.com\n    to: http://backend\n    host_rewrite: internal.local\n");
   proxy::RequestHeader req2;
+  req2.method(http::verb::get);
   req2.set(http::field::host, "app.example.com");
-  proxy::prepare_upstream_request(req2, rewrite.settings, rewrite.route(), rewrite.route().settings().to[0],
-                                  context());
-  EXPECT_EQ(req2[http::field::host], "internal.local");
+  EXPECT_EQ(upstream_head(req2, rewrite)[http::field::host], "internal.local");
+  EXPECT_EQ(upstream_head(req2, rewrite).count(http::field::host), 1u);
 }
 
 TEST(HeaderRewrite, SetWinsOverRemove) {
@@ -85,19 +206,35 @@ TEST(HeaderRewrite, SetWinsOverRemove) {
       "    remove_request_headers: [X-Drop, X-Both]\n"
       "    set_request_headers: {X-Both: set, X-New: new}\n");
   proxy::RequestHeader req;
+  req.method(http::verb::get);
   req.set("X-Drop", "1");
   req.set("X-Both", "client");
-  proxy::prepare_upstream_request(req, fx.settings, fx.route(), fx.route().settings().to[0], context());
-  EXPECT_EQ(req.count("X-Drop"), 0u);
-  EXPECT_EQ(req["X-Both"], "set");
-  EXPECT_EQ(req["X-New"], "new");
+  const auto up = upstream_head(req, fx);
+  EXPECT_EQ(up.count("X-Drop"), 0u);
+  EXPECT_EQ(up["X-Both"], "set");
+  EXPECT_EQ(up.count("X-Both"), 1u);
+  EXPECT_EQ(up["X-New"], "new");
+
+  // Headers Postern adds are subject to the route's lists too.
+  Fixture own(
+      "  - from: https://app.example.com\n    to: http://backend\n"
+      "    remove_request_headers: [X-Forwarded-Host]\n"
+      "    set_request_headers: {Host: chosen.internal, X-Request-Id: fixed}\n");
+  const auto up2 = upstream_head(req, own);
+  EXPECT_EQ(up2.count("X-Forwarded-Host"), 0u);
+  EXPECT_EQ(up2[http::field::host], "chosen.internal");
+  EXPECT_EQ(up2.count(http::field::host), 1u);
+  EXPECT_EQ(up2["X-Request-Id"], "fixed");
+  EXPECT_EQ(up2.count("X-Request-Id"), 1u);
 }
 
 TEST(HeaderRewrite, SkipXffAppendLeavesXffAlone) {
   Fixture fx("  - from: https://app.example.com\n    to: http://backend\n", "skip_xff_append: true\n");
   proxy::RequestHeader req;
-  proxy::prepare_upstream_request(req, fx.settings, fx.route(), fx.route().settings().to[0], context());
-  EXPECT_EQ(req.count("X-Forwarded-For"), 0u);
+  req.method(http::verb::get);
+  EXPECT_EQ(upstream_head(req, fx).count("X-Forwarded-For"), 0u);
+  req.set("X-Forwarded-For", "1.2.3.4");
+  EXPECT_EQ(upstream_head(req, fx)["X-Forwarded-For"], "1.2.3.4");
 }
 
 TEST(HeaderRewrite, EffectiveClientIpHonoursTrustedHops) {
@@ -120,13 +257,50 @@ TEST(HeaderRewrite, ResponseGetsSecurityHeadersAndLosesHopByHop) {
   Fixture fx("  - from: https://app.example.com\n    to: http://backend\n    set_response_headers: {X-Route: r}\n");
   proxy::ResponseHeader res;
   res.result(http::status::ok);
-  res.set(http::field::connection, "close");
+  res.set(http::field::connection, "close, X-Secret-Hop");
+  res.set("X-Secret-Hop", "1");
   res.set(http::field::transfer_encoding, "chunked");
-  proxy::prepare_downstream_response(res, fx.settings, &fx.route(), "req-9");
-  EXPECT_EQ(res.count(http::field::connection), 0u);
-  EXPECT_EQ(res.count(http::field::transfer_encoding), 0u);
-  EXPECT_EQ(res["X-Frame-Options"], "SAMEORIGIN");
-  EXPECT_EQ(res["X-XSS-Protection"], "1; mode=block");
-  EXPECT_EQ(res["X-Route"], "r");
-  EXPECT_EQ(res["X-Request-Id"], "req-9");
+  res.set("X-Frame-Options", "ALLOW-FROM evil");
+  res.set("X-Request-Id", "upstream-chosen");
+  res.set(http::field::content_type, "text/plain");
+  const auto out = downstream_head(res, fx);
+  EXPECT_EQ(out.version(), 11);
+  EXPECT_EQ(out.result(), http::status::ok);
+  EXPECT_EQ(out.count(http::field::connection), 0u);
+  EXPECT_EQ(out.count("X-Secret-Hop"), 0u);
+  EXPECT_EQ(out.count(http::field::transfer_encoding), 0u);
+  EXPECT_EQ(out["X-Frame-Options"], "SAMEORIGIN");
+  EXPECT_EQ(out.count("X-Frame-Options"), 1u);
+  EXPECT_EQ(out["X-XSS-Protection"], "1; mode=block");
+  EXPECT_EQ(out["X-Route"], "r");
+  EXPECT_EQ(out["X-Request-Id"], "req-9");
+  EXPECT_EQ(out.count("X-Request-Id"), 1u);
+  EXPECT_EQ(out[http::field::content_type], "text/plain");
+}
+
+TEST(HeaderRewrite, ResponseFramingAndRouteOverrides) {
+  Fixture fx(
+      "  - from: https://app.example.com\n    to: http://backend\n"
+      "    set_response_headers: {X-Frame-Options: DENY}\n");
+  proxy::ResponseHeader res;
+  res.result(http::status::not_found);
+  res.reason("Nope");
+  const auto chunked_close = downstream_head(res, fx, {.chunked = true, .keep_alive = false});
+  EXPECT_EQ(chunked_close.result_int(), 404u);
+  EXPECT_EQ(chunked_close.reason(), "Nope");
+  EXPECT_EQ(chunked_close[http::field::transfer_encoding], "chunked");
+  EXPECT_EQ(chunked_close[http::field::connection], "close");
+  EXPECT_EQ(chunked_close["X-Frame-Options"], "DENY");
+  EXPECT_EQ(chunked_close.count("X-Frame-Options"), 1u);
+
+  proxy::ResponseHeader switching;
+  switching.result(http::status::switching_protocols);
+  switching.set(http::field::upgrade, "websocket");
+  switching.set(http::field::connection, "upgrade");
+  switching.set("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  const auto up = downstream_head(switching, fx);
+  EXPECT_EQ(up[http::field::upgrade], "websocket");
+  EXPECT_EQ(up[http::field::connection], "Upgrade");
+  EXPECT_EQ(up.count(http::field::connection), 1u);
+  EXPECT_EQ(up["Sec-WebSocket-Accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 }
