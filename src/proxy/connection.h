@@ -16,6 +16,7 @@
 #include "net/stream.h"
 #include "net/upstream_pool.h"
 #include "proxy/http_types.h"
+#include "proxy/upstream_response.h"
 #include "proxy/worker_context.h"
 
 namespace postern::proxy {
@@ -72,7 +73,7 @@ struct Connection {
   std::pmr::memory_resource* arena = std::pmr::new_delete_resource();
   // The upstream response being relayed (kept here rather than in a coroutine frame: frames over 2 KiB are never
   // recycled by Asio and cost a malloc per request).
-  std::optional<ResponseParser> response_parser;
+  std::optional<UpstreamResponseParser> response_parser;
   Exchange exchange;  // the request being served (see handle_request)
   net::UpstreamEndpoint endpoint;  // where that request goes (see forward)
 

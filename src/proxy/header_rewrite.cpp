@@ -134,15 +134,14 @@ void append_header(std::string& out, std::string_view name, std::initializer_lis
   out += "\r\n";
 }
 
-void append_status_line(const ResponseHeader& res, std::string& out) {
+void append_status_line(unsigned code, std::string_view reason, std::string& out) {
   out += "HTTP/1.1 ";
-  const unsigned code = res.result_int();
   out += static_cast<char>('0' + code / 100 % 10);
   out += static_cast<char>('0' + code / 10 % 10);
   out += static_cast<char>('0' + code % 10);
   out += ' ';
-  const auto reason = res.reason();
-  out += reason.empty() ? http::obsolete_reason(res.result()) : reason;
+  if (reason.empty()) out += http::obsolete_reason(http::int_to_status(code));
+  else out += reason;
   out += "\r\n";
 }
 
@@ -238,21 +237,29 @@ void add_local_response_headers(ResponseHeader& res, const config::Settings& set
   res.set("X-Request-Id", request_id);
 }
 
-void write_downstream_response_head(const ResponseHeader& res, const DownstreamFraming& framing,
+void write_downstream_response_head(const UpstreamResponse& res, const DownstreamFraming& framing,
                                     const config::Settings& settings, const config::CompiledRoute* route,
                                     std::string_view request_id, std::string& out) {
   static const config::HeaderList no_headers;
   const auto& route_headers = route ? route->settings().set_response_headers : no_headers;
-  const bool upgrade = res.result() == http::status::switching_protocols;
-  const auto named = connection_named(res);
-  append_status_line(res, out);
-  for (const auto& f : res) {
-    if (is_hop_by_hop(f.name(), upgrade)) continue;
-    const auto name = f.name_string();
-    if ((!named.empty() && named_in(name, named)) || core::iequals(name, "X-Request-Id") ||
-        named_in(name, settings.set_response_headers) || named_in(name, route_headers))
+  const bool upgrade = res.result_int() == 101;
+  // Names listed in Connection (other than the options dropped anyway): rare, so usually nothing is allocated.
+  std::vector<std::string_view> named;
+  for (const auto& f : res.fields()) {
+    if (f.name != http::field::connection) continue;
+    for (const auto& token : http::token_list(f.value)) {
+      if (core::iequals(token, "keep-alive") || core::iequals(token, "close") || core::iequals(token, "upgrade"))
+        continue;
+      named.emplace_back(token.data(), token.size());
+    }
+  }
+  append_status_line(res.result_int(), res.reason(), out);
+  for (const auto& f : res.fields()) {
+    if (is_hop_by_hop(f.name, upgrade)) continue;
+    if ((!named.empty() && named_in(f.name_string, named)) || core::iequals(f.name_string, "X-Request-Id") ||
+        named_in(f.name_string, settings.set_response_headers) || named_in(f.name_string, route_headers))
       continue;
-    append_field_line(f, out);
+    append_header(out, f.name_string, {f.value});
   }
   // The global headers, X-Request-Id, then the route's, each replacing any earlier one of the same name.
   for (const auto& [name, value] : settings.set_response_headers)

@@ -2,6 +2,7 @@
 // The trust boundary for headers, as pure functions over Beast header objects: what an upstream receives and what a
 // client gets back. No I/O here; every rule is unit tested.
 #include "proxy/http_types.h"
+#include "proxy/upstream_response.h"
 #include <span>
 #include <string>
 #include <string_view>
@@ -58,7 +59,7 @@ struct DownstreamFraming {
 // headers and those named in Connection dropped (Upgrade kept for a 101, which gets Connection: Upgrade); the
 // global set_response_headers, X-Request-Id and the route's set_response_headers set, each replacing any earlier
 // header of that name; then the framing.
-void write_downstream_response_head(const ResponseHeader& res, const DownstreamFraming& framing,
+void write_downstream_response_head(const UpstreamResponse& res, const DownstreamFraming& framing,
                                     const config::Settings& settings, const config::CompiledRoute* route,
                                     std::string_view request_id, std::string& out);
 

@@ -101,9 +101,9 @@ struct Pieces {
 // until the previous chunk was written to `out` (back-pressure). A small message leaves in one gathered write.
 // `pending` body bytes may already be in `buf` (parsed by the caller). `read_deadline` / `write_deadline` re-arm the
 // two streams before each step. Returns {read error, write error}.
-template <bool isRequest, class ReadDeadline, class WriteDeadline>
+template <class Parser, class ReadDeadline, class WriteDeadline>
 awaitable<std::pair<boost::system::error_code, boost::system::error_code>> relay_message(
-    net::Stream& in, beast::flat_buffer& in_buffer, Parser<isRequest>& parser,
+    net::Stream& in, beast::flat_buffer& in_buffer, Parser& parser,
     net::Stream& out, std::string_view head, bool chunked_out, char* buf, std::uint64_t& bytes,
     ReadDeadline read_deadline, WriteDeadline write_deadline, std::size_t pending = 0) {
   bool head_pending = true;
@@ -159,10 +159,10 @@ awaitable<void> pump(net::Stream& from, net::Stream& to, char* buf, std::uint64_
 // After an upstream's 101: sends the head to the client, then splices bytes both ways until either side ends.
 // Its own coroutine so that forward's frame stays small.
 awaitable<void> tunnel(Connection& c, Exchange& ex, net::UpstreamConnection& up,
-                       http::response<http::buffer_body, Fields>& res, const config::CompiledRoute& route,
+                       const UpstreamResponse& res, const config::CompiledRoute& route,
                        Clock::duration idle) {
   c.head.clear();
-  write_downstream_response_head(res.base(), {}, c.settings, &route, ex.request_id, c.head);
+  write_downstream_response_head(res, {}, c.settings, &route, ex.request_id, c.head);
   c.stream.expire_after(c.write_timeout(), "response write");
   auto [ec, n] = co_await asio::async_write(c.stream, asio::buffer(c.head), nothrow);
   if (ec) co_return;
@@ -214,7 +214,7 @@ awaitable<bool> deliver_response(Connection& c, Exchange& ex, const config::Comp
   framing.keep_alive = keep_alive;
 
   c.head.clear();
-  write_downstream_response_head(res.base(), framing, c.settings, &route, ex.request_id, c.head);
+  write_downstream_response_head(res, framing, c.settings, &route, ex.request_id, c.head);
   // Fast path: the whole response is already here (a small body, or none) — one write, no relay loop.
   char* buf = c.relay_buffer();
   std::size_t pending = 0;
@@ -233,7 +233,7 @@ awaitable<bool> deliver_response(Connection& c, Exchange& ex, const config::Comp
     }
     wec = ec;
   } else if (!rec) {
-    std::tie(rec, wec) = co_await relay_message<false>(
+    std::tie(rec, wec) = co_await relay_message(
         up->stream, up->buffer, *rp, c.stream, c.head, chunked_out, buf, ex.bytes_out,
         [&](net::Stream& s) { arm_upstream_read(s, response_deadline, idle); },
         [&](net::Stream& s) { s.expire_after(c.write_timeout(), "response write"); }, pending);
@@ -262,7 +262,7 @@ awaitable<std::pair<boost::system::error_code, boost::system::error_code>> send_
     auto [ec, n] = co_await asio::async_write(c.stream, asio::buffer(continue_line), nothrow);
     if (ec) co_return std::pair{ec, boost::system::error_code{}};
   }
-  co_return co_await relay_message<true>(
+  co_return co_await relay_message(
       c.stream, c.buffer, parser, up.stream, c.head, chunked, c.relay_buffer(), ex.bytes_in,
       [&c](net::Stream& s) { s.expire_after(c.settings.timeout_idle, "request body read"); },
       [idle](net::Stream& s) { s.expire_after(idle, "upstream write"); });
@@ -384,7 +384,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
     if (plan.route->timeout().count() > 0) response_deadline = Deadline::now() + plan.route->timeout();
     bool retry = false;
     while (true) {
-      rp.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(FieldsAllocator(c.arena)));
+      rp.emplace(c.arena);
       rp->header_limit(header_limit);
       rp->body_limit(boost::none);
       if (is_head) rp->skip(true);

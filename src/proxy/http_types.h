@@ -14,10 +14,9 @@ using FieldsAllocator = std::pmr::polymorphic_allocator<char>;
 using Fields = boost::beast::http::basic_fields<FieldsAllocator>;
 using RequestHeader = boost::beast::http::request_header<Fields>;
 using ResponseHeader = boost::beast::http::response_header<Fields>;
-template <bool isRequest>
-using Parser = boost::beast::http::parser<isRequest, boost::beast::http::buffer_body, FieldsAllocator>;
-using RequestParser = Parser<true>;
-using ResponseParser = Parser<false>;
+// A client's request: Beast's fields (Postern's endpoints and policy look headers up by name). An upstream's
+// response is parsed flat instead (upstream_response.h).
+using RequestParser = boost::beast::http::parser<true, boost::beast::http::buffer_body, FieldsAllocator>;
 // Responses Postern writes itself.
 using LocalResponse = boost::beast::http::response<boost::beast::http::string_body, Fields>;
 

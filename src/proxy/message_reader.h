@@ -10,6 +10,7 @@
 #include "net/asio_types.h"
 #include "net/stream.h"
 #include "proxy/http_types.h"
+#include "proxy/upstream_response.h"
 
 namespace postern::proxy {
 
@@ -22,8 +23,8 @@ inline constexpr std::size_t body_read_size = 16 * 1024;
 // Parses head bytes already in `buffer` without suspending. Returns true when it is decided: the head is complete
 // (`ec` clear) or broken (`ec` set, http::error::header_limit past header_limit bytes in all); false when more bytes
 // must be read. `consumed` accumulates across calls for one head.
-template <bool isRequest>
-bool try_parse_head(boost::beast::flat_buffer& buffer, Parser<isRequest>& parser, std::size_t& consumed,
+template <class Parser>
+bool try_parse_head(boost::beast::flat_buffer& buffer, Parser& parser, std::size_t& consumed,
                     boost::system::error_code& ec) {
   namespace http = boost::beast::http;
   ec = {};
@@ -48,9 +49,8 @@ bool try_parse_head(boost::beast::flat_buffer& buffer, Parser<isRequest>& parser
 // Reads a message head into `parser`: at most header_limit bytes in all, whether it arrives at once or over many
 // reads (http::error::header_limit past it). Body bytes that came along stay in `buffer`. Callers try
 // try_parse_head first: this coroutine is for when the socket must be read.
-template <bool isRequest>
-net::Task<boost::system::error_code> read_head(net::Stream& in, boost::beast::flat_buffer& buffer,
-                                               Parser<isRequest>& parser, std::size_t consumed = 0) {
+template <class Parser>
+net::Task<boost::system::error_code> read_head(net::Stream& in, boost::beast::flat_buffer& buffer, Parser& parser, std::size_t consumed = 0) {
   namespace http = boost::beast::http;
   while (true) {
     boost::system::error_code ec;
@@ -69,8 +69,8 @@ net::Task<boost::system::error_code> read_head(net::Stream& in, boost::beast::fl
 // Parses body bytes already in `buffer` into [dst, dst + capacity) without suspending. Returns true when it made
 // progress (body bytes produced, or the message completed); false when the socket must be read
 // (read_body_some). `produced` gets the byte count.
-template <bool isRequest>
-bool parse_buffered_body(boost::beast::flat_buffer& buffer, Parser<isRequest>& parser, char* dst, std::size_t capacity,
+template <class Parser>
+bool parse_buffered_body(boost::beast::flat_buffer& buffer, Parser& parser, char* dst, std::size_t capacity,
                          std::size_t& produced, boost::system::error_code& ec) {
   namespace http = boost::beast::http;
   auto& body = parser.get().body();
@@ -100,9 +100,9 @@ bool parse_buffered_body(boost::beast::flat_buffer& buffer, Parser<isRequest>& p
 
 // Reads the next piece of the body into [dst, dst + capacity): returns as soon as some body bytes are available or
 // the message is complete (never waits to fill the buffer: streaming). `produced` gets the byte count.
-template <bool isRequest>
+template <class Parser>
 net::Task<boost::system::error_code> read_body_some(net::Stream& in, boost::beast::flat_buffer& buffer,
-                                                    Parser<isRequest>& parser,
+                                                    Parser& parser,
                                                     char* dst, std::size_t capacity, std::size_t& produced) {
   namespace http = boost::beast::http;
   auto& body = parser.get().body();

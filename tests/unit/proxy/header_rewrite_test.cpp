@@ -8,6 +8,7 @@
 #include <span>
 
 #include "config/loader.h"
+#include "proxy/upstream_response.h"
 
 using namespace postern;
 namespace http = boost::beast::http;
@@ -49,10 +50,15 @@ http::request<http::empty_body> upstream_head(const proxy::RequestHeader& req, c
   return parse_head<true>(out);
 }
 
-http::response<http::empty_body> downstream_head(const proxy::ResponseHeader& res, const Fixture& fx,
+// The head the client gets for an upstream response head given as text.
+http::response<http::empty_body> downstream_head(const std::string& upstream, const Fixture& fx,
                                                  proxy::DownstreamFraming framing = {}) {
+  proxy::UpstreamResponseParser parser(std::pmr::new_delete_resource());
+  boost::system::error_code ec;
+  parser.put(boost::asio::buffer(upstream), ec);
+  EXPECT_TRUE(parser.is_header_done()) << ec.message();
   std::string out;
-  proxy::write_downstream_response_head(res, framing, fx.settings, &fx.route(), "req-9", out);
+  proxy::write_downstream_response_head(parser.get(), framing, fx.settings, &fx.route(), "req-9", out);
   return parse_head<false>(out);
 }
 
@@ -255,20 +261,25 @@ TEST(HeaderRewrite, RequestIdMustBeSane) {
 
 TEST(HeaderRewrite, ResponseGetsSecurityHeadersAndLosesHopByHop) {
   Fixture fx("  - from: https://app.example.com\n    to: http://backend\n    set_response_headers: {X-Route: r}\n");
-  proxy::ResponseHeader res;
-  res.result(http::status::ok);
-  res.set(http::field::connection, "close, X-Secret-Hop");
-  res.set("X-Secret-Hop", "1");
-  res.set(http::field::transfer_encoding, "chunked");
-  res.set("X-Frame-Options", "ALLOW-FROM evil");
-  res.set("X-Request-Id", "upstream-chosen");
-  res.set(http::field::content_type, "text/plain");
-  const auto out = downstream_head(res, fx);
+  const auto out = downstream_head(
+      "HTTP/1.1 200 OK\r\n"
+      "Connection: close, X-Secret-Hop\r\n"
+      "X-Secret-Hop: 1\r\n"
+      "Transfer-Encoding: chunked\r\n"
+      "Keep-Alive: timeout=5\r\n"
+      "X-Frame-Options: ALLOW-FROM evil\r\n"
+      "x-request-id: upstream-chosen\r\n"
+      "Content-Type: text/plain\r\n"
+      "Set-Cookie: a=1\r\n"
+      "Set-Cookie: b=2\r\n"
+      "\r\n",
+      fx);
   EXPECT_EQ(out.version(), 11);
   EXPECT_EQ(out.result(), http::status::ok);
   EXPECT_EQ(out.count(http::field::connection), 0u);
   EXPECT_EQ(out.count("X-Secret-Hop"), 0u);
   EXPECT_EQ(out.count(http::field::transfer_encoding), 0u);
+  EXPECT_EQ(out.count(http::field::keep_alive), 0u);
   EXPECT_EQ(out["X-Frame-Options"], "SAMEORIGIN");
   EXPECT_EQ(out.count("X-Frame-Options"), 1u);
   EXPECT_EQ(out["X-XSS-Protection"], "1; mode=block");
@@ -276,29 +287,30 @@ TEST(HeaderRewrite, ResponseGetsSecurityHeadersAndLosesHopByHop) {
   EXPECT_EQ(out["X-Request-Id"], "req-9");
   EXPECT_EQ(out.count("X-Request-Id"), 1u);
   EXPECT_EQ(out[http::field::content_type], "text/plain");
+  EXPECT_EQ(out.count(http::field::set_cookie), 2u);
 }
 
 TEST(HeaderRewrite, ResponseFramingAndRouteOverrides) {
   Fixture fx(
       "  - from: https://app.example.com\n    to: http://backend\n"
       "    set_response_headers: {X-Frame-Options: DENY}\n");
-  proxy::ResponseHeader res;
-  res.result(http::status::not_found);
-  res.reason("Nope");
-  const auto chunked_close = downstream_head(res, fx, {.chunked = true, .keep_alive = false});
+  const auto chunked_close =
+      downstream_head("HTTP/1.0 404 Nope\r\nContent-Type: text/html\r\n\r\n", fx, {.chunked = true, .keep_alive = false});
+  EXPECT_EQ(chunked_close.version(), 11);
   EXPECT_EQ(chunked_close.result_int(), 404u);
   EXPECT_EQ(chunked_close.reason(), "Nope");
   EXPECT_EQ(chunked_close[http::field::transfer_encoding], "chunked");
   EXPECT_EQ(chunked_close[http::field::connection], "close");
   EXPECT_EQ(chunked_close["X-Frame-Options"], "DENY");
   EXPECT_EQ(chunked_close.count("X-Frame-Options"), 1u);
+  // No reason phrase: the standard one.
+  EXPECT_EQ(downstream_head("HTTP/1.1 503 \r\n\r\n", fx).reason(), "Service Unavailable");
 
-  proxy::ResponseHeader switching;
-  switching.result(http::status::switching_protocols);
-  switching.set(http::field::upgrade, "websocket");
-  switching.set(http::field::connection, "upgrade");
-  switching.set("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
-  const auto up = downstream_head(switching, fx);
+  const auto up = downstream_head(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+      "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+      fx);
+  EXPECT_EQ(up.result_int(), 101u);
   EXPECT_EQ(up[http::field::upgrade], "websocket");
   EXPECT_EQ(up[http::field::connection], "Upgrade");
   EXPECT_EQ(up.count(http::field::connection), 1u);
