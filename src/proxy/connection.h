@@ -48,9 +48,10 @@ class RequestId {
 struct Exchange {
   Clock::time_point start = Clock::now();
   RequestId request_id;
-  std::string method;
-  std::string host;
-  std::string path;  // without query
+  // Views into the request being served (see handle_request): valid until it is logged.
+  std::string_view method;
+  std::string_view host;
+  std::string_view path;  // without query
   std::string client_ip;
   std::string_view upstream;  // points into the config snapshot the connection holds
   unsigned status = 0;

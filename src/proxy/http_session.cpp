@@ -32,24 +32,67 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
+// The request headers the data path consults, found in one pass over the fields (a lookup by name walks Beast's
+// field index each time; a dozen of them cost more than the pass).
+struct RequestFacts {
+  std::string_view host;        // the first Host
+  unsigned hosts = 0;           // how many Host headers
+  std::string_view request_id;  // X-Request-Id
+  std::string_view accept;
+  std::string_view forwarded_for;  // the first X-Forwarded-For
+  std::string_view expect;
+  std::string_view connection;  // the first Connection
+  std::string_view upgrade;
+  bool transfer_encoding = false;
+  bool content_length = false;
+  bool credentials = false;  // Authorization or Cookie: Postern's may need stripping before forwarding
+  bool keep_alive = false;
+
+  explicit RequestFacts(const RequestParser::value_type& req) {
+    for (const auto& f : req) {
+      switch (f.name()) {
+        case http::field::host:
+          if (hosts++ == 0) host = f.value();
+          break;
+        case http::field::accept:
+          if (accept.empty()) accept = f.value();
+          break;
+        case http::field::expect: expect = f.value(); break;
+        case http::field::connection:
+          if (connection.empty()) connection = f.value();
+          break;
+        case http::field::upgrade: upgrade = f.value(); break;
+        case http::field::transfer_encoding: transfer_encoding = true; break;
+        case http::field::content_length: content_length = true; break;
+        case http::field::authorization:
+        case http::field::cookie: credentials = true; break;
+        default:
+          if (f.name() != http::field::unknown) break;
+          if (request_id.empty() && core::iequals(f.name_string(), "X-Request-Id")) request_id = f.value();
+          else if (forwarded_for.empty() && core::iequals(f.name_string(), "X-Forwarded-For"))
+            forwarded_for = f.value();
+      }
+    }
+    keep_alive = req.keep_alive();
+  }
+};
+
 // Reason a request head is unacceptable, before any routing; nullptr when fine.
-const char* framing_problem(const RequestParser& parser) {
+const char* framing_problem(const RequestParser& parser, const RequestFacts& facts) {
   const auto& req = parser.get();
-  const bool has_te = req.find(http::field::transfer_encoding) != req.end();
-  const bool has_cl = req.find(http::field::content_length) != req.end();
-  if (has_te && has_cl) return "The request has both Content-Length and Transfer-Encoding.";
-  if (has_te && !parser.chunked()) return "The request's Transfer-Encoding does not end in chunked.";
+  if (facts.transfer_encoding && facts.content_length) return "The request has both Content-Length and Transfer-Encoding.";
+  if (facts.transfer_encoding && !parser.chunked()) return "The request's Transfer-Encoding does not end in chunked.";
   if (req.version() < 10 || req.version() > 11) return "Only HTTP/1.0 and HTTP/1.1 are supported here.";
-  if (req.count(http::field::host) > 1) return "The request has more than one Host header.";
+  if (facts.hosts > 1) return "The request has more than one Host header.";
   return nullptr;
 }
 
-bool wants_websocket(const RequestHeader& req) {
-  if (req.find(http::field::upgrade) == req.end()) return false;
+bool wants_websocket(const RequestHeader& req, const RequestFacts& facts) {
+  if (facts.upgrade.data() == nullptr) return false;
   bool connection_upgrade = false;
   for (const auto& token : http::token_list(req[http::field::connection]))
     if (core::iequals(token, "upgrade")) connection_upgrade = true;
-  return connection_upgrade && core::iequals(core::trim(req[http::field::upgrade]), "websocket");
+  return connection_upgrade && core::iequals(core::trim(facts.upgrade), "websocket");
 }
 
 // What to do with a request, decided synchronously (see handle_request).
@@ -65,6 +108,7 @@ struct Plan {
   const config::CompiledRoute* route = nullptr;
   SessionLookup lookup;
   bool websocket = false;
+  std::optional<RequestFacts> facts;  // set by handle_request before planning
 };
 
 using Deadline = net::Watched::clock;  // coarse time is enough for deadlines the watchdog checks every 250 ms
@@ -270,7 +314,8 @@ awaitable<std::pair<boost::system::error_code, boost::system::error_code>> send_
 
 // Writes the request head for the upstream into c.head (path, forwarding and identity headers, framing) and fills
 // `endpoint`.
-void rewrite_for_upstream(Connection& c, Exchange& ex, RequestParser& parser, const config::CompiledRoute& route,
+void rewrite_for_upstream(Connection& c, Exchange& ex, RequestParser& parser, const RequestFacts& facts,
+                          const config::CompiledRoute& route,
                           const config::UpstreamTarget& target, bool websocket, const session::Session* session,
                           std::string_view route_host, std::string_view normalized_path,
                           net::UpstreamEndpoint& endpoint) {
@@ -281,8 +326,8 @@ void rewrite_for_upstream(Connection& c, Exchange& ex, RequestParser& parser, co
   const auto qpos = raw_target.find('?');
   std::string upstream_target = route.rewrite_path(normalized_path);
   if (qpos != std::string_view::npos) upstream_target += raw_target.substr(qpos);
-  strip_postern_credentials(req.base(), c.settings);
-  const ForwardContext ctx{c.peer_ip, c.scheme(), req[http::field::host], ex.request_id, upstream_target, websocket,
+  if (facts.credentials) strip_postern_credentials(req.base(), c.settings);
+  const ForwardContext ctx{c.peer_ip, c.scheme(), facts.host, ex.request_id, upstream_target, websocket,
                            request_chunked};
   std::span<const HeaderView> identity;
   if (session && route.settings().pass_identity_headers.value_or(c.settings.pass_identity_headers))
@@ -308,11 +353,11 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
 
   // 100-continue is ours to answer once we know we will forward (decided before the rewrite removes Expect).
   const bool send_continue =
-      client_version == 11 && core::iequals(core::trim(req[http::field::expect]), "100-continue") && request_has_body;
+      client_version == 11 && core::iequals(core::trim(plan.facts->expect), "100-continue") && request_has_body;
   // The upstream endpoint lives on the connection, and the head rewriting happens in a plain function: neither
   // takes room in this coroutine's frame.
   net::UpstreamEndpoint& endpoint = c.endpoint;
-  rewrite_for_upstream(c, ex, parser, *plan.route, target, plan.websocket, plan.lookup.session.get(), plan.rc.host, plan.rc.path,
+  rewrite_for_upstream(c, ex, parser, *plan.facts, *plan.route, target, plan.websocket, plan.lookup.session.get(), plan.rc.host, plan.rc.path,
                        endpoint);
 
   const auto idle = plan.route->idle_timeout().count() > 0 ? Clock::duration(plan.route->idle_timeout())
@@ -454,9 +499,10 @@ void plan_request(Connection& c, RequestParser& parser, Plan& p) {
   auto& req = parser.get();
   Exchange& ex = c.exchange;
   const std::string_view target = req.target();
-  const bool keep_alive = req.keep_alive() && !c.worker.draining;
+  const RequestFacts& facts = *p.facts;
+  const bool keep_alive = facts.keep_alive && !c.worker.draining;
   const bool reusable = keep_alive && parser.is_done();  // a body we will not read leaves the connection unusable
-  if (const char* problem = framing_problem(parser)) return answer(p, 400, problem, false);
+  if (const char* problem = framing_problem(parser, facts)) return answer(p, 400, problem, false);
   if (ex.path == "/ping" || ex.path == "/healthz") {
     answer(p, 200, {}, reusable);
     p.content_type = "text/plain; charset=utf-8";
@@ -464,7 +510,7 @@ void plan_request(Connection& c, RequestParser& parser, Plan& p) {
     return;
   }
   if (target.empty() || target.front() != '/') return answer(p, 400, "The request target must be a path.", false);
-  const auto host = config::parse_host_header(req[http::field::host]);
+  const auto host = config::parse_host_header(facts.host);
   if (!host) return answer(p, 400, "The request has a missing or invalid Host header.", false);
   const std::uint16_t port = host->port.value_or(c.stream.is_tls() ? 443 : 80);
   p.rc = RequestContext{host->host, port, config::normalize_path(ex.path), target, false, false, reusable};
@@ -474,7 +520,7 @@ void plan_request(Connection& c, RequestParser& parser, Plan& p) {
   const auto match = c.shared.snapshot->routes.match(p.rc.host, port, p.rc.path);
   p.rc.host_known = match.host_known;
   p.route = match.route;
-  p.websocket = wants_websocket(req);
+  p.websocket = wants_websocket(req, facts);
   const std::string& path = p.rc.path;
   const bool ours = path.starts_with("/.pomerium") || path.starts_with("/.well-known/pomerium") ||
                     (p.rc.on_authenticate_host && (path == "/oauth2/callback" || path == "/" || path == "/robots.txt"));
@@ -517,17 +563,19 @@ awaitable<bool> handle_request(Connection& c, RequestParser& parser, Plan& p) {
   Exchange& ex = c.exchange;
   ex = Exchange{};
   ++c.worker.requests;
-  ex.method = std::string(req.method_string());
-  const std::string_view target = req.target();
-  ex.path = std::string(target.substr(0, target.find('?')));
-  const auto incoming_id = req["X-Request-Id"];
-  if (acceptable_request_id(incoming_id)) ex.request_id.assign(incoming_id);
-  else ex.request_id.generate();
-  ex.json = portal::prefers_json(req[http::field::accept]);
-  ex.client_ip = effective_client_ip(req["X-Forwarded-For"], c.peer_ip, c.settings.xff_num_trusted_hops);
-  ex.host = std::string(req[http::field::host]);
-
   p = Plan{};
+  const RequestFacts& facts = p.facts.emplace(req);
+  // Views into the request, which outlives the exchange (logged at the end of this coroutine).
+  ex.method = req.method_string();
+  const std::string_view target = req.target();
+  ex.path = target.substr(0, target.find('?'));
+  if (acceptable_request_id(facts.request_id)) ex.request_id.assign(facts.request_id);
+  else ex.request_id.generate();
+  ex.json = portal::prefers_json(facts.accept);
+  if (c.settings.xff_num_trusted_hops == 0) ex.client_ip = c.peer_ip;
+  else ex.client_ip = effective_client_ip(facts.forwarded_for, c.peer_ip, c.settings.xff_num_trusted_hops);
+  ex.host = facts.host;
+
   plan_request(c, parser, p);
   bool result = false;
   bool done = false;
@@ -547,7 +595,7 @@ awaitable<bool> handle_request(Connection& c, RequestParser& parser, Plan& p) {
         result = co_await require_sign_in(c, ex, req, p.rc, p.lookup.programmatic);
         break;
       case Plan::Kind::forward:
-        result = co_await forward(c, ex, parser, p, req.keep_alive() && !c.worker.draining);
+        result = co_await forward(c, ex, parser, p, facts.keep_alive && !c.worker.draining);
         break;
       default:
         result = co_await send_local(c, ex, p.status, p.sentence, p.keep_alive, p.content_type, std::string(p.body));
