@@ -68,7 +68,29 @@ struct Server::Impl {
     asio::executor_work_guard<asio::io_context::executor_type> guard;
     std::thread thread;
     std::atomic<bool> finished{false};
+    // What the control thread asks of the worker. The worker's io_context runs without any locking (see
+    // net::worker_concurrency_hint), so no other thread may post to it or stop it: the worker polls this instead.
+    enum Command : int { none, drain, stop };
+    std::atomic<int> command{none};
   };
+
+  static constexpr auto command_poll_interval = std::chrono::milliseconds(50);
+
+  // Runs on the worker until it has drained or stopped: acts on the control thread's commands.
+  static void watch_commands(Worker& w, std::shared_ptr<net::Timer> timer) {
+    const int command = w.command.load(std::memory_order_acquire);
+    if (command == Worker::stop) {
+      w.context.watchdog.stop();
+      w.io.stop();
+      return;
+    }
+    if (command == Worker::drain && !w.context.draining) begin_drain(w);
+    if (w.finished.load()) return;
+    timer->expires_after(command_poll_interval);
+    timer->async_wait([&w, timer](boost::system::error_code ec) {
+      if (!ec) watch_commands(w, timer);
+    });
+  }
 
   std::shared_ptr<const proxy::Shared> shared;
   std::vector<std::unique_ptr<Worker>> workers;
@@ -145,7 +167,7 @@ Server::Server(config::SnapshotPtr snapshot, unsigned worker_count) : impl_(std:
 
 Server::~Server() {
   for (auto& w : impl_->workers) {
-    w->io.stop();
+    w->command.store(Impl::Worker::stop, std::memory_order_release);
     if (w->thread.joinable()) w->thread.join();
   }
 }
@@ -157,6 +179,7 @@ int Server::run() {
     w.thread = std::thread([&w] {
       w.context.watchdog.start();
       asio::co_spawn(w.io, Impl::accept_loop(w), asio::detached);
+      Impl::watch_commands(w, std::make_shared<net::Timer>(w.io.get_executor()));
       w.io.run();
     });
   }
@@ -198,15 +221,12 @@ int Server::run() {
                    {{"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"},
                     {"grace", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
                                                  net::timeouts::shutdown_grace).count()) + "s"}});
-    for (auto& wp : impl_->workers) {
-      Impl::Worker& w = *wp;
-      asio::post(w.io, [&w] { Impl::begin_drain(w); });
-    }
+    for (auto& w : impl_->workers) w->command.store(Impl::Worker::drain, std::memory_order_release);
     grace.expires_after(net::timeouts::shutdown_grace);
     grace.async_wait([&](boost::system::error_code gec) {
       if (!gec) telemetry::log(telemetry::Level::warn, "grace period over; closing remaining connections");
       poll.cancel();
-      for (auto& w : impl_->workers) w->io.stop();
+      for (auto& w : impl_->workers) w->command.store(Impl::Worker::stop, std::memory_order_release);
     });
     check_done();
   });

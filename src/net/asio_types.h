@@ -25,8 +25,8 @@ using Timer = boost::asio::basic_waitable_timer<std::chrono::steady_clock,
 // exception.
 inline constexpr auto nothrow = boost::asio::as_tuple(boost::asio::use_awaitable_t<Executor>{});
 
-// One thread per io_context and no cross-thread I/O: reactor locking off, scheduler locking kept (other threads
-// post shutdown work to a worker).
-inline constexpr int worker_concurrency_hint = BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO;
+// One thread per io_context and nothing shared between them: no locking in the scheduler or the reactor. No other
+// thread may post to a worker's io_context or stop it (the server's control thread sets a flag the worker polls).
+inline constexpr int worker_concurrency_hint = BOOST_ASIO_CONCURRENCY_HINT_UNSAFE;
 
 }  // namespace postern::net

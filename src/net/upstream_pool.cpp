@@ -54,23 +54,14 @@ Task<AcquireResult> UpstreamPool::acquire(const UpstreamEndpoint& endpoint, bool
   if (!ec) {
     endpoints.emplace_back(address, target.port);
   } else {
-    Resolver resolver(io_.get_executor());
-    Timer timer(io_.get_executor(), timeouts::upstream_connect);
-    auto outcome = co_await (resolver.async_resolve(target.host, std::to_string(target.port), nothrow) ||
-                             timer.async_wait(nothrow));
-    if (outcome.index() == 1) {
+    auto lookup = co_await resolver_.resolve(target.host, target.port, deadline);
+    if (lookup.error) {
       result.failure = "dns";
-      result.timed_out = true;
-      result.error = asio::error::timed_out;
+      result.timed_out = lookup.error == asio::error::timed_out;
+      result.error = lookup.error;
       co_return result;
     }
-    auto [rec, results] = std::get<0>(std::move(outcome));
-    if (rec || results.empty()) {
-      result.failure = "dns";
-      result.error = rec ? rec : asio::error::host_not_found;
-      co_return result;
-    }
-    for (const auto& r : results) endpoints.push_back(r.endpoint());
+    endpoints = std::move(lookup.endpoints);
   }
 
   std::unique_ptr<UpstreamConnection> conn =

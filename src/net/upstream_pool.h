@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "config/settings.h"
+#include "net/name_resolver.h"
 #include "net/stream.h"
 
 namespace postern::net {
@@ -47,7 +48,7 @@ class UpstreamPool {
  public:
   static constexpr std::size_t max_idle_per_key = 512;
 
-  UpstreamPool(boost::asio::io_context& io, Watchdog& dog) : io_(io), dog_(dog) {}
+  UpstreamPool(boost::asio::io_context& io, Watchdog& dog) : io_(io), dog_(dog), resolver_(io) {}
 
   // An idle pooled connection for `endpoint`, or null; no suspension (the common case on the hot path).
   [[nodiscard]] std::unique_ptr<UpstreamConnection> take_idle(const UpstreamEndpoint& endpoint);
@@ -60,6 +61,7 @@ class UpstreamPool {
  private:
   boost::asio::io_context& io_;
   Watchdog& dog_;
+  NameResolver resolver_;
   std::unordered_map<std::uint64_t, std::deque<std::unique_ptr<UpstreamConnection>>> idle_;
 };
 
