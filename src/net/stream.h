@@ -52,6 +52,23 @@ class Stream : public Watched {
         token, buffers);
   }
 
+  // Writes what a plain TCP socket takes right now, without suspending (no operation, no handler, no resumption:
+  // the common small write costs one send). Returns the bytes written: fewer than asked, or 0, when the socket
+  // would block — the caller writes the rest asynchronously; `ec` only for real errors. A TLS stream writes nothing
+  // here (its record layer is Asio's to drive).
+  template <class ConstBufferSequence>
+  std::size_t write_now(const ConstBufferSequence& buffers, boost::system::error_code& ec) {
+    ec = {};
+    if (tls_ || !tcp_.is_open()) return 0;
+    if (!tcp_.non_blocking()) {
+      tcp_.non_blocking(true, ec);  // affects only synchronous calls; Asio's async operations are unchanged
+      if (ec) return 0;
+    }
+    const std::size_t n = tcp_.write_some(buffers, ec);
+    if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) ec = {};
+    return n;
+  }
+
   // Closes the socket at once (no TLS close_notify); pending operations complete with an error.
   void close() noexcept {
     boost::system::error_code ec;

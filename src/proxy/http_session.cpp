@@ -267,11 +267,13 @@ awaitable<bool> deliver_response(Connection& c, Exchange& ex, const config::Comp
   ex.bytes_out += pending;
   if (!rec && parsed && rp->is_done()) {
     const Pieces pieces(c.head, buf, pending, chunked_out, true);
-    c.stream.expire_after(c.write_timeout(), "response write");
-    auto [ec, n] = co_await c.stream.async_write_some(pieces.buffers, nothrow);
+    // Written at once when the socket takes it all (nearly always); the composed write is only for the rest.
+    boost::system::error_code ec;
+    const std::size_t n = c.stream.write_now(pieces.buffers, ec);
     if (!ec && n < asio::buffer_size(pieces.buffers)) {
       beast::buffers_suffix<std::array<asio::const_buffer, 5>> rest(pieces.buffers);
       rest.consume(n);
+      c.stream.expire_after(c.write_timeout(), "response write");
       auto [rest_ec, rest_n] = co_await asio::async_write(c.stream, rest, nothrow);
       ec = rest_ec;
     }
@@ -396,12 +398,12 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
     if (!request_has_body && !request_chunked) {
       // The common case: a head alone, written directly. (A chunked request always goes through relay_message,
       // which writes its final chunk even when the body was empty and already parsed.)
-      up->stream.expire_after(idle, "upstream write");
-      // One write_some nearly always takes all of a head; the composed write is only for the rest.
-      std::size_t written = 0;
-      std::tie(wec, written) = co_await up->stream.async_write_some(asio::buffer(c.head), nothrow);
-      if (!wec && written < c.head.size())
+      // Written at once when the socket takes it all (nearly always); the composed write is only for the rest.
+      std::size_t written = up->stream.write_now(asio::buffer(c.head), wec);
+      if (!wec && written < c.head.size()) {
+        up->stream.expire_after(idle, "upstream write");
         std::tie(wec, written) = co_await asio::async_write(up->stream, asio::buffer(c.head) + written, nothrow);
+      }
     } else {
       std::tie(rec, wec) = co_await send_with_body(c, ex, parser, *up, request_chunked, idle, send_continue && attempt == 0);
     }
