@@ -36,12 +36,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (!p.is_header_done()) return 0;
   static const postern::config::Settings settings;
-  std::string head;
+  postern::proxy::HeadBuffer head;
   postern::proxy::write_downstream_response_head(p.get(), {.chunked = p.chunked(), .keep_alive = p.keep_alive()},
                                                  settings, nullptr, "fuzz-request", head);
   http::response_parser<http::empty_body> check;
   check.eager(false);
-  const std::size_t used = check.put(boost::asio::buffer(head), ec);
+  const std::size_t used = check.put(boost::asio::buffer(head.view()), ec);
   if (ec || used != head.size() || !check.is_header_done()) std::abort();
   if (check.get().result_int() != p.get().result_int()) std::abort();
   return 0;

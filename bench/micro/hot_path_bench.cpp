@@ -34,7 +34,7 @@ void BM_WriteUpstreamRequestHead(benchmark::State& state) {
   const auto s = settings_with_routes(1);
   const config::RouteTable table(s.routes, s.default_upstream_timeout);
   const auto& route = table.routes().front();
-  std::string head;
+  proxy::HeadBuffer head;
   for (auto _ : state) {
     proxy::RequestHeader req;
     req.method(http::verb::get);
@@ -47,7 +47,7 @@ void BM_WriteUpstreamRequestHead(benchmark::State& state) {
     proxy::write_upstream_request_head(req, s, route, route.settings().to[0],
                                        {"127.0.0.1", "https", "app0.example.com", "0123456789abcdef", "/index.html"},
                                        {}, head);
-    benchmark::DoNotOptimize(head.data());
+    benchmark::DoNotOptimize(head.view().data());
   }
 }
 BENCHMARK(BM_WriteUpstreamRequestHead);

@@ -980,6 +980,7 @@ class Loader {
       target.port = u->port;
       target.path = u->rest;
       target.url = url_text;
+      target.host_header = target.authority();
       route.to.push_back(std::move(target));
     }
     if (weighted != 0 && weighted != entries.size())

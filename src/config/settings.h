@@ -39,6 +39,7 @@ struct UpstreamTarget {
   [[nodiscard]] bool tls() const noexcept { return scheme == "https"; }
   // host[:port] as a Host header for this upstream (port omitted when it is the scheme's default).
   [[nodiscard]] std::string authority() const;
+  std::string host_header;  // authority(), computed once by the loader (empty for targets made elsewhere)
 };
 
 struct RouteSettings {

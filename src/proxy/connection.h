@@ -15,6 +15,7 @@
 #include "net/asio_types.h"
 #include "net/stream.h"
 #include "net/upstream_pool.h"
+#include "proxy/head_buffer.h"
 #include "proxy/http_types.h"
 #include "proxy/upstream_response.h"
 #include "proxy/worker_context.h"
@@ -67,7 +68,7 @@ struct Connection {
   net::Stream& stream;
   boost::beast::flat_buffer& buffer;
   std::string peer_ip;
-  std::string head{};  // serialized message head, reused across requests
+  HeadBuffer head{};  // serialized message head, reused across requests
   // The current request's scratch: a relay buffer (taken on first use) and the header arena, both leased from the
   // worker's pools and returned when the request ends (see buffer_pool.h).
   decltype(WorkerContext::relay_buffers)::Lease relay{};

@@ -120,21 +120,21 @@ bool named_in(std::string_view name, std::span<const HeaderView> headers) noexce
 }
 
 // Beast keeps each field as one contiguous "Name: value\r\n" line (its own serializer writes it as it is).
-void append_field_line(const Fields::value_type& f, std::string& out) {
+void append_field_line(const Fields::value_type& f, HeadBuffer& out) {
   const char* begin = f.name_string().data();
   const auto value = f.value();
-  out.append(begin, static_cast<std::size_t>(value.data() + value.size() + 2 - begin));
+  out += std::string_view(begin, static_cast<std::size_t>(value.data() + value.size() + 2 - begin));
 }
 
 // "Name: " then the value pieces, then CRLF.
-void append_header(std::string& out, std::string_view name, std::initializer_list<std::string_view> value) {
+void append_header(HeadBuffer& out, std::string_view name, std::initializer_list<std::string_view> value) {
   out += name;
   out += ": ";
   for (const auto piece : value) out += piece;
   out += "\r\n";
 }
 
-void append_status_line(unsigned code, std::string_view reason, std::string& out) {
+void append_status_line(unsigned code, std::string_view reason, HeadBuffer& out) {
   out += "HTTP/1.1 ";
   out += static_cast<char>('0' + code / 100 % 10);
   out += static_cast<char>('0' + code / 10 % 10);
@@ -149,7 +149,7 @@ void append_status_line(unsigned code, std::string_view reason, std::string& out
 
 void write_upstream_request_head(const RequestHeader& req, const config::Settings& settings,
                                  const config::CompiledRoute& route, const config::UpstreamTarget& target,
-                                 const ForwardContext& ctx, std::span<const HeaderView> identity, std::string& out) {
+                                 const ForwardContext& ctx, std::span<const HeaderView> identity, HeadBuffer& out) {
   const auto& rs = route.settings();
   const auto named = connection_named(req);
   const bool trusted = settings.xff_num_trusted_hops > 0;
@@ -170,8 +170,9 @@ void write_upstream_request_head(const RequestHeader& req, const config::Setting
   };
   if (!rs.preserve_host_header && !replaced("Host")) {
     out += "Host: ";
-    if (rs.host_rewrite.empty()) out += target.authority();
-    else out += rs.host_rewrite;
+    if (!rs.host_rewrite.empty()) out += rs.host_rewrite;
+    else if (!target.host_header.empty()) out += target.host_header;
+    else out += target.authority();
     out += "\r\n";
   }
 
@@ -239,7 +240,7 @@ void add_local_response_headers(ResponseHeader& res, const config::Settings& set
 
 void write_downstream_response_head(const UpstreamResponse& res, const DownstreamFraming& framing,
                                     const config::Settings& settings, const config::CompiledRoute* route,
-                                    std::string_view request_id, std::string& out) {
+                                    std::string_view request_id, HeadBuffer& out) {
   static const config::HeaderList no_headers;
   const auto& route_headers = route ? route->settings().set_response_headers : no_headers;
   const bool upgrade = res.result_int() == 101;

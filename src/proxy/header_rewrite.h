@@ -1,6 +1,7 @@
 #pragma once
 // The trust boundary for headers, as pure functions over Beast header objects: what an upstream receives and what a
 // client gets back. No I/O here; every rule is unit tested.
+#include "proxy/head_buffer.h"
 #include "proxy/http_types.h"
 #include "proxy/upstream_response.h"
 #include <span>
@@ -47,7 +48,7 @@ struct ForwardContext {
 // fields are read once and never modified: the head is written, not edited.
 void write_upstream_request_head(const RequestHeader& req, const config::Settings& settings,
                                  const config::CompiledRoute& route, const config::UpstreamTarget& target,
-                                 const ForwardContext& ctx, std::span<const HeaderView> identity, std::string& out);
+                                 const ForwardContext& ctx, std::span<const HeaderView> identity, HeadBuffer& out);
 
 // How a relayed response is framed towards the client.
 struct DownstreamFraming {
@@ -61,7 +62,7 @@ struct DownstreamFraming {
 // header of that name; then the framing.
 void write_downstream_response_head(const UpstreamResponse& res, const DownstreamFraming& framing,
                                     const config::Settings& settings, const config::CompiledRoute* route,
-                                    std::string_view request_id, std::string& out);
+                                    std::string_view request_id, HeadBuffer& out);
 
 // Adds the global response headers and X-Request-Id to a response Postern generates itself.
 void add_local_response_headers(ResponseHeader& res, const config::Settings& settings, std::string_view request_id);

@@ -208,7 +208,7 @@ awaitable<void> tunnel(Connection& c, Exchange& ex, net::UpstreamConnection& up,
   c.head.clear();
   write_downstream_response_head(res, {}, c.settings, &route, ex.request_id, c.head);
   c.stream.expire_after(c.write_timeout(), "response write");
-  auto [ec, n] = co_await asio::async_write(c.stream, asio::buffer(c.head), nothrow);
+  auto [ec, n] = co_await asio::async_write(c.stream, asio::buffer(c.head.view()), nothrow);
   if (ec) co_return;
   // Bytes either side already read past the heads belong to the tunnel.
   if (c.buffer.size() > 0) {
@@ -266,7 +266,7 @@ awaitable<bool> deliver_response(Connection& c, Exchange& ex, const config::Comp
   const bool parsed = rp->is_done() || parse_buffered_body(up->buffer, *rp, buf, body_chunk, pending, rec);
   ex.bytes_out += pending;
   if (!rec && parsed && rp->is_done()) {
-    const Pieces pieces(c.head, buf, pending, chunked_out, true);
+    const Pieces pieces(c.head.view(), buf, pending, chunked_out, true);
     // Written at once when the socket takes it all (nearly always); the composed write is only for the rest.
     boost::system::error_code ec;
     const std::size_t n = c.stream.write_now(pieces.buffers, ec);
@@ -280,7 +280,7 @@ awaitable<bool> deliver_response(Connection& c, Exchange& ex, const config::Comp
     wec = ec;
   } else if (!rec) {
     std::tie(rec, wec) = co_await relay_message(
-        up->stream, up->buffer, *rp, c.stream, c.head, chunked_out, buf, ex.bytes_out,
+        up->stream, up->buffer, *rp, c.stream, c.head.view(), chunked_out, buf, ex.bytes_out,
         [&](net::Stream& s) { arm_upstream_read(s, response_deadline, idle); },
         [&](net::Stream& s) { s.expire_after(c.write_timeout(), "response write"); }, pending);
   }
@@ -309,7 +309,7 @@ awaitable<std::pair<boost::system::error_code, boost::system::error_code>> send_
     if (ec) co_return std::pair{ec, boost::system::error_code{}};
   }
   co_return co_await relay_message(
-      c.stream, c.buffer, parser, up.stream, c.head, chunked, c.relay_buffer(), ex.bytes_in,
+      c.stream, c.buffer, parser, up.stream, c.head.view(), chunked, c.relay_buffer(), ex.bytes_in,
       [&c](net::Stream& s) { s.expire_after(c.settings.timeout_idle, "request body read"); },
       [idle](net::Stream& s) { s.expire_after(idle, "upstream write"); });
 }
@@ -399,10 +399,10 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
       // The common case: a head alone, written directly. (A chunked request always goes through relay_message,
       // which writes its final chunk even when the body was empty and already parsed.)
       // Written at once when the socket takes it all (nearly always); the composed write is only for the rest.
-      std::size_t written = up->stream.write_now(asio::buffer(c.head), wec);
+      std::size_t written = up->stream.write_now(asio::buffer(c.head.view()), wec);
       if (!wec && written < c.head.size()) {
         up->stream.expire_after(idle, "upstream write");
-        std::tie(wec, written) = co_await asio::async_write(up->stream, asio::buffer(c.head) + written, nothrow);
+        std::tie(wec, written) = co_await asio::async_write(up->stream, asio::buffer(c.head.view()) + written, nothrow);
       }
     } else {
       std::tie(rec, wec) = co_await send_with_body(c, ex, parser, *up, request_chunked, idle, send_continue && attempt == 0);

@@ -45,9 +45,9 @@ http::message<isRequest, http::empty_body> parse_head(const std::string& head) {
 http::request<http::empty_body> upstream_head(const proxy::RequestHeader& req, const Fixture& fx,
                                               const proxy::ForwardContext& ctx = context(),
                                               std::span<const proxy::HeaderView> identity = {}) {
-  std::string out;
+  proxy::HeadBuffer out;
   proxy::write_upstream_request_head(req, fx.settings, fx.route(), fx.route().settings().to[0], ctx, identity, out);
-  return parse_head<true>(out);
+  return parse_head<true>(std::string(out.view()));
 }
 
 // The head the client gets for an upstream response head given as text.
@@ -57,9 +57,9 @@ http::response<http::empty_body> downstream_head(const std::string& upstream, co
   boost::system::error_code ec;
   parser.put(boost::asio::buffer(upstream), ec);
   EXPECT_TRUE(parser.is_header_done()) << ec.message();
-  std::string out;
+  proxy::HeadBuffer out;
   proxy::write_downstream_response_head(parser.get(), framing, fx.settings, &fx.route(), "req-9", out);
-  return parse_head<false>(out);
+  return parse_head<false>(std::string(out.view()));
 }
 
 }  // namespace

@@ -3,28 +3,6 @@
 #include <gtest/gtest.h>
 
 using namespace postern;
-namespace http = boost::beast::http;
-
-TEST(Wire, WritesARequestHead) {
-  proxy::RequestHeader req;
-  req.method(http::verb::post);
-  req.target("/a?b=c");
-  req.version(11);
-  req.set(http::field::host, "up:8080");
-  req.set("X-Custom", "1");
-  std::string out;
-  proxy::append_request_head(req, out);
-  EXPECT_EQ(out, "POST /a?b=c HTTP/1.1\r\nHost: up:8080\r\nX-Custom: 1\r\n\r\n");
-}
-
-TEST(Wire, WritesAResponseHeadWithTheReasonPhrase) {
-  proxy::ResponseHeader res;
-  res.result(http::status::not_found);
-  res.version(11);
-  std::string out;
-  proxy::append_response_head(res, out);
-  EXPECT_EQ(out, "HTTP/1.1 404 Not Found\r\n\r\n");
-}
 
 TEST(Wire, ChunkSizeLinesAreHex) {
   char buf[24];
