@@ -100,6 +100,9 @@ Task<AcquireResult> UpstreamPool::acquire(const UpstreamEndpoint& endpoint, bool
 
 void UpstreamPool::release(std::unique_ptr<UpstreamConnection> connection) {
   if (!connection || !connection->stream.is_open() || connection->key == 0) return;
+  // Bytes past the response it just finished were never asked for: reading them as the answer to the next request
+  // would hand one client another's response. Such a connection is closed, never reused.
+  if (connection->buffer.size() > 0) return;
   auto& list = idle_[connection->key];
   if (list.size() >= max_idle_per_key) return;  // dropping it closes it
   connection->stream.set_idle(true);

@@ -259,14 +259,26 @@ awaitable<bool> deliver_response(Connection& c, Exchange& ex, const config::Comp
 
   c.head.clear();
   write_downstream_response_head(res, framing, c.settings, &route, ex.request_id, c.head);
-  // Fast path: the whole response is already here (a small body, or none) — one write, no relay loop.
-  char* buf = c.relay_buffer();
-  std::size_t pending = 0;
+  // Fast paths: the whole response is already here (a small body, or none) — one write, no relay loop. A
+  // Content-Length body leaves straight from the upstream's buffer (the parser never copies it, no relay buffer is
+  // leased); any other body is parsed into the relay buffer first.
   boost::system::error_code rec, wec;
-  const bool parsed = rp->is_done() || parse_buffered_body(up->buffer, *rp, buf, body_chunk, pending, rec);
+  std::size_t pending = 0;  // body bytes ready to leave with the head
+  const char* body = nullptr;
+  bool direct = false;
+  const auto remaining = rp->content_length_remaining();
+  if (!rp->is_done() && !rp->chunked() && remaining && up->buffer.size() >= *remaining) {
+    direct = true;
+    pending = static_cast<std::size_t>(*remaining);
+    body = static_cast<const char*>(up->buffer.data().data());
+  } else if (!rp->is_done()) {
+    body = c.relay_buffer();
+    parse_buffered_body(up->buffer, *rp, c.relay_buffer(), body_chunk, pending, rec);
+  }
   ex.bytes_out += pending;
-  if (!rec && parsed && rp->is_done()) {
-    const Pieces pieces(c.head.view(), buf, pending, chunked_out, true);
+  const bool complete = direct || rp->is_done();
+  if (!rec && complete) {
+    const Pieces pieces(c.head.view(), body, pending, chunked_out, true);
     // Written at once when the socket takes it all (nearly always); the composed write is only for the rest.
     boost::system::error_code ec;
     const std::size_t n = c.stream.write_now(pieces.buffers, ec);
@@ -278,9 +290,10 @@ awaitable<bool> deliver_response(Connection& c, Exchange& ex, const config::Comp
       ec = rest_ec;
     }
     wec = ec;
+    if (direct) up->buffer.consume(pending);  // the upstream's buffer held the body until it was written
   } else if (!rec) {
     std::tie(rec, wec) = co_await relay_message(
-        up->stream, up->buffer, *rp, c.stream, c.head.view(), chunked_out, buf, ex.bytes_out,
+        up->stream, up->buffer, *rp, c.stream, c.head.view(), chunked_out, c.relay_buffer(), ex.bytes_out,
         [&](net::Stream& s) { arm_upstream_read(s, response_deadline, idle); },
         [&](net::Stream& s) { s.expire_after(c.write_timeout(), "response write"); }, pending);
   }
@@ -293,7 +306,7 @@ awaitable<bool> deliver_response(Connection& c, Exchange& ex, const config::Comp
     co_return false;  // the client saw part of a response: closing is the only honest end
   }
   up->stream.expire_never();
-  if (upstream_keep_alive && rp->is_done() && !until_eof) c.worker.pool.release(std::move(up));
+  if (upstream_keep_alive && (direct || rp->is_done()) && !until_eof) c.worker.pool.release(std::move(up));
   co_return keep_alive;
 }
 

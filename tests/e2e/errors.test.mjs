@@ -99,3 +99,49 @@ describe('upstream errors', { concurrency: true }, () => {
     assert.equal((await p.request('http://app.example.test/fine')).status, 200);
   });
 });
+
+// An upstream that writes more than its response declares: the extra bytes must never be taken for the answer to a
+// later request (response desynchronisation). Postern does not reuse a connection with unsolicited bytes.
+describe('upstream sending bytes past its response', () => {
+  let server, p;
+  let requests = 0;
+  before(async () => {
+    const net = await import('node:net');
+    server = net.createServer((sock) => {
+      let seen = '';
+      sock.on('data', (d) => {
+        seen += d.toString('latin1');
+        while (seen.includes('\r\n\r\n')) {
+          seen = seen.slice(seen.indexOf('\r\n\r\n') + 4);
+          requests += 1;
+          sock.write(
+            'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok' +
+              'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil',
+          );
+        }
+      });
+      sock.on('error', () => {});
+    });
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    p = await startPostern({
+      config: {
+        address: '127.0.0.1:0',
+        insecure_server: true,
+        routes: [publicRoute('http://extra.example.test', `http://127.0.0.1:${server.address().port}`)],
+      },
+    });
+  });
+  after(async () => {
+    await p?.stopAndCheck();
+    await new Promise((r) => server.close(r));
+  });
+
+  it('every request gets its own response, never the leftover', async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await p.request(`http://extra.example.test/n${i}`);
+      assert.equal(res.status, 200);
+      assert.equal(res.text, 'ok');
+    }
+    assert.equal(requests, 3, 'each request reached the upstream');
+  });
+});
