@@ -88,14 +88,15 @@ std::size_t json_escape_into(char* out, std::string_view s) noexcept {
       out += 8;
     }
     if (p == end) break;
-    if (end - p < 8) {
-      // A short tail: checked as one word, padded with a clean byte.
-      const auto n = static_cast<std::size_t>(end - p);
-      std::uint64_t w = 0x6161616161616161ULL;
-      std::memcpy(&w, p, n);
+    const auto tail = static_cast<std::size_t>(end - p);
+    if (tail < 8 && s.size() >= 8 && out - begin == p - s.data()) {
+      // A short tail after clean words: the last eight input bytes are checked and copied as one word, over the
+      // output bytes that already hold their first part (nothing was escaped so far, so they are the same).
+      std::uint64_t w;
+      std::memcpy(&w, end - 8, 8);
       if (!needs_escape(w)) {
-        std::memcpy(out, p, n);
-        out += n;
+        std::memcpy(out + tail - 8, end - 8, 8);
+        out += tail;
         break;
       }
     }

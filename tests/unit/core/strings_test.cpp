@@ -42,6 +42,20 @@ TEST(Strings, JsonEscapeMatchesAByteWiseReference) {
       ASSERT_EQ(json_escape(s), reference(s)) << "byte " << byte << " at " << pos;
     }
   }
+  // Every length around the word size, with an escaped byte anywhere (or two), and clean strings.
+  for (std::size_t len = 0; len <= 25; ++len) {
+    const std::string clean(len, 'x');
+    ASSERT_EQ(json_escape(clean), clean);
+    for (const int byte : {0, int{'"'}, int{'\\'}, int{'\n'}, 0x1f, 0x7f, 0x80, 0xff}) {
+      for (std::size_t pos = 0; pos < len; ++pos) {
+        std::string s(len, 'b');
+        s[pos] = static_cast<char>(byte);
+        ASSERT_EQ(json_escape(s), reference(s)) << "len " << len << " byte " << byte << " at " << pos;
+        s[len - 1 - pos] = '"';
+        ASSERT_EQ(json_escape(s), reference(s)) << "len " << len << " two at " << pos;
+      }
+    }
+  }
   std::string out(max_json_escaped_size(3), '?');
   EXPECT_EQ(json_escape_into(out.data(), std::string_view("\0\0\0", 3)), 18u);
   EXPECT_EQ(out, "\\u0000\\u0000\\u0000");
