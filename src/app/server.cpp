@@ -15,6 +15,7 @@
 #include "net/listener.h"
 #include "net/timeouts.h"
 #include "proxy/http_session.h"
+#include "telemetry/access_log.h"
 #include "telemetry/log.h"
 
 namespace postern::app {
@@ -234,6 +235,7 @@ int Server::run() {
   for (auto& w : impl_->workers) {
     if (w->thread.joinable()) w->thread.join();
   }
+  telemetry::flush_access_logs();
   telemetry::log(telemetry::Level::info, "stopped");
   return stopping ? 0 : 1;
 }

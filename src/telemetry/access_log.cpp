@@ -1,8 +1,14 @@
 #include "telemetry/access_log.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <thread>
+#include <vector>
 #include <charconv>
 #include <chrono>
 #include <ctime>
@@ -109,10 +115,97 @@ void write_all(const char* data, std::size_t size) {
   while (!rest.empty()) {
     const ssize_t n = ::write(STDOUT_FILENO, rest.data(), rest.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // stdout closed or broken: drop the batch rather than stall the worker
+    if (n <= 0) break;  // stdout closed or broken: drop the batch rather than stall
     rest.remove_prefix(static_cast<std::size_t>(n));
   }
 }
+
+// Writes the workers' filled buffers to stdout on a thread of its own: a write to a log file on a busy disk, or to
+// a pipe whose reader lags (a container's log driver), can block for milliseconds or more, which must not stall a
+// worker's event loop. Bounded: when `max_queued` buffers wait already, a worker handing over another waits
+// (back-pressure rather than lost or reordered lines).
+class Writer {
+ public:
+  static constexpr std::size_t max_queued = 32;  // of AccessLog::capacity bytes each: 8 MiB
+  static constexpr std::size_t max_spares = 8;
+
+  static Writer& instance() {
+    static Writer writer;
+    return writer;
+  }
+
+  // Takes `buffer` (holding `size` bytes) to write; gives back an empty buffer to go on with. Waits while the
+  // queue is full (back-pressure: lines are neither lost nor reordered).
+  std::unique_ptr<char[]> submit(std::unique_ptr<char[]> buffer, std::size_t size) {
+    std::unique_lock lock(mutex_);
+    space_.wait(lock, [&] { return queue_.size() < max_queued; });
+    queue_.push_back({std::move(buffer), size});
+    std::unique_ptr<char[]> spare;
+    if (!spares_.empty()) {
+      spare = std::move(spares_.back());
+      spares_.pop_back();
+    }
+    lock.unlock();
+    work_.notify_one();
+    return spare ? std::move(spare) : std::unique_ptr<char[]>(new char[AccessLog::capacity]);
+  }
+
+  // Returns once everything submitted so far is written. At normal priority from then on: nothing else runs.
+  void drain() {
+    sched_param param{};
+    pthread_setschedparam(thread_.native_handle(), SCHED_OTHER, &param);
+    std::unique_lock lock(mutex_);
+    idle_.wait(lock, [&] { return queue_.empty() && !writing_; });
+  }
+
+ private:
+  struct Pending {
+    std::unique_ptr<char[]> data;
+    std::size_t size;
+  };
+
+  Writer() : thread_([this] { run(); }) {}
+  ~Writer() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    work_.notify_one();
+    thread_.join();  // after writing what is queued
+  }
+
+  void run() {
+    // Lowest priority: the writer runs when a core is free rather than preempting a worker for a timeslice. It
+    // cannot starve anything: on a saturated machine its queue fills and workers write their buffers themselves.
+    sched_param param{};
+    pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
+    std::unique_lock lock(mutex_);
+    while (true) {
+      work_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and nothing left
+      Pending next = std::move(queue_.front());
+      queue_.pop_front();
+      writing_ = true;
+      lock.unlock();
+      space_.notify_one();
+      write_all(next.data.get(), next.size);
+      lock.lock();
+      writing_ = false;
+      if (spares_.size() < max_spares) spares_.push_back(std::move(next.data));
+      if (queue_.empty()) idle_.notify_all();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable work_;
+  std::condition_variable idle_;
+  std::condition_variable space_;
+  std::deque<Pending> queue_;
+  std::vector<std::unique_ptr<char[]>> spares_;
+  bool writing_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -126,6 +219,7 @@ bool AccessLog::append(const AccessRecord& r) {
     const std::unique_ptr<char[]> line(new char[bound]);
     const std::size_t n = format_line(r, line.get());
     flush();
+    Writer::instance().drain();
     write_all(line.get(), n);
     return false;
   }
@@ -140,9 +234,11 @@ bool AccessLog::append(const AccessRecord& r) {
 
 void AccessLog::flush() {
   if (size_ == 0) return;
-  write_all(buffer_.get(), size_);
+  buffer_ = Writer::instance().submit(std::move(buffer_), size_);
   size_ = 0;
 }
+
+void flush_access_logs() { Writer::instance().drain(); }
 
 std::string AccessLog::format(const AccessRecord& r) {
   std::string line(line_bound(r), '\0');

@@ -1,7 +1,7 @@
 #pragma once
 // The access log: one JSON line per request on stdout. Each worker owns an AccessLog and appends to it without
-// locking; lines are written out in batches (when the worker's event loop comes round, or when the buffer is full),
-// under a process-wide mutex so lines from different workers never interleave.
+// locking; full buffers (or every flush interval, see WorkerContext) are handed to one writer thread, so a slow
+// disk never stalls a worker, and written whole, so lines from different workers never interleave.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -33,6 +33,7 @@ class AccessLog {
 
   // Appends one line; returns true when the caller should schedule a flush (the buffer went from empty to non-empty).
   bool append(const AccessRecord& record);
+  // Hands what is buffered to the writer thread.
   void flush();
 
   // One line exactly as append() writes it (for tests).
@@ -42,5 +43,8 @@ class AccessLog {
   std::unique_ptr<char[]> buffer_;
   std::size_t size_ = 0;
 };
+
+// Waits until every line handed over by flush() is written (shutdown).
+void flush_access_logs();
 
 }  // namespace postern::telemetry

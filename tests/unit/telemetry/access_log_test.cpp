@@ -4,6 +4,7 @@
 
 #include <boost/json/parse.hpp>
 #include <string>
+#include <vector>
 
 namespace postern {
 namespace json = boost::json;
@@ -74,6 +75,41 @@ TEST(AccessLog, UnicodeAndLongValuesRoundTrip) {
   r.path = path;
   const auto v = json::parse(telemetry::AccessLog::format(r)).as_object();
   EXPECT_EQ(v.at("path").as_string(), path);
+}
+
+}  // namespace postern
+
+namespace postern {
+
+// Lines go out through the writer thread, in order, whole, none lost — across many buffer hand-overs.
+TEST(AccessLog, EveryLineReachesStdoutInOrder) {
+  constexpr int lines = 5000;  // ~1.2 MB: several full buffers
+  std::vector<std::string> ids;
+  ids.reserve(lines);
+  testing::internal::CaptureStdout();
+  {
+    telemetry::AccessLog log;
+    for (int i = 0; i < lines; ++i) {
+      ids.push_back("req-" + std::to_string(i));
+      auto r = record();
+      r.request_id = ids.back();
+      log.append(r);
+    }
+    log.flush();
+    telemetry::flush_access_logs();
+  }
+  const std::string out = testing::internal::GetCapturedStdout();
+  std::size_t start = 0;
+  int n = 0;
+  while (start < out.size()) {
+    const auto end = out.find('\n', start);
+    ASSERT_NE(end, std::string::npos);
+    const auto v = json::parse(std::string_view(out).substr(start, end - start)).as_object();
+    ASSERT_EQ(v.at("request_id").as_string(), "req-" + std::to_string(n));
+    ++n;
+    start = end + 1;
+  }
+  EXPECT_EQ(n, lines);
 }
 
 }  // namespace postern
