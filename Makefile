@@ -3,7 +3,7 @@ BUILD      ?= build
 BUILD_TYPE ?= Release
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps configure build run test test-unit test-okta-sim test-e2e bench clean
+.PHONY: all deps configure build run test test-unit test-okta-sim test-e2e bench bench-instructions clean
 
 all: build
 
@@ -33,6 +33,9 @@ test-e2e:
 
 bench: build
 	bench/run.sh
+
+bench-instructions: build
+	bench/instructions.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Instructions per proxied request, user space, for nginx as a plain reverse proxy and for Postern on a public
+# route, measured in one run under valgrind's callgrind. Unlike CPU time, instruction counts do not drift with what
+# else the machine is doing, so a change to the data path shows up here as a number that repeats to within a percent
+# (see bench/README.md).
+#
+#   bench/instructions.sh [-d SECONDS] [-c CONNECTIONS] [-p BASE_PORT] [-k]
+#
+# Each proxy runs one worker under callgrind in front of the same backend (nginx answering 100 bytes); wrk loads it
+# with keep-alive connections; counters are zeroed after a warm-up and dumped after the measured run. Requests are
+# counted by the backend (its stub_status), the same way for both. Kernel work (syscalls) is not counted: that is
+# what bench/run.sh measures with CPU time.
+set -euo pipefail
+export LC_ALL=C
+PATH=$PATH:/usr/sbin:/sbin
+
+bench_dir=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$bench_dir/.." && pwd)
+POSTERN_BIN=${POSTERN_BIN:-$repo/build/postern}
+duration=8 conns=256 port_base=${BENCH_PORT:-18180} keep_tmp=0
+
+usage() { echo "usage: $0 [-d SECONDS] [-c CONNECTIONS] [-p BASE_PORT] [-k]"; }
+while getopts "d:c:p:kh" opt; do
+  case $opt in
+    d) duration=$OPTARG ;;
+    c) conns=$OPTARG ;;
+    p) port_base=$OPTARG ;;
+    k) keep_tmp=1 ;;
+    h) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+done
+for n in "$duration" "$conns" "$port_base"; do [[ $n =~ ^[0-9]+$ ]] || { echo "not a number: $n" >&2; exit 2; }; done
+
+die() { echo "instructions.sh: $*" >&2; exit 1; }
+log() { echo "instructions.sh: $*" >&2; }
+for b in nginx wrk curl valgrind callgrind_control; do
+  command -v "$b" >/dev/null || die "missing: $b (make deps installs nginx-light, wrk, curl, valgrind)"
+done
+[[ -x $POSTERN_BIN ]] || die "no Postern binary at $POSTERN_BIN: build it ('make build') or set POSTERN_BIN"
+
+backend_port=$port_base status_port=$((port_base + 1)) nginx_port=$((port_base + 2)) postern_port=$((port_base + 3))
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/postern-instr.XXXXXX")
+chmod 755 "$tmp"
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  if ((keep_tmp)); then log "kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+wait_port() {
+  local i
+  for ((i = 0; i < 300; i++)); do
+    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" && return 0
+    sleep 0.1
+  done
+  die "nothing answers on 127.0.0.1:$1 (logs in $tmp; -k keeps them)"
+}
+
+nginx_conf() {  # NAME EXTRA-MAIN-DIRECTIVES SERVERS
+  mkdir -p "$tmp/$1"
+  cat >"$tmp/$1/nginx.conf" <<EOF
+daemon off;
+$2
+pid nginx.pid;
+error_log error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    server_tokens off;
+    client_body_temp_path body;
+    proxy_temp_path proxy;
+    fastcgi_temp_path fastcgi;
+    uwsgi_temp_path uwsgi;
+    scgi_temp_path scgi;
+    keepalive_timeout 75s;
+    keepalive_requests 1000000;
+$3
+}
+EOF
+}
+
+body="Hello from the Postern bench backend (nginx on 127.0.0.1). This body is 100 bytes long"
+while ((${#body} < 99)); do body+=.; done
+nginx_conf backend "worker_processes 1;" "
+    server {
+        listen 127.0.0.1:$backend_port backlog=4096;
+        location / { default_type text/plain; return 200 \"$body\\n\"; }
+    }
+    server {
+        listen 127.0.0.1:$status_port;
+        location / { stub_status; }
+    }"
+nginx -p "$tmp/backend/" -c "$tmp/backend/nginx.conf" >"$tmp/backend/stderr.log" 2>&1 &
+pids+=($!)
+wait_port "$backend_port"
+
+backend_requests() { curl -s --max-time 5 "http://127.0.0.1:$status_port/" | awk 'NR == 3 { print $3 }'; }
+
+# measure NAME PORT PID: instructions per request of the callgrind-run process PID serving PORT.
+measure() {
+  local name=$1 port=$2 pid=$3 before after out total
+  wrk -t1 -c"$conns" -d3 "http://127.0.0.1:$port/" >/dev/null
+  callgrind_control -z "$pid" >/dev/null 2>&1
+  before=$(backend_requests)
+  wrk -t1 -c"$conns" -d"${duration}s" "http://127.0.0.1:$port/" >"$tmp/$name.wrk"
+  after=$(backend_requests)
+  callgrind_control -d "$pid" >/dev/null 2>&1
+  sleep 1
+  out=$(ls -t "$tmp/$name".callgrind.* 2>/dev/null | head -n 1)
+  [[ -n $out ]] || die "$name: callgrind wrote no dump"
+  total=$(awk '/^totals:/ { print $2 }' "$out")
+  [[ -n $total && $after -gt $before ]] || die "$name: no measurement (total '$total', requests $before -> $after)"
+  echo "$name $((after - before)) $total"
+}
+
+results=()
+
+nginx_conf nginx "worker_processes 1; master_process off;" "
+    upstream backend { server 127.0.0.1:$backend_port; keepalive 512; keepalive_requests 1000000; }
+    server {
+        listen 127.0.0.1:$nginx_port backlog=4096;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+            proxy_set_header Host \$host;
+            proxy_set_header X-Forwarded-For \$remote_addr;
+            proxy_set_header X-Forwarded-Proto \$scheme;
+        }
+    }"
+valgrind --tool=callgrind --callgrind-out-file="$tmp/nginx.callgrind" \
+  nginx -p "$tmp/nginx/" -c "$tmp/nginx/nginx.conf" >"$tmp/nginx/stderr.log" 2>&1 &
+nginx_pid=$!
+pids+=("$nginx_pid")
+wait_port "$nginx_port"
+log "measuring nginx (callgrind, ${duration}s at $conns connections)"
+results+=("$(measure nginx "$nginx_port" "$nginx_pid")")
+kill -TERM "$nginx_pid" 2>/dev/null || true
+wait "$nginx_pid" 2>/dev/null || true
+
+mkdir -p "$tmp/postern"
+cat >"$tmp/postern/config.yaml" <<EOF
+address: 127.0.0.1:$postern_port
+insecure_server: true
+routes:
+  - from: http://127.0.0.1:$postern_port
+    to: http://127.0.0.1:$backend_port
+    allow_public_unauthenticated_access: true
+EOF
+valgrind --tool=callgrind --callgrind-out-file="$tmp/postern.callgrind" \
+  "$POSTERN_BIN" --config "$tmp/postern/config.yaml" --threads 1 >"$tmp/postern/access.log" 2>"$tmp/postern/stderr.log" &
+postern_pid=$!
+pids+=("$postern_pid")
+wait_port "$postern_port"
+log "measuring postern (callgrind, ${duration}s at $conns connections; access log on)"
+results+=("$(measure postern "$postern_port" "$postern_pid")")
+
+{
+  echo "# Instructions per proxied request (user space, callgrind), $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+  echo
+  echo "- $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(valgrind --version); $("$POSTERN_BIN" --version 2>/dev/null | head -n 1)"
+  echo "- one worker each, wrk -t1 -c$conns -d${duration}s after a 3 s warm-up, 100-byte responses; requests counted by the backend"
+  echo
+  echo "| proxy | requests | instructions | instructions/request | ÷ nginx |"
+  echo "| --- | ---: | ---: | ---: | ---: |"
+  read -r _ nginx_reqs nginx_total <<<"${results[0]}"
+  nginx_per=$((nginx_total / nginx_reqs))
+  for r in "${results[@]}"; do
+    read -r name reqs total <<<"$r"
+    per=$((total / reqs))
+    awk -v n="$name" -v r="$reqs" -v t="$total" -v p="$per" -v b="$nginx_per" \
+      'BEGIN { printf "| %s | %d | %d | %d | %.2f |\n", n, r, t, p, p / b }'
+  done
+}
