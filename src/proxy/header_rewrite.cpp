@@ -228,7 +228,17 @@ void write_upstream_request_head(const RequestHeader& req, const config::Setting
   if (!replaced("X-Request-Id")) append_header(out, "X-Request-Id", {ctx.request_id});
   for (const auto& [name, value] : rs.set_request_headers)
     if (!named_in(name, identity)) append_header(out, name, {value});
-  for (const auto& [name, value] : identity) append_header(out, name, {value});
+  for (const auto& [name, value] : identity) {
+    // Claim values come from the identity provider, where a user may be able to edit their own name: a line break
+    // in one would start a header of the user's choosing. Control characters become spaces.
+    out += name;
+    out += ": ";
+    for (const char ch : value) {
+      const auto c = static_cast<unsigned char>(ch);
+      out += (c < 0x20 && c != '\t') || c == 0x7f ? ' ' : ch;
+    }
+    out += "\r\n";
+  }
   if (ctx.chunked) out += "Transfer-Encoding: chunked\r\n";
   out += "\r\n";
 }

@@ -43,7 +43,8 @@ struct ForwardContext {
 // hop-by-hop headers, those named in Connection, Postern-internal ones (X-Pomerium-*) and Expect dropped;
 // X-Forwarded-For (appended unless skip_xff_append), X-Forwarded-Proto and -Host, X-Request-Id and Host (the
 // upstream's unless preserved or rewritten) set; then the route's remove_request_headers and set_request_headers
-// (set wins), then `identity` (the signed-in user's headers, which win over everything); then the framing
+// (set wins), then `identity` (the signed-in user's headers, which win over everything; control characters in their
+// values become spaces, so no claim can add a header); then the framing
 // (Transfer-Encoding: chunked when ctx.chunked; a client's Content-Length passes through). The client's header
 // fields are read once and never modified: the head is written, not edited.
 void write_upstream_request_head(const RequestHeader& req, const config::Settings& settings,

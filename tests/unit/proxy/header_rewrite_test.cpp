@@ -190,6 +190,21 @@ TEST(HeaderRewrite, IdentityHeadersWinOverEverything) {
   EXPECT_EQ(up.count("X-Email"), 1u);
 }
 
+// A user who can edit their own profile at the identity provider must not be able to add headers upstream.
+TEST(HeaderRewrite, ClaimValuesCannotStartHeaders) {
+  Fixture fx("  - from: https://app.example.com\n    to: http://backend\n");
+  proxy::RequestHeader req;
+  req.method(http::verb::get);
+  const std::string name("Mallory\r\nX-Pomerium-Jwt-Assertion: forged\r\nX-Admin: 1\n\0tail", 59);
+  const std::array<proxy::HeaderView, 2> identity{proxy::HeaderView{"X-Pomerium-Jwt-Assertion", "signed"},
+                                                  proxy::HeaderView{"X-Pomerium-Claim-Name", name}};
+  const auto up = upstream_head(req, fx, context(), identity);
+  EXPECT_EQ(up.count("X-Admin"), 0u);
+  EXPECT_EQ(up.count("X-Pomerium-Jwt-Assertion"), 1u);
+  EXPECT_EQ(up["X-Pomerium-Jwt-Assertion"], "signed");
+  EXPECT_EQ(up["X-Pomerium-Claim-Name"], "Mallory  X-Pomerium-Jwt-Assertion: forged  X-Admin: 1  tail");
+}
+
 TEST(HeaderRewrite, PreserveHostAndHostRewrite) {
   Fixture keep("  - from: https://app.example.com\n    to: http://backend\n    preserve_host_header: true\n");
   proxy::RequestHeader req;
