@@ -53,7 +53,8 @@ struct Exchange {
   std::string_view method;
   std::string_view host;
   std::string_view path;  // without query
-  std::string client_ip;
+  std::string_view client_ip;  // the peer (the connection's), or an address from X-Forwarded-For (client_ip_text)
+  std::string client_ip_text;
   std::string_view upstream;  // points into the config snapshot the connection holds
   unsigned status = 0;
   std::uint64_t bytes_in = 0;

@@ -588,7 +588,8 @@ awaitable<bool> handle_request(Connection& c, RequestParser& parser, Plan& p) {
   else ex.request_id.generate();
   ex.json = portal::prefers_json(facts.accept);
   if (c.settings.xff_num_trusted_hops == 0) ex.client_ip = c.peer_ip;
-  else ex.client_ip = effective_client_ip(facts.forwarded_for, c.peer_ip, c.settings.xff_num_trusted_hops);
+  else ex.client_ip = ex.client_ip_text =
+           effective_client_ip(facts.forwarded_for, c.peer_ip, c.settings.xff_num_trusted_hops);
   ex.host = facts.host;
 
   plan_request(c, parser, p);

@@ -126,8 +126,8 @@ void write_all(const char* data, std::size_t size) {
 // (back-pressure rather than lost or reordered lines).
 class Writer {
  public:
-  static constexpr std::size_t max_queued = 32;  // of AccessLog::capacity bytes each: 8 MiB
-  static constexpr std::size_t max_spares = 8;
+  static constexpr std::size_t max_queued = 128;  // of AccessLog::capacity bytes each: 8 MiB
+  static constexpr std::size_t max_spares = 16;
 
   static Writer& instance() {
     static Writer writer;

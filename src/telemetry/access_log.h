@@ -24,8 +24,10 @@ struct AccessRecord {
 
 class AccessLog {
  public:
-  static constexpr std::size_t capacity = 256 * 1024;        // the bound on buffered bytes per worker
-  static constexpr std::size_t flush_threshold = 192 * 1024;  // past this, flush synchronously
+  // Lines are written sequentially into one buffer that is handed to the writer thread past the threshold; 64 KiB
+  // keeps what a worker touches small (a 256 KiB buffer measured the same CPU per request and holds 4× the memory).
+  static constexpr std::size_t capacity = 64 * 1024;  // the bound on buffered bytes per worker
+  static constexpr std::size_t flush_threshold = 48 * 1024;
   AccessLog();
   ~AccessLog() { flush(); }
   AccessLog(const AccessLog&) = delete;
