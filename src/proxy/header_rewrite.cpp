@@ -29,33 +29,7 @@ bool is_internal(std::string_view name) noexcept {
   return name.size() >= 11 && core::iequals(name.substr(0, 11), "x-pomerium-");
 }
 
-// One pass over the fields, dropping hop-by-hop headers, those named in Connection and, when `drop_internal`,
-// every X-Pomerium-* header and Expect. (A lookup per name would walk the field index once per rule.)
-void filter_fields(Fields& fields, bool keep_upgrade, bool drop_internal) {
-  std::vector<std::string> named;  // names listed in Connection: rare, so usually never allocated
-  for (auto it = fields.find(http::field::connection); it != fields.end() && it->name() == http::field::connection;
-       ++it) {
-    for (const auto& token : http::token_list(it->value())) {
-      // Options and names dropped anyway need no extra pass (the common "keep-alive", "close", "upgrade").
-      if (core::iequals(token, "keep-alive") || core::iequals(token, "close") || core::iequals(token, "upgrade") ||
-          core::iequals(token, "te") || core::iequals(token, "trailer"))
-        continue;
-      named.emplace_back(token);
-    }
-  }
-  for (auto it = fields.begin(); it != fields.end();) {
-    bool drop = is_hop_by_hop(it->name(), keep_upgrade);
-    if (!drop && drop_internal) drop = it->name() == http::field::expect || is_internal(it->name_string());
-    if (!drop && !named.empty()) {
-      for (const auto& n : named) drop = drop || core::iequals(it->name_string(), n);
-    }
-    it = drop ? fields.erase(it) : std::next(it);
-  }
-}
-
 }  // namespace
-
-void strip_hop_by_hop(Fields& fields, bool keep_upgrade) { filter_fields(fields, keep_upgrade, false); }
 
 bool acceptable_request_id(std::string_view id) noexcept {
   if (id.empty() || id.size() > 128) return false;
@@ -79,20 +53,22 @@ std::string effective_client_ip(std::string_view xff, std::string_view peer, std
 
 namespace {
 
-// The names listed in a message's Connection header(s) that are not dropped anyway, as views into the fields.
-// Usually none, so usually no allocation.
-std::vector<std::string_view> connection_named(const Fields& fields) {
-  std::vector<std::string_view> named;
-  for (auto it = fields.find(http::field::connection); it != fields.end() && it->name() == http::field::connection;
-       ++it) {
-    for (const auto& token : http::token_list(it->value())) {
-      if (core::iequals(token, "keep-alive") || core::iequals(token, "close") || core::iequals(token, "upgrade") ||
-          core::iequals(token, "te") || core::iequals(token, "trailer"))
-        continue;
-      named.emplace_back(token.data(), token.size());
-    }
-  }
-  return named;
+// Whether a token of Connection names a header to drop before forwarding. Options dropped anyway need no second
+// pass; framing and routing headers are never dropped on a Connection token's say-so: a message listing
+// Content-Length there would otherwise go on with its body unframed (request smuggling, response desync).
+bool drops_named_header(std::string_view token) noexcept {
+  static constexpr std::string_view kept[] = {"keep-alive",     "close", "upgrade", "te", "trailer", "content-length",
+                                              "transfer-encoding", "host"};
+  for (const auto k : kept)
+    if (core::iequals(token, k)) return false;
+  return true;
+}
+
+// Adds the header names one Connection value lists for dropping, as views into the value. Usually none, so usually
+// no allocation.
+void collect_connection_named(std::string_view value, std::vector<std::string_view>& named) {
+  for (const auto& token : http::token_list(value))
+    if (drops_named_header(token)) named.emplace_back(token.data(), token.size());
 }
 
 bool named_in(std::string_view name, const std::vector<std::string_view>& names) noexcept {
@@ -151,7 +127,9 @@ void write_upstream_request_head(const RequestHeader& req, const config::Setting
                                  const config::CompiledRoute& route, const config::UpstreamTarget& target,
                                  const ForwardContext& ctx, std::span<const HeaderView> identity, HeadBuffer& out) {
   const auto& rs = route.settings();
-  const auto named = connection_named(req);
+  std::vector<std::string_view> named;
+  for (auto it = req.find(http::field::connection); it != req.end() && it->name() == http::field::connection; ++it)
+    collect_connection_named(it->value(), named);
   const bool trusted = settings.xff_num_trusted_hops > 0;
   std::string_view client_xff, client_xfh;  // the first of each
   bool have_xff = false, have_xfh = false;
@@ -179,6 +157,7 @@ void write_upstream_request_head(const RequestHeader& req, const config::Setting
   // The client's fields, in order, less what is dropped or replaced. One pass; no field is looked up by name.
   for (const auto& f : req) {
     const auto name = f.name_string();
+    if (!named.empty() && named_in(name, named)) continue;
     switch (f.name()) {
       case http::field::connection:
       case http::field::keep_alive:
@@ -210,7 +189,7 @@ void write_upstream_request_head(const RequestHeader& req, const config::Setting
         }
         break;
     }
-    if ((!named.empty() && named_in(name, named)) || replaced(name)) continue;
+    if (replaced(name)) continue;
     append_field_line(f, out);
   }
 
@@ -256,14 +235,8 @@ void write_downstream_response_head(const UpstreamResponse& res, const Downstrea
   const bool upgrade = res.result_int() == 101;
   // Names listed in Connection (other than the options dropped anyway): rare, so usually nothing is allocated.
   std::vector<std::string_view> named;
-  for (const auto& f : res.fields()) {
-    if (f.name != http::field::connection) continue;
-    for (const auto& token : http::token_list(f.value)) {
-      if (core::iequals(token, "keep-alive") || core::iequals(token, "close") || core::iequals(token, "upgrade"))
-        continue;
-      named.emplace_back(token.data(), token.size());
-    }
-  }
+  for (const auto& f : res.fields())
+    if (f.name == http::field::connection) collect_connection_named(f.value, named);
   append_status_line(res.result_int(), res.reason(), out);
   for (const auto& f : res.fields()) {
     if (is_hop_by_hop(f.name, upgrade)) continue;

@@ -15,10 +15,6 @@
 namespace postern::proxy {
 
 
-// Removes hop-by-hop headers (Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade) and
-// every header named in Connection. With `keep_upgrade`, Upgrade survives (websocket handshakes).
-void strip_hop_by_hop(Fields& fields, bool keep_upgrade);
-
 // A client-sent X-Request-Id is kept when it is 1..128 characters of [A-Za-z0-9._:-]; otherwise nullopt.
 [[nodiscard]] bool acceptable_request_id(std::string_view id) noexcept;
 

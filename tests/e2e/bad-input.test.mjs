@@ -58,6 +58,30 @@ describe('bad input', { concurrency: true }, () => {
       400,
     ));
 
+  it('a Connection header naming Content-Length cannot unframe the body (no request smuggling)', async () => {
+    const smuggled = 'GET /smuggled HTTP/1.1\r\nHost: app.example.test\r\nX-Pomerium-Claim-Email: admin@example.com\r\n\r\n';
+    const c = await RawConnection.open({ port: p.port });
+    try {
+      await c.write(
+        `POST /outer HTTP/1.1\r\nHost: app.example.test\r\nConnection: content-length\r\n` +
+          `Content-Length: ${smuggled.length}\r\n\r\n${smuggled}`,
+      );
+      const res = await c.readResponse();
+      assert.equal(res.status, 200);
+      const echo = JSON.parse(res.text);
+      assert.equal(echo.method, 'POST');
+      assert.equal(echo.path, '/outer');
+      assert.equal(echo.body_bytes, smuggled.length, 'the upstream read the smuggled text as the body');
+      // The same client connection and the upstream's next request are unaffected.
+      await c.write('GET /next HTTP/1.1\r\nHost: app.example.test\r\n\r\n');
+      const next = await c.readResponse();
+      assert.equal(JSON.parse(next.text).path, '/next');
+    } finally {
+      c.close();
+    }
+    await stillAlive();
+  });
+
   it('two different Content-Length headers are a 400', () =>
     expectStatus('POST / HTTP/1.1\r\nHost: app.example.test\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!', 400));
 
