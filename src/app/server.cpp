@@ -131,6 +131,7 @@ struct Server::Impl {
 
   static void poll_drained(Worker& w) {
     if (w.context.connections == 0) {
+      w.context.pool.shutdown();  // nothing waits for the pool any more: abandoned DNS lookups must not hold run()
       w.context.access_log.flush();
       w.guard.reset();
       w.context.watchdog.stop();

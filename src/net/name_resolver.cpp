@@ -43,7 +43,7 @@ struct NameResolver::State {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV;
+    hints.ai_flags = AI_NUMERICSERV;  // no AI_ADDRCONFIG, as Asio's resolver: "localhost" keeps ::1 on IPv4-only hosts
     addrinfo* list = nullptr;
     const std::string service = std::to_string(port);
     const int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &list);
@@ -93,9 +93,17 @@ NameResolver::~NameResolver() {
   state_->work.notify_all();
 }
 
+void NameResolver::shutdown() {
+  stopped_ = true;
+  if (ready_) {
+    boost::system::error_code ec;
+    ready_->close(ec);  // the pending wait ends with operation_aborted; lookups still running are abandoned
+  }
+}
+
 // Waits for the eventfd while lookups are outstanding (a wait left pending would keep the io_context running).
 void NameResolver::arm() {
-  if (armed_ || waiting_ == 0) return;
+  if (armed_ || waiting_ == 0 || stopped_) return;
   armed_ = true;
   ready_->async_wait(asio::posix::descriptor_base::wait_read, [this](boost::system::error_code ec) {
     armed_ = false;
@@ -130,13 +138,18 @@ Task<Lookup> NameResolver::resolve(std::string host, std::uint16_t port, Watched
       busy.error = asio::error::no_buffer_space;
       co_return busy;
     }
+    if (stopped_) {
+      Lookup stopped;
+      stopped.error = asio::error::operation_aborted;
+      co_return stopped;
+    }
     if (!state_->thread_started) {
-      state_->event_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+      if (state_->event_fd < 0) state_->event_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
       const int mine = state_->event_fd >= 0 ? ::dup(state_->event_fd) : -1;
       if (mine < 0) {
         Lookup failed;
         failed.error = boost::system::error_code(errno, boost::system::system_category());
-        co_return failed;
+        co_return failed;  // the eventfd (if any) is kept for the next attempt
       }
       ready_ = std::make_unique<asio::posix::basic_stream_descriptor<Executor>>(io_.get_executor(), mine);
       std::thread(State::run, state_).detach();  // holds the state until it exits

@@ -35,6 +35,9 @@ class NameResolver {
 
   // The addresses of host:port, or an error; gives up at `deadline`. Call on the io_context's thread only.
   Task<Lookup> resolve(std::string host, std::uint16_t port, Watched::clock::time_point deadline);
+  // Stops waiting for lookups still running (abandoned ones included) so the io_context can run out of work;
+  // later calls fail with operation_aborted. For shutdown, once no request waits for a lookup.
+  void shutdown();
 
  private:
   struct State;
@@ -46,6 +49,7 @@ class NameResolver {
   std::unique_ptr<boost::asio::posix::basic_stream_descriptor<Executor>> ready_;  // the eventfd, worker side
   std::size_t waiting_ = 0;  // lookups whose result has not been delivered
   bool armed_ = false;
+  bool stopped_ = false;
 };
 
 }  // namespace postern::net

@@ -57,6 +57,11 @@ class UpstreamPool {
   void release(std::unique_ptr<UpstreamConnection> connection);
   // Closes every idle connection (shutdown).
   void clear();
+  // Shutdown, once no request needs the pool: idle connections closed, host name lookups no longer awaited.
+  void shutdown() {
+    clear();
+    resolver_.shutdown();
+  }
 
  private:
   boost::asio::io_context& io_;

@@ -57,11 +57,15 @@ struct RequestFacts {
         case http::field::accept:
           if (accept.empty()) accept = f.value();
           break;
-        case http::field::expect: expect = f.value(); break;
+        case http::field::expect:
+          if (expect.data() == nullptr) expect = f.value();
+          break;
         case http::field::connection:
           if (connection.empty()) connection = f.value();
           break;
-        case http::field::upgrade: upgrade = f.value(); break;
+        case http::field::upgrade:
+          if (upgrade.data() == nullptr) upgrade = f.value();
+          break;
         case http::field::transfer_encoding: transfer_encoding = true; break;
         case http::field::content_length: content_length = true; break;
         case http::field::authorization:
@@ -111,7 +115,10 @@ struct Plan {
   std::optional<RequestFacts> facts;  // set by handle_request before planning
 };
 
-using Deadline = net::Watched::clock;  // coarse time is enough for deadlines the watchdog checks every 250 ms
+using Deadline = net::Watched::clock;
+
+// Interim (1xx) responses skipped before the final one; an upstream sending more is broken or hostile.
+constexpr unsigned max_interim_responses = 16;  // coarse time is enough for deadlines the watchdog checks every 250 ms
 
 // Arms an upstream read: the route timeout when it comes first, else the idle timeout.
 void arm_upstream_read(net::Stream& s, Deadline::time_point response_deadline, Clock::duration idle) {
@@ -443,6 +450,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
     // The response head, skipping interim 1xx responses (101 ends the exchange for websockets).
     if (plan.route->timeout().count() > 0) response_deadline = Deadline::now() + plan.route->timeout();
     bool retry = false;
+    unsigned interim = 0;  // 1xx heads skipped so far; each takes arena memory until the request ends
     while (true) {
       rp.emplace(c.arena);
       rp->header_limit(header_limit);
@@ -481,7 +489,13 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
         break;
       }
       const unsigned code = rp->get().result_int();
-      if (code >= 100 && code < 200 && code != 101) continue;
+      if (code >= 100 && code < 200 && code != 101) {
+        if (++interim <= max_interim_responses) continue;
+        telemetry::log(telemetry::Level::warn, "upstream sent too many interim responses",
+                       {{"request_id", ex.request_id}, {"upstream", target.url}});
+        fail_status = 502;
+        fail_sentence = "The upstream service sent an invalid response.";
+      }
       break;
     }
     if (retry && !fail_status) continue;

@@ -1,7 +1,5 @@
 #include "telemetry/access_log.h"
 
-#include <pthread.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -120,10 +118,11 @@ void write_all(const char* data, std::size_t size) {
   }
 }
 
-// Writes the workers' filled buffers to stdout on a thread of its own: a write to a log file on a busy disk, or to
-// a pipe whose reader lags (a container's log driver), can block for milliseconds or more, which must not stall a
-// worker's event loop. Bounded: when `max_queued` buffers wait already, a worker handing over another waits
-// (back-pressure rather than lost or reordered lines).
+// Writes the workers' filled buffers to stdout on a thread of its own: a write to a log file on a busy disk, or to a
+// pipe whose reader lags (a container's log driver), can block for milliseconds or more, which must not stall a
+// worker's event loop. Normal priority: a write takes tens of microseconds, and a lower one would let busy
+// neighbours starve the writer until its queue fills. Bounded: when `max_queued` buffers wait already, a worker
+// handing over another waits (back-pressure rather than lost or reordered lines).
 class Writer {
  public:
   static constexpr std::size_t max_queued = 128;  // of AccessLog::capacity bytes each: 8 MiB
@@ -139,7 +138,7 @@ class Writer {
   std::unique_ptr<char[]> submit(std::unique_ptr<char[]> buffer, std::size_t size) {
     std::unique_lock lock(mutex_);
     space_.wait(lock, [&] { return queue_.size() < max_queued; });
-    queue_.push_back({std::move(buffer), size});
+    queue_.push_back({std::move(buffer), size, true});
     std::unique_ptr<char[]> spare;
     if (!spares_.empty()) {
       spare = std::move(spares_.back());
@@ -150,10 +149,17 @@ class Writer {
     return spare ? std::move(spare) : std::unique_ptr<char[]>(new char[AccessLog::capacity]);
   }
 
-  // Returns once everything submitted so far is written. At normal priority from then on: nothing else runs.
+  // Takes a buffer of another size (one line too long for a worker's buffer), to be written after what is queued.
+  void submit_once(std::unique_ptr<char[]> buffer, std::size_t size) {
+    std::unique_lock lock(mutex_);
+    space_.wait(lock, [&] { return queue_.size() < max_queued; });
+    queue_.push_back({std::move(buffer), size, false});
+    lock.unlock();
+    work_.notify_one();
+  }
+
+  // Returns once everything submitted so far is written.
   void drain() {
-    sched_param param{};
-    pthread_setschedparam(thread_.native_handle(), SCHED_OTHER, &param);
     std::unique_lock lock(mutex_);
     idle_.wait(lock, [&] { return queue_.empty() && !writing_; });
   }
@@ -162,6 +168,7 @@ class Writer {
   struct Pending {
     std::unique_ptr<char[]> data;
     std::size_t size;
+    bool recyclable;  // of AccessLog::capacity bytes
   };
 
   Writer() : thread_([this] { run(); }) {}
@@ -175,10 +182,6 @@ class Writer {
   }
 
   void run() {
-    // Lowest priority: the writer runs when a core is free rather than preempting a worker for a timeslice. It
-    // cannot starve anything: on a saturated machine its queue fills and workers write their buffers themselves.
-    sched_param param{};
-    pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
     std::unique_lock lock(mutex_);
     while (true) {
       work_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
@@ -191,7 +194,7 @@ class Writer {
       write_all(next.data.get(), next.size);
       lock.lock();
       writing_ = false;
-      if (spares_.size() < max_spares) spares_.push_back(std::move(next.data));
+      if (next.recyclable && spares_.size() < max_spares) spares_.push_back(std::move(next.data));
       if (queue_.empty()) idle_.notify_all();
     }
   }
@@ -215,12 +218,11 @@ bool AccessLog::append(const AccessRecord& r) {
   const bool was_empty = size_ == 0;
   const std::size_t bound = line_bound(r);
   if (bound > capacity) {
-    // A line too long for the buffer (a huge Host or path): written on its own, after what is buffered.
-    const std::unique_ptr<char[]> line(new char[bound]);
+    // A line too long for the buffer (a huge Host or path): handed over on its own, after what is buffered.
+    std::unique_ptr<char[]> line(new char[bound]);
     const std::size_t n = format_line(r, line.get());
     flush();
-    Writer::instance().drain();
-    write_all(line.get(), n);
+    Writer::instance().submit_once(std::move(line), n);
     return false;
   }
   if (capacity - size_ < bound) flush();

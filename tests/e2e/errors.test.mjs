@@ -145,3 +145,42 @@ describe('upstream sending bytes past its response', () => {
     assert.equal(requests, 3, 'each request reached the upstream');
   });
 });
+
+// Interim 1xx responses are skipped, but not without end: each costs memory until the request ends.
+describe('upstream sending interim responses', () => {
+  let server, p;
+  before(async () => {
+    const net = await import('node:net');
+    server = net.createServer((sock) => {
+      sock.once('data', (d) => {
+        const count = Number(/GET \/(\d+)/.exec(d.toString('latin1'))?.[1] ?? 0);
+        sock.end('HTTP/1.1 100 Continue\r\n\r\n'.repeat(count) + 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfine');
+      });
+      sock.on('error', () => {});
+    });
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    p = await startPostern({
+      config: {
+        address: '127.0.0.1:0',
+        insecure_server: true,
+        routes: [publicRoute('http://interim.example.test', `http://127.0.0.1:${server.address().port}`)],
+      },
+    });
+  });
+  after(async () => {
+    await p?.stopAndCheck();
+    await new Promise((r) => server.close(r));
+  });
+
+  it('a few are skipped; the final response is relayed', async () => {
+    const res = await p.request('http://interim.example.test/3');
+    assert.equal(res.status, 200);
+    assert.equal(res.text, 'fine');
+  });
+
+  it('more than 16 make a 502', async () => {
+    const res = await p.request('http://interim.example.test/40', { headers: { accept: 'application/json' } });
+    assert.equal(res.status, 502);
+    assert.ok(p.messages().some((m) => m.includes('too many interim responses')), p.stderr.slice(-2000));
+  });
+});

@@ -62,3 +62,13 @@ TEST(NameResolver, APassedDeadlineGivesUpAtOnce) {
   const auto found = run_lookup(resolver, io, "localhost", std::chrono::seconds(10));
   EXPECT_FALSE(found.error) << found.error.message();
 }
+
+TEST(NameResolver, AfterShutdownLookupsAreRefusedAndNothingIsAwaited) {
+  asio::io_context io(net::worker_concurrency_hint);
+  net::NameResolver resolver(io);
+  // One lookup abandoned by its caller (deadline passed) may still be running on the helper thread.
+  EXPECT_EQ(run_lookup(resolver, io, "localhost", std::chrono::milliseconds(-1)).error, asio::error::timed_out);
+  resolver.shutdown();
+  const auto refused = run_lookup(resolver, io, "localhost", std::chrono::seconds(10));
+  EXPECT_EQ(refused.error, asio::error::operation_aborted);
+}
