@@ -16,6 +16,8 @@ PATH=$PATH:/usr/sbin:/sbin
 
 bench_dir=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$bench_dir/.." && pwd)
+# shellcheck source=nginx-conf.sh
+source "$bench_dir/nginx-conf.sh"
 POSTERN_BIN=${POSTERN_BIN:-$repo/build/postern}
 duration=8 conns=256 port_base=${BENCH_PORT:-18180} keep_tmp=0
 
@@ -62,27 +64,9 @@ wait_port() {
   die "nothing answers on 127.0.0.1:$1 (logs in $tmp; -k keeps them)"
 }
 
-nginx_conf() {  # NAME EXTRA-MAIN-DIRECTIVES SERVERS
+nginx_conf() {  # NAME MAIN-DIRECTIVES SERVERS
   mkdir -p "$tmp/$1"
-  cat >"$tmp/$1/nginx.conf" <<EOF
-daemon off;
-$2
-pid nginx.pid;
-error_log error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    server_tokens off;
-    client_body_temp_path body;
-    proxy_temp_path proxy;
-    fastcgi_temp_path fastcgi;
-    uwsgi_temp_path uwsgi;
-    scgi_temp_path scgi;
-    keepalive_timeout 75s;
-    keepalive_requests 1000000;
-$3
-}
-EOF
+  write_nginx_conf "$tmp/$1/nginx.conf" "$2" "$3"
 }
 
 body="Hello from the Postern bench backend (nginx on 127.0.0.1). This body is 100 bytes long"

@@ -13,6 +13,8 @@ PATH=$PATH:/usr/sbin:/sbin   # nginx lives in /usr/sbin
 
 bench_dir=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$bench_dir/.." && pwd)
+# shellcheck source=nginx-conf.sh
+source "$bench_dir/nginx-conf.sh"
 POSTERN_BIN=${POSTERN_BIN:-$repo/build/postern}
 
 duration=10 warmup=2 conns="32 256" port_base=${BENCH_PORT:-18080} workers=2 keep_tmp=0
@@ -171,25 +173,7 @@ nginx_conf() {
   local name=$1 nworkers=$2
   shift 2
   mkdir -p "$tmp/$name"
-  cat >"$tmp/$name/nginx.conf" <<EOF
-daemon off;
-worker_processes $nworkers;
-pid nginx.pid;
-error_log error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    server_tokens off;
-    client_body_temp_path body;
-    proxy_temp_path proxy;
-    fastcgi_temp_path fastcgi;
-    uwsgi_temp_path uwsgi;
-    scgi_temp_path scgi;
-    keepalive_timeout 75s;
-    keepalive_requests 1000000;
-$*
-}
-EOF
+  write_nginx_conf "$tmp/$name/nginx.conf" "worker_processes $nworkers;" "$*"
 }
 
 # start_nginx NAME PORT: run nginx with $tmp/NAME/nginx.conf as our child (daemon off); sets nginx_pid.

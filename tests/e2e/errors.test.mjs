@@ -3,7 +3,10 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startPostern, startUpstream, publicRoute, unusedPort } from './lib/index.mjs';
+import { startPostern, startUpstream, startRawUpstream, publicRoute, unusedPort } from './lib/index.mjs';
+
+// Postern with one public route to a raw upstream.
+const rawConfig = (from, to) => ({ address: '127.0.0.1:0', insecure_server: true, routes: [publicRoute(from, to)] });
 
 describe('upstream errors', { concurrency: true }, () => {
   let up, p, deadPort;
@@ -103,11 +106,10 @@ describe('upstream errors', { concurrency: true }, () => {
 // An upstream that writes more than its response declares: the extra bytes must never be taken for the answer to a
 // later request (response desynchronisation). Postern does not reuse a connection with unsolicited bytes.
 describe('upstream sending bytes past its response', () => {
-  let server, p;
+  let raw, p;
   let requests = 0;
   before(async () => {
-    const net = await import('node:net');
-    server = net.createServer((sock) => {
+    raw = await startRawUpstream((sock) => {
       let seen = '';
       sock.on('data', (d) => {
         seen += d.toString('latin1');
@@ -120,20 +122,12 @@ describe('upstream sending bytes past its response', () => {
           );
         }
       });
-      sock.on('error', () => {});
     });
-    await new Promise((r) => server.listen(0, '127.0.0.1', r));
-    p = await startPostern({
-      config: {
-        address: '127.0.0.1:0',
-        insecure_server: true,
-        routes: [publicRoute('http://extra.example.test', `http://127.0.0.1:${server.address().port}`)],
-      },
-    });
+    p = await startPostern({ config: rawConfig('http://extra.example.test', raw.origin) });
   });
   after(async () => {
     await p?.stopAndCheck();
-    await new Promise((r) => server.close(r));
+    await raw?.stop();
   });
 
   it('every request gets its own response, never the leftover', async () => {
@@ -148,28 +142,19 @@ describe('upstream sending bytes past its response', () => {
 
 // Interim 1xx responses are skipped, but not without end: each costs memory until the request ends.
 describe('upstream sending interim responses', () => {
-  let server, p;
+  let raw, p;
   before(async () => {
-    const net = await import('node:net');
-    server = net.createServer((sock) => {
+    raw = await startRawUpstream((sock) => {
       sock.once('data', (d) => {
         const count = Number(/GET \/(\d+)/.exec(d.toString('latin1'))?.[1] ?? 0);
         sock.end('HTTP/1.1 100 Continue\r\n\r\n'.repeat(count) + 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfine');
       });
-      sock.on('error', () => {});
     });
-    await new Promise((r) => server.listen(0, '127.0.0.1', r));
-    p = await startPostern({
-      config: {
-        address: '127.0.0.1:0',
-        insecure_server: true,
-        routes: [publicRoute('http://interim.example.test', `http://127.0.0.1:${server.address().port}`)],
-      },
-    });
+    p = await startPostern({ config: rawConfig('http://interim.example.test', raw.origin) });
   });
   after(async () => {
     await p?.stopAndCheck();
-    await new Promise((r) => server.close(r));
+    await raw?.stop();
   });
 
   it('a few are skipped; the final response is relayed', async () => {

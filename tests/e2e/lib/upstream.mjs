@@ -3,6 +3,7 @@
 //   const up = await startUpstream({ t });              // up.origin = 'http://127.0.0.1:PORT'
 //   const tlsUp = await startUpstream({ tls: pki.server, name: 'secure', t });   // https://127.0.0.1:PORT
 
+import net from 'node:net';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,4 +51,22 @@ export async function startUpstream({ tls, name = '', t, host = '127.0.0.1', kee
   const port = Number(line[3]);
   const origin = `${line[1]}://${line[2]}:${port}`;
   return { port, origin, url: (p = '/') => origin + p, name, stop, child, stderr: () => err, stdout: () => out };
+}
+
+/**
+ * A misbehaving upstream in this process: a raw TCP server on 127.0.0.1 whose every connection goes to
+ * `onConnection(socket)` (socket errors are ignored). Resolves with { port, origin, stop() }.
+ */
+export async function startRawUpstream(onConnection) {
+  const server = net.createServer((sock) => {
+    sock.on('error', () => {});
+    onConnection(sock);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  return {
+    port,
+    origin: `http://127.0.0.1:${port}`,
+    stop: () => new Promise((resolve) => server.close(resolve)),
+  };
 }
