@@ -71,15 +71,7 @@ nginx_conf() {  # NAME MAIN-DIRECTIVES SERVERS
 
 body="Hello from the Postern bench backend (nginx on 127.0.0.1). This body is 100 bytes long"
 while ((${#body} < 99)); do body+=.; done
-nginx_conf backend "worker_processes 1;" "
-    server {
-        listen 127.0.0.1:$backend_port backlog=4096;
-        location / { default_type text/plain; return 200 \"$body\\n\"; }
-    }
-    server {
-        listen 127.0.0.1:$status_port;
-        location / { stub_status; }
-    }"
+nginx_conf backend "worker_processes 1;" "$(nginx_backend_servers "$backend_port" "$status_port" "$body")"
 nginx -p "$tmp/backend/" -c "$tmp/backend/nginx.conf" >"$tmp/backend/stderr.log" 2>&1 &
 pids+=($!)
 wait_port "$backend_port"
@@ -105,19 +97,7 @@ measure() {
 
 results=()
 
-nginx_conf nginx "worker_processes 1; master_process off;" "
-    upstream backend { server 127.0.0.1:$backend_port; keepalive 512; keepalive_requests 1000000; }
-    server {
-        listen 127.0.0.1:$nginx_port backlog=4096;
-        location / {
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection \"\";
-            proxy_set_header Host \$host;
-            proxy_set_header X-Forwarded-For \$remote_addr;
-            proxy_set_header X-Forwarded-Proto \$scheme;
-        }
-    }"
+nginx_conf nginx "worker_processes 1; master_process off;" "$(nginx_proxy_servers "$nginx_port" "$backend_port")"
 valgrind --tool=callgrind --callgrind-out-file="$tmp/nginx.callgrind" \
   nginx -p "$tmp/nginx/" -c "$tmp/nginx/nginx.conf" >"$tmp/nginx/stderr.log" 2>&1 &
 nginx_pid=$!

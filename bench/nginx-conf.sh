@@ -24,3 +24,41 @@ $3
 }
 EOF_CONF
 }
+
+# nginx_backend_servers PORT STATUS_PORT BODY: the backend every request goes to (BODY, as text/plain) and its
+# stub_status, whose request counter tells how many requests really went through.
+nginx_backend_servers() {
+  cat <<EOF_CONF
+    server {
+        listen 127.0.0.1:$1 backlog=4096;
+        location / { default_type text/plain; return 200 "$3\n"; }
+    }
+    server {
+        listen 127.0.0.1:$2;
+        location / { stub_status; }
+    }
+EOF_CONF
+}
+
+# nginx_proxy_servers PORT BACKEND_PORT: nginx as a plain keep-alive reverse proxy to the backend — the reference
+# Postern is compared with.
+nginx_proxy_servers() {
+  cat <<EOF_CONF
+    upstream backend {
+        server 127.0.0.1:$2;
+        keepalive 512;
+        keepalive_requests 1000000;
+    }
+    server {
+        listen 127.0.0.1:$1 backlog=4096;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host;
+            proxy_set_header X-Forwarded-For \$remote_addr;
+            proxy_set_header X-Forwarded-Proto \$scheme;
+        }
+    }
+EOF_CONF
+}

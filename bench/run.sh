@@ -187,37 +187,13 @@ start_nginx() {
   wait_port "$2" "$nginx_pid" "$dir/error.log"
 }
 
-nginx_conf backend "$workers" "
-    server {
-        listen 127.0.0.1:$backend_port backlog=4096;
-        location / { default_type text/plain; return 200 \"$body\\n\"; }
-    }
-    server {
-        listen 127.0.0.1:$status_port;
-        location / { stub_status; }
-    }"
+nginx_conf backend "$workers" "$(nginx_backend_servers "$backend_port" "$status_port" "$body")"
 
 # --- targets: start_TARGET sets target_pid, target_port and target_cookie (Cookie header wrk sends, or empty) ---
 start_direct() { target_pid=$backend_pid target_port=$backend_port target_cookie=; }
 
 start_nginx_proxy() {
-  nginx_conf nginx "$workers" "
-    upstream backend {
-        server 127.0.0.1:$backend_port;
-        keepalive 512;
-        keepalive_requests 1000000;
-    }
-    server {
-        listen 127.0.0.1:$nginx_port backlog=4096;
-        location / {
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection \"\";
-            proxy_set_header Host \$host;
-            proxy_set_header X-Forwarded-For \$remote_addr;
-            proxy_set_header X-Forwarded-Proto \$scheme;
-        }
-    }"
+  nginx_conf nginx "$workers" "$(nginx_proxy_servers "$nginx_port" "$backend_port")"
   start_nginx nginx "$nginx_port"
   target_pid=$nginx_pid target_port=$nginx_port target_cookie=
 }
