@@ -16,8 +16,8 @@ PATH=$PATH:/usr/sbin:/sbin
 
 bench_dir=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$bench_dir/.." && pwd)
-# shellcheck source=nginx-conf.sh
-source "$bench_dir/nginx-conf.sh"
+# shellcheck source=configs.sh
+source "$bench_dir/configs.sh"
 POSTERN_BIN=${POSTERN_BIN:-$repo/build/postern}
 duration=8 conns=256 port_base=${BENCH_PORT:-18180} keep_tmp=0
 
@@ -109,14 +109,7 @@ kill -TERM "$nginx_pid" 2>/dev/null || true
 wait "$nginx_pid" 2>/dev/null || true
 
 mkdir -p "$tmp/postern"
-cat >"$tmp/postern/config.yaml" <<EOF
-address: 127.0.0.1:$postern_port
-insecure_server: true
-routes:
-  - from: http://127.0.0.1:$postern_port
-    to: http://127.0.0.1:$backend_port
-    allow_public_unauthenticated_access: true
-EOF
+postern_public_config "$postern_port" "$backend_port" >"$tmp/postern/config.yaml"
 valgrind --tool=callgrind --callgrind-out-file="$tmp/postern.callgrind" \
   "$POSTERN_BIN" --config "$tmp/postern/config.yaml" --threads 1 >"$tmp/postern/access.log" 2>"$tmp/postern/stderr.log" &
 postern_pid=$!

@@ -13,8 +13,8 @@ PATH=$PATH:/usr/sbin:/sbin   # nginx lives in /usr/sbin
 
 bench_dir=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$bench_dir/.." && pwd)
-# shellcheck source=nginx-conf.sh
-source "$bench_dir/nginx-conf.sh"
+# shellcheck source=configs.sh
+source "$bench_dir/configs.sh"
 POSTERN_BIN=${POSTERN_BIN:-$repo/build/postern}
 
 duration=10 warmup=2 conns="32 256" port_base=${BENCH_PORT:-18080} workers=2 keep_tmp=0
@@ -210,14 +210,7 @@ run_postern() {
 
 start_postern() {
   mkdir -p "$tmp/postern"
-  cat >"$tmp/postern/config.yaml" <<EOF
-address: 127.0.0.1:$postern_port
-insecure_server: true
-routes:
-  - from: http://127.0.0.1:$postern_port
-    to: http://127.0.0.1:$backend_port
-    allow_public_unauthenticated_access: true
-EOF
+  postern_public_config "$postern_port" "$backend_port" >"$tmp/postern/config.yaml"
   run_postern postern "$postern_port"
 }
 

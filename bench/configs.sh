@@ -1,5 +1,5 @@
-# Sourced by the bench scripts: the nginx configuration they all run (a backend answering 100 bytes, nginx as a
-# plain proxy), so that every script measures the same nginx.
+# Sourced by the bench scripts: the configurations they all run (the backend answering 100 bytes, nginx as a plain
+# proxy, Postern on a public route), so that every script measures the same setups.
 #
 # write_nginx_conf FILE MAIN-DIRECTIVES HTTP-SERVERS: an nginx.conf for `nginx -p DIR/ -c FILE` (daemon off, every
 # path relative to the prefix, no access log, keep-alive for a million requests).
@@ -60,5 +60,17 @@ nginx_proxy_servers() {
             proxy_set_header X-Forwarded-Proto \$scheme;
         }
     }
+EOF_CONF
+}
+
+# postern_public_config PORT BACKEND_PORT: Postern with one public route to the backend (Pomerium's keys).
+postern_public_config() {
+  cat <<EOF_CONF
+address: 127.0.0.1:$1
+insecure_server: true
+routes:
+  - from: http://127.0.0.1:$1
+    to: http://127.0.0.1:$2
+    allow_public_unauthenticated_access: true
 EOF_CONF
 }
