@@ -83,6 +83,16 @@ struct NameResolver::State {
   }
 };
 
+namespace {
+
+Lookup failed_lookup(boost::system::error_code error) {
+  Lookup out;
+  out.error = error;
+  return out;
+}
+
+}  // namespace
+
 NameResolver::NameResolver(asio::io_context& io) : io_(io), state_(std::make_shared<State>()) {}
 
 NameResolver::~NameResolver() {
@@ -128,29 +138,18 @@ void NameResolver::deliver() {
 }
 
 Task<Lookup> NameResolver::resolve(std::string host, std::uint16_t port, Watched::clock::time_point deadline) {
+  if (stopped_) co_return failed_lookup(asio::error::operation_aborted);
   auto job = std::make_shared<Job>();
   job->host = std::move(host);
   job->port = port;
   {
     std::lock_guard lock(state_->mutex);
-    if (state_->todo.size() >= max_queued) {
-      Lookup busy;
-      busy.error = asio::error::no_buffer_space;
-      co_return busy;
-    }
-    if (stopped_) {
-      Lookup stopped;
-      stopped.error = asio::error::operation_aborted;
-      co_return stopped;
-    }
+    if (state_->todo.size() >= max_queued) co_return failed_lookup(asio::error::no_buffer_space);
     if (!state_->thread_started) {
       if (state_->event_fd < 0) state_->event_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
       const int mine = state_->event_fd >= 0 ? ::dup(state_->event_fd) : -1;
-      if (mine < 0) {
-        Lookup failed;
-        failed.error = boost::system::error_code(errno, boost::system::system_category());
-        co_return failed;  // the eventfd (if any) is kept for the next attempt
-      }
+      if (mine < 0)  // the eventfd (if any) is kept for the next attempt
+        co_return failed_lookup(boost::system::error_code(errno, boost::system::system_category()));
       ready_ = std::make_unique<asio::posix::basic_stream_descriptor<Executor>>(io_.get_executor(), mine);
       std::thread(State::run, state_).detach();  // holds the state until it exits
       state_->thread_started = true;
@@ -167,11 +166,8 @@ Task<Lookup> NameResolver::resolve(std::string host, std::uint16_t port, Watched
   job->waiter = &wake;
   auto [ec] = co_await wake.async_wait(nothrow);
   job->waiter = nullptr;
-  if (!ec) {
-    Lookup late;
-    late.error = asio::error::timed_out;
-    co_return late;  // the lookup goes on alone; its result is dropped on delivery
-  }
+  // Past the deadline the lookup goes on alone; its result is dropped on delivery.
+  if (!ec) co_return failed_lookup(asio::error::timed_out);
   co_return std::move(job->result);
 }
 

@@ -76,9 +76,9 @@ struct Connection {
   std::pmr::memory_resource* arena = std::pmr::new_delete_resource();
   // The upstream response being relayed (kept here rather than in a coroutine frame: frames over 2 KiB are never
   // recycled by Asio and cost a malloc per request).
-  std::optional<UpstreamResponseParser> response_parser;
-  Exchange exchange;  // the request being served (see handle_request)
-  net::UpstreamEndpoint endpoint;  // where that request goes (see forward)
+  std::optional<UpstreamResponseParser> response_parser{};
+  Exchange exchange{};  // the request being served (see handle_request)
+  net::UpstreamEndpoint endpoint{};  // where that request goes (see forward)
 
   char* relay_buffer() {
     if (!relay) relay = worker.relay_buffers.lease();

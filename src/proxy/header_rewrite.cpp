@@ -71,27 +71,17 @@ void collect_connection_named(std::string_view value, std::vector<std::string_vi
     if (drops_named_header(token)) named.emplace_back(token.data(), token.size());
 }
 
-bool named_in(std::string_view name, const std::vector<std::string_view>& names) noexcept {
-  for (const auto n : names)
-    if (core::iequals(name, n)) return true;
-  return false;
-}
+// The header name of a list entry: the entry itself, or the first of a (name, value) pair.
+std::string_view header_name(std::string_view name) noexcept { return name; }
+template <class Value>
+std::string_view header_name(const std::pair<std::string, Value>& header) noexcept { return header.first; }
+std::string_view header_name(const HeaderView& header) noexcept { return header.first; }
 
-bool named_in(std::string_view name, const std::vector<std::string>& names) noexcept {
+// Whether `name` is one of `names` (any list of names or of headers), ignoring ASCII case.
+template <class Names>
+bool named_in(std::string_view name, const Names& names) noexcept {
   for (const auto& n : names)
-    if (core::iequals(name, n)) return true;
-  return false;
-}
-
-bool named_in(std::string_view name, const config::HeaderList& headers) noexcept {
-  for (const auto& h : headers)
-    if (core::iequals(name, h.first)) return true;
-  return false;
-}
-
-bool named_in(std::string_view name, std::span<const HeaderView> headers) noexcept {
-  for (const auto& h : headers)
-    if (core::iequals(name, h.first)) return true;
+    if (core::iequals(name, header_name(n))) return true;
   return false;
 }
 
@@ -168,18 +158,9 @@ void write_upstream_request_head(const RequestHeader& req, const config::Setting
   for (const auto& f : req) {
     const auto name = f.name_string();
     if (!named.empty() && named_in(name, named)) continue;
+    // Expect too: 100-continue is answered by Postern itself.
+    if (is_hop_by_hop(f.name(), ctx.websocket) || f.name() == http::field::expect) continue;
     switch (f.name()) {
-      case http::field::connection:
-      case http::field::keep_alive:
-      case http::field::proxy_connection:
-      case http::field::te:
-      case http::field::trailer:
-      case http::field::transfer_encoding:
-      case http::field::expect:  // 100-continue is answered by Postern itself
-        continue;
-      case http::field::upgrade:
-        if (!ctx.websocket) continue;
-        break;
       case http::field::host:
         if (!rs.preserve_host_header) continue;
         break;

@@ -61,7 +61,7 @@ struct RequestFacts {
           if (expect.data() == nullptr) expect = f.value();
           break;
         case http::field::connection:
-          if (connection.empty()) connection = f.value();
+          if (connection.data() == nullptr) connection = f.value();
           break;
         case http::field::upgrade:
           if (upgrade.data() == nullptr) upgrade = f.value();
@@ -91,10 +91,10 @@ const char* framing_problem(const RequestParser& parser, const RequestFacts& fac
   return nullptr;
 }
 
-bool wants_websocket(const RequestHeader& req, const RequestFacts& facts) {
+bool wants_websocket(const RequestFacts& facts) {
   if (facts.upgrade.data() == nullptr) return false;
   bool connection_upgrade = false;
-  for (const auto& token : http::token_list(req[http::field::connection]))
+  for (const auto& token : http::token_list(facts.connection))
     if (core::iequals(token, "upgrade")) connection_upgrade = true;
   return connection_upgrade && core::iequals(core::trim(facts.upgrade), "websocket");
 }
@@ -279,8 +279,9 @@ awaitable<bool> deliver_response(Connection& c, Exchange& ex, const config::Comp
     pending = static_cast<std::size_t>(*remaining);
     body = static_cast<const char*>(up->buffer.data().data());
   } else if (!rp->is_done()) {
-    body = c.relay_buffer();
-    parse_buffered_body(up->buffer, *rp, c.relay_buffer(), body_chunk, pending, rec);
+    char* buf = c.relay_buffer();
+    body = buf;
+    parse_buffered_body(up->buffer, *rp, buf, body_chunk, pending, rec);
   }
   ex.bytes_out += pending;
   const bool complete = direct || rp->is_done();
@@ -549,7 +550,7 @@ void plan_request(Connection& c, RequestParser& parser, Plan& p) {
   const auto match = c.shared.snapshot->routes.match(p.rc.host, port, p.rc.path);
   p.rc.host_known = match.host_known;
   p.route = match.route;
-  p.websocket = wants_websocket(req, facts);
+  p.websocket = wants_websocket(facts);
   const std::string& path = p.rc.path;
   const bool ours = path.starts_with("/.pomerium") || path.starts_with("/.well-known/pomerium") ||
                     (p.rc.on_authenticate_host && (path == "/oauth2/callback" || path == "/" || path == "/robots.txt"));

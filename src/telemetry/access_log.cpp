@@ -136,27 +136,12 @@ class Writer {
   // Takes `buffer` (holding `size` bytes) to write; gives back an empty buffer to go on with. Waits while the
   // queue is full (back-pressure: lines are neither lost nor reordered).
   std::unique_ptr<char[]> submit(std::unique_ptr<char[]> buffer, std::size_t size) {
-    std::unique_lock lock(mutex_);
-    space_.wait(lock, [&] { return queue_.size() < max_queued; });
-    queue_.push_back({std::move(buffer), size, true});
-    std::unique_ptr<char[]> spare;
-    if (!spares_.empty()) {
-      spare = std::move(spares_.back());
-      spares_.pop_back();
-    }
-    lock.unlock();
-    work_.notify_one();
+    auto spare = enqueue({std::move(buffer), size, true});
     return spare ? std::move(spare) : std::unique_ptr<char[]>(new char[AccessLog::capacity]);
   }
 
   // Takes a buffer of another size (one line too long for a worker's buffer), to be written after what is queued.
-  void submit_once(std::unique_ptr<char[]> buffer, std::size_t size) {
-    std::unique_lock lock(mutex_);
-    space_.wait(lock, [&] { return queue_.size() < max_queued; });
-    queue_.push_back({std::move(buffer), size, false});
-    lock.unlock();
-    work_.notify_one();
-  }
+  void submit_once(std::unique_ptr<char[]> buffer, std::size_t size) { enqueue({std::move(buffer), size, false}); }
 
   // Returns once everything submitted so far is written.
   void drain() {
@@ -170,6 +155,22 @@ class Writer {
     std::size_t size;
     bool recyclable;  // of AccessLog::capacity bytes
   };
+
+  // Queues `pending`, waiting while the queue is full; for a recyclable buffer, hands back a spare one if any.
+  std::unique_ptr<char[]> enqueue(Pending pending) {
+    std::unique_lock lock(mutex_);
+    space_.wait(lock, [&] { return queue_.size() < max_queued; });
+    const bool recyclable = pending.recyclable;
+    queue_.push_back(std::move(pending));
+    std::unique_ptr<char[]> spare;
+    if (recyclable && !spares_.empty()) {
+      spare = std::move(spares_.back());
+      spares_.pop_back();
+    }
+    lock.unlock();
+    work_.notify_one();
+    return spare;
+  }
 
   Writer() : thread_([this] { run(); }) {}
   ~Writer() {
