@@ -1,6 +1,9 @@
 // postern: an identity-aware access proxy configured like Pomerium.
 //   postern --config FILE          run (Pomerium's spelling -config FILE works too)
 //   postern validate --config FILE check a configuration, print every problem, exit 0 or 1
+//   postern policy check --config FILE --route URL --email E [--user ID] [--group G]... [--claim k=v]...
+//                        [--method M] [--source-ip IP] [--at TIME] [--anonymous]
+//                                  print the decision of the route's policy and why (exit 0 allow, 2 deny, 3 sign-in)
 //   postern --version
 #include <CLI/CLI.hpp>
 
@@ -9,6 +12,7 @@
 #include <iostream>
 #include <thread>
 
+#include "app/policy_check.h"
 #include "app/server.h"
 #include "config/loader.h"
 #include "telemetry/log.h"
@@ -63,6 +67,23 @@ int main(int argc, char** argv) {
   std::string validate_path;
   validate->add_option("--config,-c", validate_path, "configuration file (YAML)");
 
+  auto* policy = app.add_subcommand("policy", "inspect route policies");
+  auto* check = policy->add_subcommand("check", "print a route policy's decision for a user and request, and why");
+  policy->require_subcommand(1);
+  std::string check_path;
+  app::PolicyQuery query;
+  check->add_option("--config,-c", check_path, "configuration file (YAML)");
+  check->add_option("--route", query.url, "the URL requested, e.g. https://grafana.example.com/d/abc")->required();
+  check->add_option("--email", query.email, "the user's email");
+  check->add_option("--user", query.user, "the user's id (the IdP's sub; defaults to the email)");
+  check->add_option("--group", query.groups, "a group the user is in (id or name); repeatable");
+  check->add_option("--claim", query.claims, "a claim, name=value; repeat a name for a list");
+  check->add_option("--method", query.method, "the request method (default GET)");
+  check->add_option("--source-ip", query.source_ip, "the client's address (default 127.0.0.1)");
+  check->add_option("--at", query.at, "when, as ISO-8601 (default now)");
+  check->add_flag("--anonymous", query.anonymous, "a request without a session");
+  check->add_flag("--cors-preflight", query.cors_preflight, "an OPTIONS request with Origin and Access-Control-Request-Method");
+
   try {
     app.parse(normalize_args(argc, argv));
   } catch (const CLI::ParseError& e) {
@@ -81,6 +102,13 @@ int main(int argc, char** argv) {
               << (settings->warnings.empty() ? "" : ", " + std::to_string(settings->warnings.size()) + " warning(s)")
               << "\n";
     return 0;
+  }
+
+  if (*check) {
+    auto settings = load(check_path.empty() ? config_path : check_path, true);
+    if (!settings) return 1;
+    const config::Snapshot snapshot(std::move(*settings));
+    return app::run_policy_check(snapshot, query, std::cout, std::cerr);
   }
 
   telemetry::init_logging(telemetry::Level::info);

@@ -28,6 +28,7 @@ using net::nothrow;
 
 std::shared_ptr<const proxy::Shared> build_shared(config::SnapshotPtr snapshot) {
   auto shared = std::make_shared<proxy::Shared>();
+  shared->authorize_log_fields = telemetry::authorize_fields(snapshot->settings.authorize_log_fields);
   const auto& settings = snapshot->settings;
   if (!settings.insecure_server) {
     if (settings.certificates.empty()) {

@@ -13,7 +13,7 @@ constexpr std::string_view implemented_global[] = {
     "idp_client_secret_file", "idp_scopes", "idp_request_params", "shared_secret", "shared_secret_file",
     "cookie_secret", "cookie_secret_file", "cookie_name", "cookie_domain", "cookie_expire", "cookie_http_only",
     "cookie_secure", "cookie_same_site", "signing_key", "signing_key_file", "jwt_claims_headers",
-    "signout_redirect_url", "programmatic_redirect_domain_whitelist"};
+    "signout_redirect_url", "programmatic_redirect_domain_whitelist", "authorize_log_fields"};
 
 // Pomerium settings (v0.19 through HEAD) that Postern does not implement yet.
 constexpr std::string_view pending_global[] = {
@@ -32,7 +32,7 @@ constexpr std::string_view pending_global[] = {
     "merge_slashes", "normalize_path", "path_with_escaped_slashes_action", "headers_with_underscores_action",
     "allow_upgrades", "dns_lookup_family", "dns_refresh_rate", "dns_failure_refresh_rate", "dns_query_timeout",
     "dns_query_tries", "dns_udp_max_queries", "dns_use_tcp", "dns_resolvers", "circuit_breaker_thresholds",
-    "proxy_log_level", "access_log_fields", "authorize_log_fields", "metrics_address", "metrics_basic_auth",
+    "proxy_log_level", "access_log_fields", "metrics_address", "metrics_basic_auth",
     "metrics_certificate", "metrics_certificate_key", "metrics_certificate_file", "metrics_certificate_key_file",
     "metrics_client_ca", "metrics_client_ca_file", "health_check_addr", "health_check_systemd_disabled",
     "debug_address", "runtime_flags", "installation_id", "tracing_provider", "tracing_sample_rate",
@@ -49,17 +49,18 @@ constexpr std::string_view implemented_route[] = {
     "preserve_host_header", "host_rewrite", "set_request_headers", "remove_request_headers", "set_response_headers",
     "timeout", "idle_timeout", "allow_websockets", "tls_skip_verify", "tls_server_name", "tls_custom_ca",
     "tls_custom_ca_file", "allow_public_unauthenticated_access", "allowed_users", "allowed_domains",
-    "allow_any_authenticated_user", "pass_identity_headers"};
+    "allow_any_authenticated_user", "pass_identity_headers", "allowed_groups", "allowed_idp_claims",
+    "cors_allow_preflight", "policy", "sub_policies", "show_error_details",
+    "policy_mode"};  // policy_mode is Postern's own (shadow mode)
 
 constexpr std::string_view pending_route[] = {
     "id", "name", "description", "logo_url", "redirect", "response", "regex_priority_order", "host_rewrite_header",
-    "host_path_regex_rewrite_pattern", "host_path_regex_rewrite_substitution", "allowed_groups", "allowed_idp_claims", "cors_allow_preflight", "policy",
-    "sub_policies", "allow_spdy", "allow_upgrades", "rewrite_response_headers",
+    "host_path_regex_rewrite_pattern", "host_path_regex_rewrite_substitution", "allow_spdy", "allow_upgrades", "rewrite_response_headers",
     "set_authorization_header", "tls_upstream_server_name", "tls_client_cert", "tls_client_key",
     "tls_client_cert_file", "tls_client_key_file", "tls_upstream_allow_renegotiation", "tls_downstream_server_name",
     "tls_downstream_client_ca", "tls_downstream_client_ca_file", "kubernetes_service_account_token",
     "kubernetes_service_account_token_file", "enable_google_cloud_serverless_authentication", "idp_client_id",
-    "idp_client_secret", "idp_access_token_allowed_audiences", "identity_providers", "show_error_details",
+    "idp_client_secret", "idp_access_token_allowed_audiences", "identity_providers",
     "depends_on", "jwt_issuer_format", "bearer_token_format", "jwt_groups_filter", "load_balancing_policy",
     "lb_policy", "health_checks", "outlier_detection", "healthy_panic_threshold", "circuit_breaker_thresholds",
     "connect_timeout", "dns_lookup_family", "mcp", "upstream_tunnel"};

@@ -9,6 +9,8 @@
 #include <sstream>
 #include <tuple>
 
+#include "authz/legacy_rules.h"
+#include "authz/policy_parser.h"
 #include "config/known_keys.h"
 #include "config/pem.h"
 #include <algorithm>
@@ -490,6 +492,31 @@ class Loader {
         settings_.programmatic_redirect_domain_whitelist = std::move(*l);
       }
     }
+    if (auto r = global("authorize_log_fields")) {
+      if (auto l = as_list(*r)) {
+        std::vector<std::string> fields;
+        for (const auto& f : *l) {
+          if (std::find(std::begin(authorize_log_field_names), std::end(authorize_log_field_names), f) !=
+              std::end(authorize_log_field_names)) {
+            fields.push_back(f);
+          } else if (f == "query" || f == "headers" || f == "body" || f == "id-token" || f == "id-token-claims" ||
+                     f == "session-id" || f == "impersonate-session-id") {
+            warn_once("authorize_log_fields." + f, r->location.where + ": authorize_log_fields: " + f +
+                                                        " is never logged by Postern (it can carry secrets)");
+          } else if (f == "impersonate-user-id" || f == "impersonate-email" || f == "removed-groups-count" ||
+                     f == "service-account-id" || f == "envoy-route-checksum" || f == "envoy-route-id" ||
+                     f == "route-checksum" || f == "cluster-stat-name") {
+            warn_once("authorize_log_fields." + f, r->location.where + ": authorize_log_fields: " + f +
+                                                        " does not apply to Postern (ignored)");
+          } else {
+            std::string known;
+            for (auto n : authorize_log_field_names) known += (known.empty() ? "" : ", ") + std::string(n);
+            problem(*r, "unknown field \"" + f + "\" (expected some of " + known + ")");
+          }
+        }
+        settings_.authorize_log_fields = std::move(fields);
+      }
+    }
   }
 
   void warn_about_keys() {
@@ -859,36 +886,147 @@ class Loader {
         else route.tls_custom_ca_pem += *pem;
       }
     }
-    if (auto r = get("allow_public_unauthenticated_access")) {
-      if (auto b = as_bool(*r)) route.allow_public_unauthenticated_access = *b;
-    }
-    if (auto r = get("allowed_users")) {
-      if (auto l = as_list(*r)) route.allowed_users = std::move(*l);
-    }
-    if (auto r = get("allowed_domains")) {
-      if (auto l = as_list(*r)) {
-        for (auto& d : *l) d = core::to_lower(d);
-        route.allowed_domains = std::move(*l);
+    if (auto r = get("pass_identity_headers")) route.pass_identity_headers = as_bool(*r);
+    decode_authorization(node, name, route);
+    if (problems_.size() == before) settings_.routes.push_back(std::move(route));
+  }
+
+  // ---- authorization -----------------------------------------------------------------------------------------
+  // The legacy allow keys (and v0.19 sub_policies), the route's `policy:`, show_error_details and policy_mode,
+  // compiled into route.policy (and route.report_policy in report mode).
+  void decode_authorization(const YAML::Node& node, const std::string& name, RouteSettings& route) {
+    const std::string prefix = name + ".";
+    auto get = [&](const char* key) { return child(node, key, prefix, *this); };
+    const std::size_t before = problems_.size();
+    authz::LegacyKeys& legacy = route.legacy;
+    auto flag = [&](const char* key, bool& out) {
+      if (auto r = get(key))
+        if (auto b = as_bool(*r)) out = *b;
+    };
+    flag("allow_public_unauthenticated_access", legacy.public_access);
+    flag("allow_any_authenticated_user", legacy.any_authenticated_user);
+    flag("cors_allow_preflight", legacy.cors_preflight);
+    flag("show_error_details", route.show_error_details);
+    read_allow_lists(node, prefix, legacy);
+    if (auto r = get("sub_policies")) {
+      if (!r->node.IsSequence()) {
+        problem(*r, "expected a list of sub-policies, got " + describe(r->node));
+      } else {
+        std::size_t i = 0;
+        for (const auto& sub : r->node) {
+          const std::string sub_key = prefix + "sub_policies[" + std::to_string(i++) + "]";
+          if (!sub.IsMap()) {
+            problem(at(sub), sub_key, "expected a sub-policy (a map with allowed_users, allowed_domains, ...)");
+            continue;
+          }
+          for (const auto& kv : sub) {
+            const std::string k = kv.first.IsScalar() ? kv.first.Scalar() : "";
+            if (k == "rego" && !(kv.second.IsSequence() && kv.second.size() == 0) && !kv.second.IsNull())
+              problem(at(kv.second), sub_key + ".rego", "not supported: Rego policies (write the rule in policy: instead)");
+            else if (k != "id" && k != "name" && k != "explanation" && k != "remediation" && k != "source_ppl" &&
+                     k != "rego" && k != "allowed_users" && k != "allowed_domains" && k != "allowed_groups" &&
+                     k != "allowed_idp_claims")
+              warn_once(sub_key + "." + k, at(kv.first).where + ": unknown config option: " + k + " (in " + sub_key + "; ignored)");
+          }
+          read_allow_lists(sub, sub_key + ".", legacy);
+        }
       }
     }
-    if (auto r = get("allow_any_authenticated_user")) {
-      if (auto b = as_bool(*r)) route.allow_any_authenticated_user = *b;
-    }
-    if (auto r = get("pass_identity_headers")) route.pass_identity_headers = as_bool(*r);
-    for (const char* k : {"policy", "allowed_groups", "allowed_idp_claims", "sub_policies"}) {
-      if (node[k].IsDefined() && !node[k].IsNull()) route.unsupported_policy_keys.emplace_back(k);
-    }
-    if (route.allow_any_authenticated_user && (!route.allowed_users.empty() || !route.allowed_domains.empty()))
+    if (legacy.any_authenticated_user && (!legacy.users.empty() || !legacy.domains.empty()))
       problem(route.location, prefix + "allow_any_authenticated_user",
               "cannot be combined with allowed_users or allowed_domains");
-    if (route.allow_public_unauthenticated_access) {
+    if (legacy.public_access) {
       for (const char* k : {"allowed_users", "allowed_domains", "allowed_groups", "allowed_idp_claims",
                             "allow_any_authenticated_user"}) {
         if (node[k].IsDefined() && !node[k].IsNull())
           problem(at(node[k]), prefix + k, "cannot be combined with allow_public_unauthenticated_access");
       }
     }
-    if (problems_.size() == before) settings_.routes.push_back(std::move(route));
+
+    bool report = false;
+    if (auto r = get("policy_mode")) {
+      if (auto m = as_string(*r)) {
+        if (*m == "report") report = true;
+        else if (*m != "enforce") problem(*r, "expected enforce or report, got " + describe(*r));
+      }
+    }
+
+    std::vector<authz::RuleSpec> ppl;
+    if (auto r = get("policy")) {
+      std::vector<authz::ParseProblem> found;
+      authz::parse_policy(r->node, prefix + "policy", ppl, found);
+      for (auto& p : found) {
+        Location where{p.line >= 0 ? label_ + ":" + std::to_string(p.line + 1) : label_};
+        if (p.warning) warn_once(p.key, where.where + ": " + p.key + ": " + p.message);
+        else problem(std::move(where), std::move(p.key), std::move(p.message));
+      }
+      if (found.empty() && ppl.empty()) problem(*r, "the policy has no rules");
+    }
+    if (authz::needs_client_certificates(ppl))
+      problem(at(node["policy"]), prefix + "policy",
+              "client_certificate and invalid_client_certificate need downstream mTLS (downstream_mtls), which "
+              "Postern does not support yet; this route cannot be loaded");
+    if (problems_.size() != before) return;
+
+    auto legacy_rule = authz::lower_legacy_keys(legacy);
+    std::vector<authz::RuleSpec> all;
+    if (legacy_rule) all.push_back(*legacy_rule);
+    for (auto& r : ppl) all.push_back(std::move(r));
+    if (report) {
+      if (!legacy_rule) {
+        problem(at(node["policy_mode"]), prefix + "policy_mode",
+                "report mode enforces the route's legacy allow keys (allowed_users, allowed_domains, "
+                "allow_any_authenticated_user, ...) while it reports policy:, and this route has none: it would "
+                "deny everyone");
+        return;
+      }
+      if (ppl.empty())
+        warn_once(prefix + "policy_mode", at(node["policy_mode"]).where + ": " + prefix +
+                                              "policy_mode: report without a policy: reports nothing new");
+      route.policy = std::make_shared<const authz::Policy>(std::vector<authz::RuleSpec>{*legacy_rule});
+      route.report_policy = std::make_shared<const authz::Policy>(std::move(all));
+    } else {
+      route.policy = std::make_shared<const authz::Policy>(std::move(all));
+    }
+  }
+
+  // allowed_users, allowed_domains, allowed_groups and allowed_idp_claims of a route or a sub-policy, appended.
+  void read_allow_lists(const YAML::Node& node, const std::string& prefix, authz::LegacyKeys& legacy) {
+    auto get = [&](const char* key) { return child(node, key, prefix, *this); };
+    auto list = [&](const char* key, std::vector<std::string>& out) {
+      if (auto r = get(key)) {
+        if (auto l = as_list(*r)) {
+          for (auto& v : *l) {
+            if (v.empty()) problem(*r, "an empty entry (it would match nobody)");
+            out.push_back(std::move(v));
+          }
+        }
+      }
+    };
+    list("allowed_users", legacy.users);
+    list("allowed_domains", legacy.domains);
+    list("allowed_groups", legacy.groups);
+    if (auto r = get("allowed_idp_claims")) {
+      if (!r->node.IsMap()) {
+        problem(*r, "expected a map of claim name to accepted values, got " + describe(r->node));
+        return;
+      }
+      for (const auto& kv : r->node) {
+        const std::string claim = kv.first.IsScalar() ? kv.first.Scalar() : "";
+        std::vector<std::string> values;
+        auto value = [&](const YAML::Node& v) {
+          if (v.IsScalar()) values.push_back(v.Scalar());
+          else problem(at(v), r->key + "." + claim, "expected a string or a list of strings, got " + describe(v));
+        };
+        if (kv.second.IsSequence()) {
+          for (const auto& v : kv.second) value(v);
+        } else {
+          value(kv.second);
+        }
+        if (claim.empty()) problem(at(kv.first), r->key, "expected claim names as keys");
+        else legacy.idp_claims.emplace_back(claim, std::move(values));
+      }
+    }
   }
 
   void check_regex(const Raw& r, const std::string& pattern);

@@ -106,7 +106,51 @@ RouteTable::Match RouteTable::match(std::string_view host, std::uint16_t port, s
 
 std::optional<HostAndPort> parse_host_header(std::string_view value) { return core::parse_authority(core::trim(value)); }
 
-std::string normalize_path(std::string_view path) {
+namespace {
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool unreserved(unsigned char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
+}
+
+}  // namespace
+
+std::optional<std::string> normalize_path(std::string_view path) {
+  // Percent-encoding first (RFC 3986 §6.2.2): unreserved characters decoded (so /%61dmin is /admin and %2e%2e is a
+  // dot segment), other escapes kept with upper-case hex. An encoded '/' or '\' would name another path to the
+  // upstream than the one routed and authorized: refused, as Pomerium's Envoy does.
+  std::string decoded;
+  if (path.find('%') != std::string_view::npos) {
+    decoded.reserve(path.size());
+    for (std::size_t i = 0; i < path.size(); ++i) {
+      if (path[i] != '%') {
+        decoded += path[i];
+        continue;
+      }
+      if (i + 2 >= path.size()) return std::nullopt;
+      const int hi = hex_value(path[i + 1]), lo = hex_value(path[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      const auto c = static_cast<unsigned char>(hi * 16 + lo);
+      if (c == '/' || c == '\\') return std::nullopt;
+      if (unreserved(c)) {
+        decoded += static_cast<char>(c);
+      } else {
+        static constexpr char digits[] = "0123456789ABCDEF";
+        decoded += '%';
+        decoded += digits[c >> 4];
+        decoded += digits[c & 15];
+      }
+      i += 2;
+    }
+    path = decoded;
+  }
   // Fast path: most paths are already normal.
   if (path.starts_with('/') && path.find("//") == std::string_view::npos && path.find("/.") == std::string_view::npos)
     return std::string(path);
@@ -126,9 +170,9 @@ std::string normalize_path(std::string_view path) {
   }
   std::string out;
   out.reserve(path.size() + 1);
-  for (const auto& s : segments) {
+  for (const auto& seg : segments) {
     out += '/';
-    out += s;
+    out += seg;
   }
   if (out.empty() || (trailing_slash && !segments.empty())) out += '/';
   return out;

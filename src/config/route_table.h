@@ -66,7 +66,9 @@ class RouteTable {
 using HostAndPort = core::Authority;
 [[nodiscard]] std::optional<HostAndPort> parse_host_header(std::string_view value);
 
-// Removes dot segments (RFC 3986 §5.2.4) and merges repeated slashes; the result always starts with '/'.
-[[nodiscard]] std::string normalize_path(std::string_view path);
+// The path routing, policy and the upstream see: unreserved characters percent-decoded (other escapes in upper-case
+// hex), dot segments removed (RFC 3986 §5.2.4) and repeated slashes merged; the result always starts with '/'.
+// nullopt when the path must be refused with 400: an encoded '/' or '\\' (%2F, %5C) or a malformed escape.
+[[nodiscard]] std::optional<std::string> normalize_path(std::string_view path);
 
 }  // namespace postern::config

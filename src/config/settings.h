@@ -2,12 +2,16 @@
 // The settings model: plain typed values decoded from Pomerium-format YAML and environment variables. Nothing here
 // knows YAML or sockets; `loader.h` builds these, `route_table.h` compiles the routes.
 #include <chrono>
+#include <memory>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "authz/legacy_rules.h"
+#include "authz/policy.h"
 #include "config/config_error.h"
 #include "core/duration.h"
 
@@ -67,17 +71,20 @@ struct RouteSettings {
   bool tls_skip_verify = false;
   std::string tls_server_name;
   std::string tls_custom_ca_pem;  // extra roots, PEM
-  bool allow_public_unauthenticated_access = false;
-  // Legacy allow lists (Pomerium's keys), OR-ed: any match allows.
-  std::vector<std::string> allowed_users;    // Okta user id or email
-  std::vector<std::string> allowed_domains;  // email domain
-  bool allow_any_authenticated_user = false;
   std::optional<bool> pass_identity_headers;  // unset: the global setting
-  // Authorization keys present on this route that Postern cannot evaluate yet (policy, allowed_groups, ...).
-  // Such a route denies everyone: ignoring a rule could let someone in that it meant to keep out.
-  std::vector<std::string> unsupported_policy_keys;
-  // True when this route admits no one without a session (anything but public access).
-  [[nodiscard]] bool needs_session() const noexcept { return !allow_public_unauthenticated_access; }
+  // Authorization. `legacy` holds Pomerium's allow keys as written (sub_policies folded in); `policy` is what
+  // decides: those keys lowered onto the policy language, then the route's `policy:` rules, compiled. Never null
+  // once loaded; a policy without rules denies everyone.
+  authz::LegacyKeys legacy;
+  std::shared_ptr<const authz::Policy> policy;
+  // policy_mode: report (Postern's shadow mode): `report_policy` (legacy keys + policy:) is evaluated and logged,
+  // while `policy` (the legacy keys alone) decides.
+  std::shared_ptr<const authz::Policy> report_policy;
+  bool show_error_details = false;  // the deny page says which rule denied
+  // True when the policy may ask who the user is (so the session must be looked up).
+  [[nodiscard]] bool needs_session() const noexcept {
+    return (policy && policy->uses_user()) || (report_policy && report_policy->uses_user());
+  }
 };
 
 // An absolute URL split into the parts we compare and build with.
@@ -102,6 +109,10 @@ struct IdentityProviderSettings {
   HeaderList request_params;  // extra authorization-request parameters
   [[nodiscard]] bool configured() const noexcept { return !provider.empty(); }
 };
+
+// Names authorize_log_fields accepts (Pomerium's where it has one; groups-count is Postern's).
+inline constexpr std::string_view authorize_log_field_names[] = {
+    "request-id", "check-request-id", "method", "path", "host", "ip", "user", "email", "groups-count", "route-id"};
 
 struct Settings {
   std::string config_file;  // "" when configured from the environment only
@@ -138,6 +149,9 @@ struct Settings {
   bool pass_identity_headers = false;
   std::string signout_redirect_url;
   std::vector<std::string> programmatic_redirect_domain_whitelist{"localhost"};
+  // The selectable fields of the `authorize check` log line (the decision, its reasons and the mode are always there).
+  std::vector<std::string> authorize_log_fields{"request-id", "method", "path", "host", "ip",
+                                                "user", "email", "groups-count", "route-id"};
 
   // Non-fatal findings (unknown keys, keys not supported yet), each a complete sentence with its location.
   std::vector<std::string> warnings;

@@ -98,6 +98,42 @@ RenderedPage render_error(unsigned status, std::string_view sentence, std::strin
                       link)};
 }
 
+RenderedPage render_denied(std::string_view request_id, std::string_view email,
+                           std::span<const std::string> details, bool json) {
+  static constexpr std::string_view sentence = "You are not allowed to access this page.";
+  if (json) {
+    std::string out = fmt::format("{{\"status\":403,\"error\":\"Forbidden\",\"message\":\"{}\",\"request_id\":\"{}\"",
+                                  sentence, core::json_escape(request_id));
+    if (!email.empty()) out += fmt::format(",\"email\":\"{}\"", core::json_escape(email));
+    if (!details.empty()) {
+      out += ",\"details\":[";
+      for (std::size_t i = 0; i < details.size(); ++i)
+        out += fmt::format("{}\"{}\"", i ? "," : "", core::json_escape(details[i]));
+      out += "]";
+    }
+    return {"application/json", out + "}\n"};
+  }
+  std::string who = email.empty() ? std::string()
+                                  : fmt::format("<p>Signed in as <strong>{}</strong>.</p>", core::html_escape(email));
+  std::string why;
+  if (!details.empty()) {
+    why = "<h2>Why</h2><ul class=\"why\">";
+    for (const auto& d : details) why += "<li>" + core::html_escape(d) + "</li>";
+    why += "</ul>";
+  }
+  return {"text/html; charset=utf-8",
+          fmt::format("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                      "<title>403 Forbidden</title><style>body{{font-family:system-ui,sans-serif;max-width:44em;"
+                      "margin:4em auto;padding:0 1em;color:#222}}h1{{font-size:1.6em}}h2{{font-size:1.1em}}"
+                      ".why li{{font-family:ui-monospace,monospace;font-size:.9em;margin:.3em 0}}"
+                      ".id{{color:#666;font-size:.9em}}</style></head><body>"
+                      "<h1>403 Forbidden</h1><p>{0}</p>{1}{2}"
+                      "<p><a href=\"/.pomerium/\">Your session</a></p>"
+                      "<p class=\"id\">Request ID: <code>{3}</code></p><p class=\"id\">Postern</p></body></html>\n",
+                      sentence, who, why, core::html_escape(request_id))};
+}
+
 std::string render_page(std::string_view title, std::string_view body_html) {
   return fmt::format("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"

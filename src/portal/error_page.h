@@ -2,6 +2,7 @@
 // The pages Postern answers with itself when it cannot or will not forward: a small HTML page, or JSON when the
 // client prefers it. Each carries the status, one plain sentence and the request id; never a token, cookie or
 // internal detail.
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,11 @@ struct RenderedPage {
 // `link_url` / `link_text`, when given, add one way forward ("Sign in again").
 [[nodiscard]] RenderedPage render_error(unsigned status, std::string_view sentence, std::string_view request_id,
                                         bool json, std::string_view link_url = {}, std::string_view link_text = {});
+
+// The 403 page for a request the route's policy denied: the request id, who is signed in (when someone is) and,
+// with the route's show_error_details, the reasons (which rule denied, the criteria and their values).
+[[nodiscard]] RenderedPage render_denied(std::string_view request_id, std::string_view email,
+                                         std::span<const std::string> details, bool json);
 
 // A page of Postern's own (user info, signed out): `body_html` is trusted markup built by the caller with
 // html_escape'd values.

@@ -10,7 +10,9 @@
 #include <chrono>
 #include <optional>
 
-#include "authz/legacy_policy.h"
+#include "authz/policy.h"
+#include "core/ip_address.h"
+#include "telemetry/authorize_log.h"
 #include "core/strings.h"
 #include "net/timeouts.h"
 #include "portal/error_page.h"
@@ -47,6 +49,9 @@ struct RequestFacts {
   bool content_length = false;
   bool credentials = false;  // Authorization or Cookie: Postern's may need stripping before forwarding
   bool keep_alive = false;
+  bool origin = false;                         // Origin (a CORS preflight has it)
+  bool access_control_request_method = false;  // Access-Control-Request-Method
+  bool underscore_name = false;                // a header name with '_' (refused, see framing_problem)
 
   explicit RequestFacts(const RequestParser::value_type& req) {
     for (const auto& f : req) {
@@ -70,8 +75,12 @@ struct RequestFacts {
         case http::field::content_length: content_length = true; break;
         case http::field::authorization:
         case http::field::cookie: credentials = true; break;
+        case http::field::origin: origin = true; break;
+        case http::field::access_control_request_method: access_control_request_method = true; break;
         default:
           if (f.name() != http::field::unknown) break;
+          // Beast's known names have no '_'; only unknown ones need the check.
+          if (f.name_string().find('_') != std::string_view::npos) underscore_name = true;
           if (request_id.empty() && core::iequals(f.name_string(), "X-Request-Id")) request_id = f.value();
           else if (forwarded_for.empty() && core::iequals(f.name_string(), "X-Forwarded-For"))
             forwarded_for = f.value();
@@ -88,6 +97,9 @@ const char* framing_problem(const RequestParser& parser, const RequestFacts& fac
   if (facts.transfer_encoding && !parser.chunked()) return "The request's Transfer-Encoding does not end in chunked.";
   if (req.version() < 10 || req.version() > 11) return "Only HTTP/1.0 and HTTP/1.1 are supported here.";
   if (facts.hosts > 1) return "The request has more than one Host header.";
+  // As Pomerium's Envoy (headers_with_underscores_action: REJECT_REQUEST): an upstream that reads X_User as X-User
+  // must never receive a header Postern did not vet.
+  if (facts.underscore_name) return "Header names containing underscores are not accepted.";
   return nullptr;
 }
 
@@ -102,7 +114,7 @@ bool wants_websocket(const RequestFacts& facts) {
 // What to do with a request, decided synchronously (see handle_request).
 struct Plan {
   // route: routing decides next (route_request); endpoint: Postern's own endpoint first, then routing.
-  enum class Kind { answer, route, endpoint, sign_in, forward } kind = Kind::answer;
+  enum class Kind { answer, route, endpoint, sign_in, forward, denied } kind = Kind::answer;
   unsigned status = 0;  // Kind::answer
   std::string_view sentence;
   std::string_view content_type;
@@ -113,6 +125,7 @@ struct Plan {
   SessionLookup lookup;
   bool websocket = false;
   std::optional<RequestFacts> facts;  // set by handle_request before planning
+  authz::Decision decision;            // Kind::denied: why (shown with show_error_details)
 };
 
 using Deadline = net::Watched::clock;
@@ -543,7 +556,11 @@ void plan_request(Connection& c, RequestParser& parser, Plan& p) {
   const auto host = config::parse_host_header(facts.host);
   if (!host) return answer(p, 400, "The request has a missing or invalid Host header.", false);
   const std::uint16_t port = host->port.value_or(c.stream.is_tls() ? 443 : 80);
-  p.rc = RequestContext{host->host, port, config::normalize_path(ex.path), target, false, false, reusable};
+  auto normalized = config::normalize_path(ex.path);
+  if (!normalized)
+    return answer(p, 400, "The request path has an encoded slash or backslash (%2F, %5C) or a malformed escape.",
+                  false);
+  p.rc = RequestContext{host->host, port, std::move(*normalized), target, false, false, reusable};
   const auto& auth_url = c.settings.authenticate_service_url;
   p.rc.on_authenticate_host =
       !auth_url.empty() && host->host == auth_url.host && (!auth_url.port || *auth_url.port == port);
@@ -557,6 +574,59 @@ void plan_request(Connection& c, RequestParser& parser, Plan& p) {
   p.kind = ours ? Plan::Kind::endpoint : Plan::Kind::route;
 }
 
+// Writes one `authorize check` line for a decision of `policy` (see telemetry/authorize_log.h).
+void log_decision(Connection& c, const RequestParser::value_type& req, const Plan& p, const authz::Policy& policy,
+                  const authz::Decision& d, std::string_view mode) {
+  std::array<authz::Policy::ReasonText, 16> reasons;
+  const std::size_t n = policy.explain(d, reasons);
+  const session::Session* s = p.lookup.session.get();
+  const core::StringSet* groups = s ? s->claims.find("groups") : nullptr;
+  telemetry::AuthorizeRecord r;
+  r.fields = c.shared.authorize_log_fields;
+  r.request_id = c.exchange.request_id;
+  r.method = req.method_string();
+  r.path = p.rc.path;
+  r.host = c.exchange.host;
+  r.ip = c.exchange.client_ip;
+  if (s) {
+    r.user = s->user_id;
+    r.email = s->email;
+    r.groups_count = groups ? groups->size() : 0;
+  }
+  r.route = p.route->settings().from;
+  r.decision = authz::to_string(d.outcome);
+  r.allow = d.allow == authz::Tri::yes ? "true" : d.allow == authz::Tri::no ? "false" : "unknown";
+  r.deny = d.deny == authz::Tri::yes ? "true" : d.deny == authz::Tri::no ? "false" : "unknown";
+  r.mode = mode;
+  r.reasons = std::span<const telemetry::ReasonText>(reasons.data(), n);
+  c.worker.log_authorize(r);
+}
+
+// The route's policy for this request: who (the session, if any; its groups from the `groups` claim — the Okta
+// directory will supply them through the same Subject) and the request's context. In report mode the report policy
+// is evaluated and logged too, while the enforced one decides.
+authz::Decision authorize(Connection& c, const RequestParser::value_type& req, const Plan& p) {
+  const auto& rs = p.route->settings();
+  const session::Session* s = p.lookup.session.get();
+  authz::Subject subject;
+  authz::Input in;
+  if (s) {
+    subject = {s->user_id, s->email, s->claims.find("groups"), &s->claims};
+    in.subject = &subject;
+  }
+  in.method = req.method_string();
+  in.path = p.rc.path;
+  const bool report = rs.report_policy != nullptr;
+  if (rs.policy->uses_source_ip() || (report && rs.report_policy->uses_source_ip()))
+    in.source_ip = core::parse_ip(c.exchange.client_ip);
+  in.cors_preflight = req.method() == http::verb::options && p.facts->origin && p.facts->access_control_request_method;
+  if (rs.policy->uses_time() || (report && rs.report_policy->uses_time())) in.now = std::chrono::system_clock::now();
+  const auto decision = rs.policy->evaluate(in);
+  log_decision(c, req, p, *rs.policy, decision, "enforce");
+  if (report) log_decision(c, req, p, *rs.report_policy, rs.report_policy->evaluate(in), "report");
+  return decision;
+}
+
 // The routing half of plan_request, for a request no endpoint took.
 void route_request(Connection& c, RequestParser& parser, Plan& p) {
   auto& req = parser.get();
@@ -568,14 +638,13 @@ void route_request(Connection& c, RequestParser& parser, Plan& p) {
   }
   const auto& rs = p.route->settings();
   if (rs.needs_session()) p.lookup = find_session(c, req);
-  const auto decision = authz::authorize(rs, p.lookup.session.get());
+  const auto decision = authorize(c, req, p);
   if (decision.outcome == authz::Outcome::sign_in_required) {
     p.kind = Plan::Kind::sign_in;
   } else if (decision.outcome == authz::Outcome::deny) {
-    telemetry::log(telemetry::Level::info, "access denied",
-                   {{"request_id", c.exchange.request_id}, {"reason", decision.reason},
-                    {"user", p.lookup.session ? p.lookup.session->user_id : std::string()}});
-    answer(p, 403, "You are not allowed to access this page.", p.rc.keep_alive);
+    p.kind = Plan::Kind::denied;
+    p.decision = decision;
+    p.keep_alive = p.rc.keep_alive;
   } else if (!p.route->has_upstream()) {
     answer(p, 501, "This route uses a feature Postern does not support yet.", p.rc.keep_alive);
   } else if (p.websocket && !rs.allow_websockets) {
@@ -583,6 +652,16 @@ void route_request(Connection& c, RequestParser& parser, Plan& p) {
   } else {
     p.kind = Plan::Kind::forward;
   }
+}
+
+// The 403 page for a request the policy denied: the request id and who is signed in; with show_error_details, why.
+awaitable<bool> send_denied(Connection& c, Exchange& ex, const Plan& p) {
+  const auto& rs = p.route->settings();
+  std::vector<std::string> details;
+  if (rs.show_error_details) details = rs.policy->reasons(p.decision);
+  const std::string_view email = p.lookup.session ? std::string_view(p.lookup.session->email) : std::string_view();
+  auto page = portal::render_denied(ex.request_id, email, details, ex.json);
+  co_return co_await send_local(c, ex, 403, {}, p.keep_alive, page.content_type, std::move(page.body));
 }
 
 // Handles one request whose head has been read. Returns whether the connection may serve another. The decisions
@@ -628,6 +707,9 @@ awaitable<bool> handle_request(Connection& c, RequestParser& parser, Plan& p) {
       case Plan::Kind::forward:
         result = co_await forward(c, ex, parser, p, facts.keep_alive && !c.worker.draining);
         break;
+      case Plan::Kind::denied:
+        result = co_await send_denied(c, ex, p);
+        break;
       default:
         result = co_await send_local(c, ex, p.status, p.sentence, p.keep_alive, p.content_type, std::string(p.body));
         break;
@@ -654,6 +736,17 @@ awaitable<void> reject_unparsable(Connection& c, const boost::system::error_code
 }  // namespace
 
 void WorkerContext::log_access(const telemetry::AccessRecord& record) {
+  if (access_log.append(record) && !flush_scheduled) {
+    flush_scheduled = true;
+    access_log_timer.expires_after(access_log_flush_interval);
+    access_log_timer.async_wait([this](boost::system::error_code) {
+      flush_scheduled = false;
+      access_log.flush();
+    });
+  }
+}
+
+void WorkerContext::log_authorize(const telemetry::AuthorizeRecord& record) {
   if (access_log.append(record) && !flush_scheduled) {
     flush_scheduled = true;
     access_log_timer.expires_after(access_log_flush_interval);

@@ -5,7 +5,6 @@
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
-#include "authz/legacy_policy.h"
 #include "core/base64.h"
 #include "core/constant_time.h"
 #include "core/crypto.h"
@@ -303,6 +302,7 @@ net::Task<bool> authenticate_callback(Connection& c, Exchange& ex, const Request
   s->name = result.name;
   s->groups = std::move(result.groups);
   s->claims_json = std::move(result.claims_json);
+  s->claims = session::Claims::from_json(s->claims_json);
   s->id_token = std::move(result.id_token);
   s->access_token = std::move(result.access_token);
   s->refresh_token = std::move(result.refresh_token);

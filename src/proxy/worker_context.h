@@ -39,6 +39,7 @@ struct Shared {
   std::unique_ptr<net::ServerTls> server_tls;  // null with insecure_server
   // Client TLS context per route index; null for routes without https upstreams.
   std::vector<std::shared_ptr<boost::asio::ssl::context>> route_tls;
+  std::uint32_t authorize_log_fields = 0;  // telemetry::AuthorizeField bits from authorize_log_fields
 };
 
 struct WorkerContext {
@@ -80,6 +81,7 @@ struct WorkerContext {
   static constexpr auto access_log_flush_interval = std::chrono::milliseconds(50);
   net::Timer access_log_timer;
   void log_access(const telemetry::AccessRecord& record);
+  void log_authorize(const telemetry::AuthorizeRecord& record);
 };
 
 }  // namespace postern::proxy

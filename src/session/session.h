@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "session/claims.h"
+
 namespace postern::session {
 
 using Clock = std::chrono::system_clock;
@@ -15,6 +17,7 @@ struct Session {
   std::string name;
   std::vector<std::string> groups;  // group names from the groups claim, when the IdP sent it
   std::string claims_json;          // every claim, ID token merged with userinfo, as a JSON object
+  Claims claims;                    // claims_json indexed by path for policy (Claims::from_json(claims_json))
   std::string id_token;
   std::string access_token;
   std::string refresh_token;

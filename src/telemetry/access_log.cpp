@@ -16,34 +16,12 @@
 #include <mutex>
 
 #include "core/strings.h"
+#include "telemetry/line_writer.h"
 
 namespace postern::telemetry {
 namespace {
 
 std::mutex stdout_mutex;
-
-// Writes into a buffer the caller sized with line_bound(): fixed text is copied with sizes known at compile time.
-class LineWriter {
- public:
-  explicit LineWriter(char* out) : begin_(out), out_(out) {}
-  template <std::size_t N>
-  void literal(const char (&text)[N]) {
-    std::memcpy(out_, text, N - 1);
-    out_ += N - 1;
-  }
-  void string(std::string_view s) { out_ += core::json_escape_into(out_, s); }
-  void number(std::uint64_t v) { out_ = std::to_chars(out_, out_ + 20, v).ptr; }
-  void ch(char c) { *out_++ = c; }
-  void raw(const char* p, std::size_t n) {
-    std::memcpy(out_, p, n);
-    out_ += n;
-  }
-  [[nodiscard]] std::size_t size() const { return static_cast<std::size_t>(out_ - begin_); }
-
- private:
-  char* begin_;
-  char* out_;
-};
 
 // Fixed text, numbers and the timestamp of one line take well under this; strings may grow six-fold when escaped.
 constexpr std::size_t fixed_bound = 512;
@@ -51,27 +29,6 @@ constexpr std::size_t fixed_bound = 512;
 std::size_t line_bound(const AccessRecord& r) {
   return fixed_bound + core::max_json_escaped_size(r.request_id.size() + r.method.size() + r.host.size() +
                                                    r.path.size() + r.upstream.size() + r.client_ip.size());
-}
-
-// "2026-11-29T10:05:37.123Z" (24 bytes). The formatted second is cached per thread: only milliseconds change
-// between most lines.
-void write_time(LineWriter& w) {
-  thread_local std::time_t cached_second = -1;
-  thread_local char cached[64];
-  const auto now = std::chrono::system_clock::now();
-  const auto secs = std::chrono::system_clock::to_time_t(now);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  if (secs != cached_second) {
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    cached_second = secs;
-  }
-  w.raw(cached, 19);
-  const char frac[5] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
-                        static_cast<char>('0' + ms % 10), 'Z'};
-  w.raw(frac, 5);
 }
 
 std::size_t format_line(const AccessRecord& r, char* out) {
@@ -215,24 +172,30 @@ class Writer {
 
 AccessLog::AccessLog() : buffer_(new char[capacity]) {}
 
-bool AccessLog::append(const AccessRecord& r) {
+template <class Record>
+bool AccessLog::append_line(const Record& r, std::size_t bound, std::size_t (*format)(const Record&, char*)) {
   const bool was_empty = size_ == 0;
-  const std::size_t bound = line_bound(r);
   if (bound > capacity) {
     // A line too long for the buffer (a huge Host or path): handed over on its own, after what is buffered.
     std::unique_ptr<char[]> line(new char[bound]);
-    const std::size_t n = format_line(r, line.get());
+    const std::size_t n = format(r, line.get());
     flush();
     Writer::instance().submit_once(std::move(line), n);
     return false;
   }
   if (capacity - size_ < bound) flush();
-  size_ += format_line(r, buffer_.get() + size_);
+  size_ += format(r, buffer_.get() + size_);
   if (size_ >= flush_threshold) {
     flush();
     return false;
   }
   return was_empty;
+}
+
+bool AccessLog::append(const AccessRecord& r) { return append_line(r, line_bound(r), &format_line); }
+
+bool AccessLog::append(const AuthorizeRecord& r) {
+  return append_line<AuthorizeRecord>(r, authorize_line_bound(r), &format_authorize_line);
 }
 
 void AccessLog::flush() {

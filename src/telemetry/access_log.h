@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "telemetry/authorize_log.h"
+
 namespace postern::telemetry {
 
 struct AccessRecord {
@@ -35,6 +37,8 @@ class AccessLog {
 
   // Appends one line; returns true when the caller should schedule a flush (the buffer went from empty to non-empty).
   bool append(const AccessRecord& record);
+  // Appends one `authorize check` line (authorize_log.h) the same way.
+  bool append(const AuthorizeRecord& record);
   // Hands what is buffered to the writer thread.
   void flush();
 
@@ -42,6 +46,10 @@ class AccessLog {
   [[nodiscard]] static std::string format(const AccessRecord& record);
 
  private:
+  // Appends a line of at most `bound` bytes written by `format(record, out)`.
+  template <class Record>
+  bool append_line(const Record& record, std::size_t bound, std::size_t (*format)(const Record&, char*));
+
   std::unique_ptr<char[]> buffer_;
   std::size_t size_ = 0;
 };

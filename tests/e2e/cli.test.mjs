@@ -290,11 +290,11 @@ describe('configuration sources', { concurrency: true }, () => {
         address: '127.0.0.1:0',
         insecure_server: true,
         databroker_storage_type: 'memory',
-        routes: [publicRoute('http://app.example.test', a.origin, { cors_allow_preflight: true })],
+        routes: [publicRoute('http://app.example.test', a.origin, { lb_policy: 'RANDOM' })],
       },
       t,
     });
-    for (const key of ['databroker_storage_type', 'cors_allow_preflight']) {
+    for (const key of ['databroker_storage_type', 'lb_policy']) {
       assert.ok(
         p.messages().some((m) => m.includes(`not supported yet: ${key}`)),
         `no "not supported yet: ${key}" warning; stderr:\n${p.stderr}`,

@@ -31,7 +31,8 @@ describe('routing', { concurrency: true }, () => {
           r('to-path', 'http://topath.example.test', {}, `${up.origin}/base/`),
           r('order-first', 'http://order.example.test'),
           r('order-second', 'http://order.example.test'),
-          { from: 'http://private.example.test', to: up.origin },
+          { from: 'http://private.example.test', to: up.origin, allow_any_authenticated_user: true },
+          { from: 'http://nopolicy.example.test', to: up.origin },
           r('https-from', 'https://httpsfrom.example.test'),
         ],
       },
@@ -124,6 +125,12 @@ describe('routing', { concurrency: true }, () => {
     const res = await p.request('http://private.example.test/', { headers: { accept: 'text/html' } });
     assert.equal(res.status, 503);
     assert.match(res.text, /sign-in is not configured/);
+  });
+
+  it('a route with no allow key and no policy denies everyone with 403, without asking anyone to sign in (as Pomerium)', async () => {
+    const res = await p.request('http://nopolicy.example.test/', { headers: { accept: 'text/html' } });
+    assert.equal(res.status, 403);
+    assert.match(res.text, /not allowed/);
   });
 
   it('/ping and /healthz answer 200 on every host, known or not', async () => {

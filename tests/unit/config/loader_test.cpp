@@ -151,13 +151,15 @@ TEST(Loader, YamlSyntaxErrorNamesTheLine) {
 
 TEST(Loader, UnknownAndPendingKeysAreWarningsNotErrors) {
   const auto s = load(std::string("databroker_storage_type: postgres\nfancy_new_key: 1\n") + minimal_route +
-                      "    allowed_groups: [admins]\n");
+                      "    allowed_groups: [admins]\n    lb_policy: RANDOM\n");
   ASSERT_EQ(s.warnings.size(), 3u);
   EXPECT_TRUE(any_contains(s.warnings, "test.yaml:2: unknown config option: fancy_new_key"));
   EXPECT_TRUE(any_contains(s.warnings, "test.yaml:1: not supported yet: databroker_storage_type"));
-  EXPECT_TRUE(any_contains(s.warnings, "not supported yet: allowed_groups"));
-  // A rule Postern cannot evaluate makes the route deny rather than be ignored.
-  EXPECT_EQ(s.routes[0].unsupported_policy_keys, std::vector<std::string>{"allowed_groups"});
+  EXPECT_TRUE(any_contains(s.warnings, "not supported yet: lb_policy"));
+  // allowed_groups is implemented now: lowered onto the policy language.
+  EXPECT_EQ(s.routes[0].legacy.groups, std::vector<std::string>{"admins"});
+  ASSERT_TRUE(s.routes[0].policy);
+  EXPECT_TRUE(s.routes[0].policy->uses(postern::authz::CriterionKind::groups));
 }
 
 TEST(Loader, PublicAccessCannotBeCombinedWithAllowLists) {
@@ -226,7 +228,8 @@ TEST(LoaderSignIn, ReadsPomeriumSignInKeys) {
   EXPECT_EQ(s.cookie_expire, Duration(8h));
   ASSERT_EQ(s.jwt_claims_headers.size(), 2u);
   EXPECT_EQ(s.jwt_claims_headers[0].first, "X-Pomerium-Claim-email");
-  EXPECT_EQ(s.routes[0].allowed_domains, std::vector<std::string>{"example.com"});
+  // Exact and case-sensitive, as in Pomerium: the domain is kept as written.
+  EXPECT_EQ(s.routes[0].legacy.domains, std::vector<std::string>{"Example.com"});
   EXPECT_TRUE(s.warnings.empty());
 }
 

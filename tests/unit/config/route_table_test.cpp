@@ -130,3 +130,14 @@ TEST(NormalizePath, RemovesDotSegmentsAndMergesSlashes) {
   EXPECT_EQ(normalize_path("/"), "/");
   EXPECT_EQ(normalize_path(""), "/");
 }
+
+TEST(NormalizePath, DecodesUnreservedEscapesAndRefusesEncodedSlashes) {
+  // The path-confusion list: each is /admin to routing and policy.
+  for (const char* p : {"/%61dmin", "//admin", "/./admin", "/x/../admin", "/%2e/admin", "/x/%2E%2E/admin", "/%61%64%6d%69%6e"})
+    EXPECT_EQ(normalize_path(p), "/admin") << p;
+  EXPECT_EQ(normalize_path("/ADMIN"), "/ADMIN");  // case is kept
+  EXPECT_EQ(normalize_path("/a%20b%c3%a9"), "/a%20b%C3%A9");  // other escapes kept, hex upper case
+  EXPECT_EQ(normalize_path("/%7Euser"), "/~user");
+  for (const char* p : {"/a%2Fb", "/a%2fb", "/a%5Cb", "/a%5cb", "/a%", "/a%2", "/a%zz", "/a%G0"})
+    EXPECT_EQ(normalize_path(p), std::nullopt) << p;
+}

@@ -1,0 +1,54 @@
+#include "authz/legacy_rules.h"
+
+#include "authz/criteria.h"
+
+namespace postern::authz {
+
+std::optional<RuleSpec> lower_legacy_keys(const LegacyKeys& k) {
+  if (k.empty()) return std::nullopt;
+  OperatorSpec any;
+  any.kind = OperatorKind::or_;
+  std::string origin;
+  auto named = [&](const char* key) { origin += (origin.empty() ? "" : ", ") + std::string(key); };
+  auto is = [](const std::string& v) {
+    StringMatcher m;
+    m.add(StringMatcher::Op::is, v);
+    return m;
+  };
+  auto has = [](const std::string& v) {
+    StringListMatcher m;
+    m.add(StringListMatcher::Op::has, v);
+    return m;
+  };
+  if (k.public_access) {
+    named("allow_public_unauthenticated_access");
+    any.criteria.push_back(simple_criterion(CriterionKind::accept));
+  }
+  if (k.cors_preflight) {
+    named("cors_allow_preflight");
+    any.criteria.push_back(simple_criterion(CriterionKind::cors_preflight));
+  }
+  if (k.any_authenticated_user) {
+    named("allow_any_authenticated_user");
+    any.criteria.push_back(simple_criterion(CriterionKind::authenticated_user));
+  }
+  if (!k.domains.empty()) named("allowed_domains");
+  for (const auto& d : k.domains) any.criteria.push_back(string_criterion(CriterionKind::domain, is(d)));
+  if (!k.users.empty()) named("allowed_users");
+  for (const auto& u : k.users) {
+    any.criteria.push_back(string_criterion(CriterionKind::user, is(u)));
+    any.criteria.push_back(string_criterion(CriterionKind::email, is(u)));
+  }
+  if (!k.groups.empty()) named("allowed_groups");
+  for (const auto& g : k.groups) any.criteria.push_back(list_criterion(CriterionKind::groups, {}, has(g)));
+  if (!k.idp_claims.empty()) named("allowed_idp_claims");
+  for (const auto& [claim, values] : k.idp_claims)
+    for (const auto& v : values) any.criteria.push_back(list_criterion(CriterionKind::claim, claim, has(v)));
+  RuleSpec rule;
+  rule.action = Action::allow;
+  rule.origin = origin;
+  rule.operators.push_back(std::move(any));
+  return rule;
+}
+
+}  // namespace postern::authz
