@@ -969,23 +969,24 @@ class Loader {
     if (problems_.size() != before) return;
 
     auto legacy_rule = authz::lower_legacy_keys(legacy);
-    std::vector<authz::RuleSpec> all;
-    if (legacy_rule) all.push_back(*legacy_rule);
-    for (auto& r : ppl) all.push_back(std::move(r));
     if (report) {
       if (!legacy_rule) {
         problem(at(node["policy_mode"]), prefix + "policy_mode",
                 "report mode enforces the route's legacy allow keys (allowed_users, allowed_domains, "
-                "allow_any_authenticated_user, ...) while it reports policy:, and this route has none: it would "
-                "deny everyone");
+                "allow_any_authenticated_user, ...) while it reports what policy: alone would decide, and this "
+                "route has none: it would deny everyone");
         return;
       }
       if (ppl.empty())
         warn_once(prefix + "policy_mode", at(node["policy_mode"]).where + ": " + prefix +
                                               "policy_mode: report without a policy: reports nothing new");
+      // The legacy keys decide; policy: alone is what the route would do if it replaced them.
       route.policy = std::make_shared<const authz::Policy>(std::vector<authz::RuleSpec>{*legacy_rule});
-      route.report_policy = std::make_shared<const authz::Policy>(std::move(all));
+      route.report_policy = std::make_shared<const authz::Policy>(std::move(ppl));
     } else {
+      std::vector<authz::RuleSpec> all;
+      if (legacy_rule) all.push_back(std::move(*legacy_rule));
+      for (auto& r : ppl) all.push_back(std::move(r));
       route.policy = std::make_shared<const authz::Policy>(std::move(all));
     }
   }

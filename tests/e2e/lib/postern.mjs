@@ -169,7 +169,12 @@ export class Postern {
 
   /** Access-log lines (stdout) that parsed as JSON. */
   accessLog() {
-    return parseLines(this.stdoutText).filter((o) => !('raw' in o));
+    return parseLines(this.stdoutText).filter((o) => !('raw' in o) && o.msg !== 'authorize check');
+  }
+
+  /** `authorize check` lines (stdout): one per policy decision. */
+  authorizeLog() {
+    return parseLines(this.stdoutText).filter((o) => o.msg === 'authorize check');
   }
 
   /** Log lines (stderr), JSON objects or { raw }. */

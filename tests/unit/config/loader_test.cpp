@@ -258,3 +258,92 @@ TEST(Loader, ConfiguredHeadersMayNotCarryLineBreaks) {
   EXPECT_TRUE(any_contains(problems(std::string(minimal_route) + "    set_request_headers: {\"Bad Name\": x}\n"),
                            "routes[0].set_request_headers: \"Bad Name\" is not a valid header name"));
 }
+
+// ---- authorization keys ---------------------------------------------------------------------------------------
+
+TEST(LoaderPolicy, PolicyErrorsNameFileLineRouteAndKey) {
+  const auto p = problems(std::string(minimal_route) + "    policy:\n      allow:\n        or:\n          - emial: x\n");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0], "test.yaml:8: routes[0].policy.allow.or[0].emial: unknown criterion \"emial\"");
+}
+
+TEST(LoaderPolicy, PolicyFromTheEnvironmentNamesTheDecodedLine) {
+  const std::string routes = "- from: https://a.example.com\n  to: http://127.0.0.1:1\n  policy:\n    allow: {or: [{email: {is: [x]}}]}\n";
+  const auto p = problems("", {{"ROUTES", postern::core::base64_encode(routes)}});
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_TRUE(p[0].starts_with("environment variable ROUTES (decoded YAML):4: routes[0].policy.allow.or[0].email.is:"))
+      << p[0];
+}
+
+TEST(LoaderPolicy, LegacyKeysAndPolicyCompileTogether) {
+  const auto s = load(std::string(minimal_route) + R"(    allowed_users: [alice@example.com]
+    allowed_groups: [00g1, admins]
+    allowed_idp_claims: {department: [eng, ops], level: 3}
+    cors_allow_preflight: true
+    sub_policies:
+      - id: sp1
+        allowed_domains: [corp.example]
+    policy:
+      - deny: {or: [{http_method: DELETE}]}
+)");
+  const auto& r = s.routes[0];
+  EXPECT_EQ(r.legacy.users, std::vector<std::string>{"alice@example.com"});
+  EXPECT_EQ(r.legacy.domains, std::vector<std::string>{"corp.example"});
+  EXPECT_EQ(r.legacy.idp_claims.size(), 2u);
+  EXPECT_TRUE(r.legacy.cors_preflight);
+  ASSERT_TRUE(r.policy);
+  const auto lines = r.policy->describe();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("allow (cors_allow_preflight, allowed_domains, allowed_users, allowed_groups, allowed_idp_claims)"),
+            std::string::npos)
+      << lines[0];
+  EXPECT_NE(lines[0].find("claim/level has \"3\""), std::string::npos);
+  EXPECT_EQ(lines[1], "deny (routes[0].policy[0]): or[http_method is \"DELETE\"]");
+  EXPECT_TRUE(r.needs_session());
+  EXPECT_FALSE(r.report_policy);
+}
+
+TEST(LoaderPolicy, PublicRoutesNeedNoSession) {
+  const auto s = load(std::string(minimal_route) + "    allow_public_unauthenticated_access: true\n");
+  EXPECT_FALSE(s.routes[0].needs_session());
+  const auto t = load(std::string(minimal_route) + "    policy: {allow: {or: [{source_ip: 10.0.0.0/8}]}}\n");
+  EXPECT_FALSE(t.routes[0].needs_session());
+  EXPECT_TRUE(t.routes[0].policy->uses_source_ip());
+}
+
+TEST(LoaderPolicy, RefusedCombinations) {
+  EXPECT_TRUE(any_contains(problems(std::string(minimal_route) + "    allow_public_unauthenticated_access: true\n" +
+                                    "    allowed_groups: [admins]\n"),
+                           "routes[0].allowed_groups: cannot be combined with allow_public_unauthenticated_access"));
+  EXPECT_TRUE(any_contains(problems(std::string(minimal_route) +
+                                    "    policy: {deny: {or: [{invalid_client_certificate: true}]}}\n"),
+                           "need downstream mTLS (downstream_mtls)"));
+  EXPECT_TRUE(any_contains(problems(std::string(minimal_route) + "    sub_policies:\n      - rego: ['allow = true']\n"),
+                           "routes[0].sub_policies[0].rego: not supported: Rego policies"));
+  EXPECT_TRUE(any_contains(problems(std::string(minimal_route) + "    policy_mode: report\n" +
+                                    "    policy: {allow: {or: [{email: a@b.c}]}}\n"),
+                           "routes[0].policy_mode: report mode enforces the route's legacy allow keys"));
+  EXPECT_TRUE(any_contains(problems(std::string(minimal_route) + "    policy_mode: shadow\n"),
+                           "expected enforce or report"));
+  EXPECT_TRUE(any_contains(problems(std::string(minimal_route) + "    allowed_idp_claims: [a]\n"),
+                           "expected a map of claim name to accepted values"));
+  EXPECT_TRUE(any_contains(problems(std::string(minimal_route) + "    allowed_users: ['']\n"), "an empty entry"));
+}
+
+TEST(LoaderPolicy, ReportModeEnforcesTheLegacyKeysAndReportsThePolicyAlone) {
+  const auto s = load(std::string(minimal_route) + "    allowed_domains: [example.com]\n    policy_mode: report\n" +
+                      "    policy: {allow: {or: [{groups: admins}]}}\n");
+  const auto& r = s.routes[0];
+  ASSERT_TRUE(r.policy && r.report_policy);
+  EXPECT_FALSE(r.policy->uses(postern::authz::CriterionKind::groups));
+  EXPECT_TRUE(r.report_policy->uses(postern::authz::CriterionKind::groups));
+  EXPECT_FALSE(r.report_policy->uses(postern::authz::CriterionKind::domain));
+}
+
+TEST(LoaderPolicy, AuthorizeLogFields) {
+  const auto s = load("authorize_log_fields: [request-id, email, id-token]\n");
+  EXPECT_EQ(s.authorize_log_fields, (std::vector<std::string>{"request-id", "email"}));
+  EXPECT_TRUE(any_contains(s.warnings, "id-token is never logged"));
+  EXPECT_TRUE(any_contains(problems("authorize_log_fields: [colour]\n"), "unknown field \"colour\""));
+  EXPECT_EQ(load("").authorize_log_fields.size(), 9u);
+}
