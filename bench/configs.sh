@@ -74,3 +74,20 @@ routes:
     allow_public_unauthenticated_access: true
 EOF_CONF
 }
+
+# postern_policy_rules: the route policy of bench/run.sh's postern-policy target: four criteria that hold for
+# alice@example.com (Engineering) on GET /, one deny by path (bench/micro/policy_bench.cpp measures its shape alone).
+postern_policy_rules() {
+  cat <<EOF_CONF
+    policy:
+      - allow:
+          and:
+            - domain: example.com
+            - groups: {has: Engineering}
+            - http_method: {in: [GET, HEAD, POST]}
+            - claim/email_verified: "true"
+      - deny:
+          or:
+            - http_path: {starts_with: /admin}
+EOF_CONF
+}

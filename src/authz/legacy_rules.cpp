@@ -32,12 +32,28 @@ std::optional<RuleSpec> lower_legacy_keys(const LegacyKeys& k) {
     named("allow_any_authenticated_user");
     any.criteria.push_back(simple_criterion(CriterionKind::authenticated_user));
   }
+  // Long lists become one `in` criterion (a sorted set: O(log n)); short ones stay one criterion per entry, which
+  // reads better in reasons. Either way the rule means the same: any entry matching allows.
+  auto add_any_of = [&](CriterionKind kind, const std::vector<std::string>& values) {
+    if (values.size() <= inline_list_limit) {
+      for (const auto& v : values) any.criteria.push_back(string_criterion(kind, is(v)));
+    } else {
+      StringMatcher m;
+      m.add(StringMatcher::Op::in, values);
+      any.criteria.push_back(string_criterion(kind, std::move(m)));
+    }
+  };
   if (!k.domains.empty()) named("allowed_domains");
-  for (const auto& d : k.domains) any.criteria.push_back(string_criterion(CriterionKind::domain, is(d)));
+  add_any_of(CriterionKind::domain, k.domains);
   if (!k.users.empty()) named("allowed_users");
-  for (const auto& u : k.users) {
-    any.criteria.push_back(string_criterion(CriterionKind::user, is(u)));
-    any.criteria.push_back(string_criterion(CriterionKind::email, is(u)));
+  if (k.users.size() <= inline_list_limit) {
+    for (const auto& u : k.users) {
+      any.criteria.push_back(string_criterion(CriterionKind::user, is(u)));
+      any.criteria.push_back(string_criterion(CriterionKind::email, is(u)));
+    }
+  } else {
+    add_any_of(CriterionKind::user, k.users);
+    add_any_of(CriterionKind::email, k.users);
   }
   if (!k.groups.empty()) named("allowed_groups");
   for (const auto& g : k.groups) any.criteria.push_back(list_criterion(CriterionKind::groups, {}, has(g)));

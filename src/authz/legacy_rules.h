@@ -30,6 +30,10 @@ struct LegacyKeys {
   }
 };
 
+// Past this many entries, allowed_users and allowed_domains are lowered to one `in` criterion each instead of one
+// `is` criterion per entry.
+inline constexpr std::size_t inline_list_limit = 8;
+
 // The allow rule for `keys`; nullopt when no key is set. `origin` names the keys for reasons.
 [[nodiscard]] std::optional<RuleSpec> lower_legacy_keys(const LegacyKeys& keys);
 

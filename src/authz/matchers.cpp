@@ -36,13 +36,12 @@ std::string StringMatcher::describe() const {
     out += op_name(t.op);
     out += ' ';
     if (t.op == Op::in || t.op == Op::not_in) {
+      // Long lists are cut short: a reason names the criterion, it need not reprint the configuration.
+      constexpr std::size_t shown = 5;
       out += '[';
-      bool first = true;
-      for (const auto& v : t.set.values()) {
-        if (!first) out += ", ";
-        first = false;
-        out += quoted(v);
-      }
+      const auto values = t.set.values();
+      for (std::size_t i = 0; i < values.size() && i < shown; ++i) out += (i ? ", " : "") + quoted(values[i]);
+      if (values.size() > shown) out += ", … " + std::to_string(values.size() - shown) + " more";
       out += ']';
     } else {
       out += quoted(t.value);

@@ -312,3 +312,26 @@ TEST(Policy, ReasonsNameTheRuleAndTheCriteria) {
 
 }  // namespace
 }  // namespace postern::authz
+
+namespace postern::authz {
+namespace {
+
+TEST(Policy, LongLegacyListsBecomeOneSetLookup) {
+  LegacyKeys k;
+  for (int i = 0; i < 100; ++i) k.users.push_back("user" + std::to_string(i) + "@example.com");
+  k.domains = {"a.example", "b.example"};
+  const Policy p({*lower_legacy_keys(k)});
+  EXPECT_EQ(p.criterion_count(), 4u);  // domain × 2, user in, email in
+  EXPECT_EQ(decide(p, User{.email = "user42@example.com"}), allow);
+  EXPECT_EQ(decide(p, User{.id = "user7@example.com", .email = "x@y.z"}), allow);
+  EXPECT_EQ(decide(p, User{.email = "bob@b.example"}), allow);
+  EXPECT_EQ(decide(p, User{.email = "user100@example.com"}), deny);
+  const auto lines = p.describe();
+  EXPECT_NE(lines[0].find("user in [\"user0@example.com\", \"user1@example.com\", \"user2@example.com\", "
+                          "\"user3@example.com\", \"user4@example.com\", … 95 more]"),
+            std::string::npos)
+      << lines[0];
+}
+
+}  // namespace
+}  // namespace postern::authz
