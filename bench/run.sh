@@ -219,6 +219,7 @@ start_postern() {
 start_sim() {
   local dir=$tmp/okta-sim i
   mkdir -p "$dir"
+  rm -f "$dir/url" "$dir/client.json"   # a previous target's simulator left its own
   node "$sim_server" --host 127.0.0.1 --port 0 --seed "$sim_seed" --url-file "$dir/url" \
     >"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
   sim_pid=$!

@@ -19,6 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!normalized) return 0;  // refused (encoded slash or backslash, malformed escape)
   const std::string& p = *normalized;
   if (p.empty() || p.front() != '/') std::abort();
+  if (p.find_first_of("\\#") != std::string::npos) std::abort();
   if (p.find("//") != std::string::npos || p.find("/./") != std::string::npos || p.find("/../") != std::string::npos)
     std::abort();
   // No escape of an unreserved character, '/' or '\\' survives; hex digits are upper case.

@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
   check->add_option("--config,-c", check_path, "configuration file (YAML)");
   check->add_option("--route", query.url, "the URL requested, e.g. https://grafana.example.com/d/abc")->required();
   check->add_option("--email", query.email, "the user's email");
-  check->add_option("--user", query.user, "the user's id (the IdP's sub; defaults to the email)");
+  check->add_option("--user", query.user, "the user's id (the IdP's sub, 00u… at Okta); without it no user criterion holds");
   check->add_option("--group", query.groups, "a group the user is in (id or name); repeatable");
   check->add_option("--claim", query.claims, "a claim, name=value; repeat a name for a list");
   check->add_option("--method", query.method, "the request method (default GET)");

@@ -67,7 +67,8 @@ int run_policy_check(const config::Snapshot& snapshot, const PolicyQuery& q, std
   if (!q.email.empty() && !claims.contains("email")) claims["email"] = q.email;
   if (!q.user.empty() && !claims.contains("sub")) claims["sub"] = q.user;
   const auto claim_index = session::Claims::from_json(boost::json::serialize(claims));
-  const std::string user_id = q.user.empty() ? q.email : q.user;
+  // Without --user the user has an id (every session does) that no `user` criterion names.
+  const std::string user_id = q.user.empty() ? "(no --user given)" : q.user;
   authz::Subject subject{user_id, q.email, claim_index.find("groups"), &claim_index};
 
   authz::Input in;

@@ -104,7 +104,8 @@ Tri Policy::eval_criterion(std::uint32_t index, const Input& in, Decision& d) co
     case CriterionKind::http_path: v = b(c.string.matches(in.path)); break;
     case CriterionKind::cors_preflight: v = b(in.cors_preflight); break;
     case CriterionKind::source_ip:
-      if (in.source_ip)
+      if (!in.source_ip) d.indeterminate = true;
+      else
         for (const auto& r : c.ranges)
           if (r.contains(*in.source_ip)) {
             v = Tri::yes;
@@ -113,7 +114,12 @@ Tri Policy::eval_criterion(std::uint32_t index, const Input& in, Decision& d) co
       break;
     case CriterionKind::date:
     case CriterionKind::day_of_week:
-    case CriterionKind::time_of_day: v = b(c.time.matches(in.now)); break;
+    case CriterionKind::time_of_day: {
+      bool error = false;
+      v = b(c.time.matches(in.now, &error));
+      if (error) d.indeterminate = true;
+      break;
+    }
     case CriterionKind::pomerium_routes: v = b(in.path == "/.pomerium" || in.path.starts_with("/.pomerium/")); break;
     // Without downstream mTLS no certificate is ever presented; such routes are refused at load time anyway.
     case CriterionKind::client_certificate: v = Tri::no; break;
@@ -185,6 +191,7 @@ Decision Policy::evaluate(const Input& in) const noexcept {
   if (d.allow == Tri::no) d.outcome = Outcome::deny;  // whatever the deny side, nothing allows
   else if (d.deny == Tri::no && d.allow == Tri::yes) d.outcome = Outcome::allow;
   else d.outcome = Outcome::sign_in_required;  // who the user is decides
+  if (d.indeterminate) d.outcome = Outcome::deny;  // fail closed
   if (d.outcome != Outcome::allow) d.rule = -1;
   return d;
 }
@@ -213,6 +220,9 @@ std::size_t Policy::explain(const Decision& d, std::span<ReasonText> out) const 
     add({"the route's policy has no rules, so it denies everyone"});
     return n;
   }
+  if (d.indeterminate)
+    add({"a criterion could not be evaluated (no usable client address for source_ip, or a time zone failed): "
+         "denied"});
   switch (d.outcome) {
     case Outcome::deny:
       if (d.deny == Tri::yes && d.rule >= 0) {

@@ -92,6 +92,9 @@ struct Decision {
   Tri deny = Tri::no;
   int rule = -1;  // the deny rule that held, or (allowed) the allow rule that held; -1: none
   std::uint64_t evaluated = 0, held = 0, unknown = 0;
+  // A criterion could not be evaluated (no parseable client address for source_ip, a time zone that failed): the
+  // request is denied whatever the rules say, since a deny rule reading "false" would otherwise fail open.
+  bool indeterminate = false;
 };
 
 class Policy {

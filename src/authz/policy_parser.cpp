@@ -75,7 +75,8 @@ class Parser {
   void body(const YAML::Node& node, const std::string& key, const std::string& origin, Action action,
             bool action_form) {
     if (rules_.size() >= max_policy_rules) {
-      problem(node, key, "more than " + std::to_string(max_policy_rules) + " policy rules on one route");
+      if (!too_many_rules_) problem(node, key, "more than " + std::to_string(max_policy_rules) + " policy rules on one route");
+      too_many_rules_ = true;
       return;
     }
     RuleSpec spec;
@@ -106,6 +107,7 @@ class Parser {
       op.kind = kind;
       std::size_t i = 0;
       for (const auto& item : kv.second) {
+        if (criteria_ > max_policy_criteria) break;  // reported once; YAML aliases could repeat a list millions of times
         auto c = criterion(item, op_key + "[" + std::to_string(i++) + "]");
         if (c) op.criteria.push_back(std::move(*c));
       }
@@ -249,7 +251,12 @@ class Parser {
   }
 
   std::optional<std::string> scalar(const YAML::Node& n, const std::string& key) {
-    if (n.IsScalar() && !(n.Tag() == "?" && (n.Scalar() == "~" || n.Scalar() == "null"))) return n.Scalar();
+    if (n.IsScalar() && !(n.Tag() == "?" && (n.Scalar() == "~" || n.Scalar() == "null"))) {
+      if (n.Scalar().empty())
+        problem(n, key, "an empty string: it matches only a value that is itself empty (a user without an email, "
+                        "say)", true);
+      return n.Scalar();
+    }
     problem(n, key, "expected a string, got " + describe(n));
     return std::nullopt;
   }
@@ -414,6 +421,7 @@ class Parser {
   std::vector<RuleSpec>& rules_;
   std::vector<ParseProblem>& problems_;
   std::size_t criteria_ = 0;
+  bool too_many_rules_ = false;
 };
 
 }  // namespace

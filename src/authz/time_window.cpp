@@ -226,7 +226,7 @@ std::string TimeWindow::make_time_of_day(std::string_view zone, std::optional<st
   return {};
 }
 
-bool TimeWindow::matches(TimePoint now) const noexcept {
+bool TimeWindow::matches(TimePoint now, bool* error) const noexcept {
   if (kind_ == Kind::date) {
     if (after_ && !(now > *after_)) return false;
     if (before_ && !(now < *before_)) return false;
@@ -238,6 +238,7 @@ bool TimeWindow::matches(TimePoint now) const noexcept {
     try {
       local += zone_->get_info(chrono::time_point_cast<chrono::seconds>(now)).offset;
     } catch (...) {
+      if (error) *error = true;
       return false;
     }
   }

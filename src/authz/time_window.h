@@ -27,7 +27,8 @@ class TimeWindow {
   [[nodiscard]] static std::string make_time_of_day(std::string_view zone, std::optional<std::string_view> after,
                                                     std::optional<std::string_view> before, TimeWindow& out);
 
-  [[nodiscard]] bool matches(TimePoint now) const noexcept;
+  // `error` (when given) is set when the zone could not convert `now`; the result is then false.
+  [[nodiscard]] bool matches(TimePoint now, bool* error = nullptr) const noexcept;
   [[nodiscard]] std::string describe() const;
   [[nodiscard]] Kind kind() const noexcept { return kind_; }
 

@@ -13,6 +13,7 @@
 #include "authz/policy_parser.h"
 #include "config/known_keys.h"
 #include "config/pem.h"
+#include "config/route_table.h"
 #include <algorithm>
 #include "core/base64.h"
 #include "core/random.h"
@@ -80,6 +81,10 @@ class Loader {
         throw ConfigErrors(problems_);
       }
     }
+    if (root_) {
+      std::size_t budget = max_checked_nodes;
+      check_duplicate_keys(root_, "", budget);
+    }
     decode_globals();
     decode_routes();
     if (!problems_.empty()) throw ConfigErrors(problems_);
@@ -88,6 +93,29 @@ class Loader {
 
  private:
   // ---- plumbing ---------------------------------------------------------------------------------------------------
+  // yaml-cpp keeps both entries of a repeated key and lookups find the first: a second `policy:` (or `deny:`) would be
+  // dropped without a word. Go's YAML reader, which Pomerium uses, refuses them; so does Postern.
+  static constexpr std::size_t max_checked_nodes = 1'000'000;  // aliases can repeat a subtree; stop looking past this
+  void check_duplicate_keys(const YAML::Node& node, const std::string& path, std::size_t& budget) {
+    if (budget == 0) return;
+    --budget;
+    if (node.IsMap()) {
+      std::set<std::string> seen;
+      for (const auto& kv : node) {
+        if (!kv.first.IsScalar()) continue;
+        const std::string& k = kv.first.Scalar();
+        const std::string child_path = path.empty() ? k : path + "." + k;
+        if (!seen.insert(k).second)
+          problem(at(kv.first), child_path,
+                  "duplicate key (YAML maps hold each key once; the repeated entry would be ignored)");
+        check_duplicate_keys(kv.second, child_path, budget);
+      }
+    } else if (node.IsSequence()) {
+      std::size_t i = 0;
+      for (const auto& item : node) check_duplicate_keys(item, path + "[" + std::to_string(i++) + "]", budget);
+    }
+  }
+
   Location at(const YAML::Node& n) const {
     if (!n.IsDefined() || n.Mark().is_null()) return {label_};
     return {label_ + ":" + std::to_string(n.Mark().line + 1)};
@@ -743,6 +771,8 @@ class Loader {
         }
         const std::string saved = label_;
         label_ = label;
+        std::size_t budget = max_checked_nodes;
+        check_duplicate_keys(list, key, budget);
         decode_route_list(list, key);
         label_ = saved;
       } else if (root_ && root_.IsMap() && root_[key].IsDefined() && !root_[key].IsNull()) {
@@ -802,12 +832,14 @@ class Loader {
       if (auto s = as_string(*r)) {
         if (!s->starts_with('/')) problem(*r, "expected a path prefix starting with /, got " + describe(*r));
         route.prefix = *s;
+        warn_unless_normal(*r, *s);
       }
     }
     if (auto r = get("path")) {
       if (auto s = as_string(*r)) {
         if (!s->starts_with('/')) problem(*r, "expected a path starting with /, got " + describe(*r));
         route.path = *s;
+        warn_unless_normal(*r, *s);
       }
     }
     if (auto r = get("regex")) {
@@ -973,20 +1005,23 @@ class Loader {
       if (!legacy_rule) {
         problem(at(node["policy_mode"]), prefix + "policy_mode",
                 "report mode enforces the route's legacy allow keys (allowed_users, allowed_domains, "
-                "allow_any_authenticated_user, ...) while it reports what policy: alone would decide, and this "
-                "route has none: it would deny everyone");
+                "allow_any_authenticated_user, ...) while it reports what enforcing policy: as well would decide, "
+                "and this route has none: it would deny everyone");
         return;
       }
       if (ppl.empty())
         warn_once(prefix + "policy_mode", at(node["policy_mode"]).where + ": " + prefix +
                                               "policy_mode: report without a policy: reports nothing new");
-      // The legacy keys decide; policy: alone is what the route would do if it replaced them.
-      route.policy = std::make_shared<const authz::Policy>(std::vector<authz::RuleSpec>{*legacy_rule});
-      route.report_policy = std::make_shared<const authz::Policy>(std::move(ppl));
+    }
+    std::vector<authz::RuleSpec> all;
+    if (legacy_rule) all.push_back(*legacy_rule);
+    for (auto& r : ppl) all.push_back(std::move(r));
+    if (report) {
+      // The legacy keys decide; the reported decision is exactly what enforce mode would decide (the legacy rule,
+      // then policy:), so switching to enforce holds no surprise.
+      route.policy = std::make_shared<const authz::Policy>(std::vector<authz::RuleSpec>{std::move(*legacy_rule)});
+      route.report_policy = std::make_shared<const authz::Policy>(std::move(all));
     } else {
-      std::vector<authz::RuleSpec> all;
-      if (legacy_rule) all.push_back(std::move(*legacy_rule));
-      for (auto& r : ppl) all.push_back(std::move(r));
       route.policy = std::make_shared<const authz::Policy>(std::move(all));
     }
   }
@@ -1006,6 +1041,16 @@ class Loader {
     };
     list("allowed_users", legacy.users);
     list("allowed_domains", legacy.domains);
+    for (const auto* l : {&legacy.users, &legacy.domains}) {
+      for (const auto& v : *l) {
+        if ((l == &legacy.domains || v.find('@') != std::string::npos) && core::to_lower(v) != v)
+          warn_once(prefix + "case." + v,
+                    at(node[l == &legacy.domains ? "allowed_domains" : "allowed_users"]).where + ": " + prefix +
+                        (l == &legacy.domains ? "allowed_domains" : "allowed_users") + ": \"" + v +
+                        "\" has upper case; matching is exact and case-sensitive, as in Pomerium, so it matches only "
+                        "an email written the same way");
+      }
+    }
     list("allowed_groups", legacy.groups);
     if (auto r = get("allowed_idp_claims")) {
       if (!r->node.IsMap()) {
@@ -1031,6 +1076,16 @@ class Loader {
   }
 
   void check_regex(const Raw& r, const std::string& pattern);
+
+  // Requests are matched after normalisation (normalize_path): a prefix or path written otherwise never matches.
+  void warn_unless_normal(const Raw& r, const std::string& value) {
+    if (!value.starts_with('/')) return;
+    const auto n = normalize_path(value);
+    if (n && *n == value) return;
+    warn_once(r.key + ".normal", r.location.where + ": " + r.key + ": \"" + value +
+                                     "\" never matches as written: request paths are normalised first" +
+                                     (n ? " (write \"" + *n + "\")" : " (and this one would be refused with 400)"));
+  }
 
   void parse_from(const Raw& r, const std::string& text, RouteSettings& route) {
     route.from = text;

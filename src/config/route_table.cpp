@@ -123,6 +123,9 @@ bool unreserved(unsigned char c) noexcept {
 }  // namespace
 
 std::optional<std::string> normalize_path(std::string_view path) {
+  // A raw '\\' is '/' to many servers (IIS, Windows static servers) but one segment to us, so /public\\..\\admin would
+  // be authorized as /public…; a '#' never belongs in a request target. Both are refused.
+  if (path.find_first_of("\\#") != std::string_view::npos) return std::nullopt;
   // Percent-encoding first (RFC 3986 §6.2.2): unreserved characters decoded (so /%61dmin is /admin and %2e%2e is a
   // dot segment), other escapes kept with upper-case hex. An encoded '/' or '\' would name another path to the
   // upstream than the one routed and authorized: refused, as Pomerium's Envoy does.

@@ -68,7 +68,8 @@ using HostAndPort = core::Authority;
 
 // The path routing, policy and the upstream see: unreserved characters percent-decoded (other escapes in upper-case
 // hex), dot segments removed (RFC 3986 §5.2.4) and repeated slashes merged; the result always starts with '/'.
-// nullopt when the path must be refused with 400: an encoded '/' or '\\' (%2F, %5C) or a malformed escape.
+// nullopt when the path must be refused with 400: an encoded '/' or '\\' (%2F, %5C), a raw '\\' or '#', or a
+// malformed escape.
 [[nodiscard]] std::optional<std::string> normalize_path(std::string_view path);
 
 }  // namespace postern::config

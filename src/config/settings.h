@@ -78,8 +78,7 @@ struct RouteSettings {
   authz::LegacyKeys legacy;
   std::shared_ptr<const authz::Policy> policy;
   // policy_mode: report (Postern's shadow mode): `policy` (the legacy keys alone) decides, while `report_policy`
-  // (the route's policy: rules alone, i.e. what the route would do if they replaced the legacy keys) is evaluated
-  // and logged.
+  // (legacy keys + policy:, exactly what enforce mode would run) is evaluated and logged.
   std::shared_ptr<const authz::Policy> report_policy;
   bool show_error_details = false;  // the deny page says which rule denied
   // True when the policy may ask who the user is (so the session must be looked up).

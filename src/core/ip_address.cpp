@@ -8,6 +8,9 @@ namespace postern::core {
 
 std::optional<IpAddress> parse_ip(std::string_view text) noexcept {
   if (text.size() >= 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
+  // An IPv6 zone ("fe80::1%eth0", as a link-local peer is reported) names an interface, not another address.
+  if (const auto zone = text.find('%'); zone != std::string_view::npos && text.find(':') != std::string_view::npos)
+    text = text.substr(0, zone);
   char buf[INET6_ADDRSTRLEN + 1];
   if (text.empty() || text.size() >= sizeof buf) return std::nullopt;
   std::memcpy(buf, text.data(), text.size());

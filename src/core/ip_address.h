@@ -14,7 +14,8 @@ struct IpAddress {
   bool v4 = false;
 };
 
-// A literal address ("10.1.2.3", "2001:db8::1", "[2001:db8::1]"); nullopt for anything else (names, zones, ports).
+// A literal address ("10.1.2.3", "2001:db8::1", "[2001:db8::1]", "fe80::1%eth0" without its zone); nullopt for
+// anything else (names, ports).
 [[nodiscard]] std::optional<IpAddress> parse_ip(std::string_view text) noexcept;
 
 struct IpRange {

@@ -558,7 +558,9 @@ void plan_request(Connection& c, RequestParser& parser, Plan& p) {
   const std::uint16_t port = host->port.value_or(c.stream.is_tls() ? 443 : 80);
   auto normalized = config::normalize_path(ex.path);
   if (!normalized)
-    return answer(p, 400, "The request path has an encoded slash or backslash (%2F, %5C) or a malformed escape.",
+    return answer(p, 400,
+                  "The request path has an encoded slash or backslash (%2F, %5C), a backslash, a '#' or a malformed "
+                  "escape.",
                   false);
   p.rc = RequestContext{host->host, port, std::move(*normalized), target, false, false, reusable};
   const auto& auth_url = c.settings.authenticate_service_url;

@@ -35,7 +35,7 @@ before(async () => {
       route({ to: up.origin, prefix: '/details/', show_error_details: true,
               policy: { allow: { and: [{ email: { ends_with: '@example.com' } }, { groups: { has: 'Finance' } }] } } }),
       route({ to: up.origin, prefix: '/report/', allowed_domains: ['example.com'], policy_mode: 'report',
-              policy: { allow: { or: [{ groups: { has: 'Finance' } }] } } }),
+              policy: { deny: { or: [{ groups: { has: 'Finance' } }] } } }),
       route({ to: up.origin, policy: [
         { allow: { or: [{ authenticated_user: true }] } },
         { deny: { or: [{ http_path: { starts_with: '/admin' } }] } },
@@ -127,7 +127,7 @@ describe('route policies with the Okta simulator', () => {
     const hello = await raw('/x/../%68ello//world');
     assert.equal(hello.status, 200);
     assert.equal(echoOf(hello).path, '/hello/world');
-    for (const path of ['/%2Fadmin', '/a%2fb', '/a%5Cb', '/bad%zz'])
+    for (const path of ['/%2Fadmin', '/a%2fb', '/a%5Cb', '/bad%zz', '/public\\..\\admin', '/public\\admin'])
       assert.equal((await raw(path)).status, 400, path);
     const underscore = await raw('/hello', { x_user: 'admin' });
     assert.equal(underscore.status, 400, 'header names with underscores are refused');
@@ -176,8 +176,8 @@ describe('route policies with the Okta simulator', () => {
     assert.ok(!env.p.stdout.includes(browsers.bob.cookie('127.0.0.1', '_pomerium')), 'the cookie is never logged');
   });
 
-  it('policy_mode: report enforces the legacy keys and logs what the policy would have decided', async () => {
-    const res = await get('alice', '/report/x');
+  it('policy_mode: report enforces the legacy keys and logs what enforcing the policy would decide', async () => {
+    const res = await get('bob', '/report/x');
     assert.equal(res.status, 200, 'allowed by allowed_domains');
     const id = res.headers['x-request-id'];
     const lines = await env.p.waitFor(() => {
@@ -187,7 +187,8 @@ describe('route policies with the Okta simulator', () => {
     const enforced = lines.find((l) => l.mode === 'enforce');
     const reported = lines.find((l) => l.mode === 'report');
     assert.equal(enforced.decision, 'allow');
-    assert.equal(reported.decision, 'deny', 'alice is not in Finance: the new policy would deny her');
-    assert.equal(await status('bob', '/report/x'), 200);
+    assert.equal(reported.decision, 'deny', 'bob is in Finance: the new deny rule would refuse him');
+    assert.ok(reported.reasons.some((r) => /deny\.or: groups has "Finance" → true/.test(r)), JSON.stringify(reported.reasons));
+    assert.equal(await status('alice', '/report/x'), 200);
   });
 });

@@ -335,3 +335,23 @@ TEST(Policy, LongLegacyListsBecomeOneSetLookup) {
 
 }  // namespace
 }  // namespace postern::authz
+
+namespace postern::authz {
+namespace {
+
+TEST(Policy, FailsClosedWhenACriterionCannotBeEvaluated) {
+  // A deny on an address range must not read "not denied" when the client address is unknown.
+  const auto p = compile("[{allow: {or: [{authenticated_user: true}]}}, {deny: {or: [{source_ip: 10.0.0.0/8}]}}]");
+  EXPECT_EQ(decide(p, User{}, {.ip = "192.0.2.1"}), allow);
+  EXPECT_EQ(decide(p, User{}, {.ip = "not-an-address"}), deny);
+  core::StringSet groups;
+  session::Claims claims;
+  Subject s{"00u1", "a@b.c", &groups, &claims};
+  Input in{&s, "GET", "/", std::nullopt, false, {}};
+  const auto d = p.evaluate(in);
+  EXPECT_TRUE(d.indeterminate);
+  EXPECT_NE(p.reasons(d).front().find("could not be evaluated"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace postern::authz

@@ -230,7 +230,8 @@ TEST(LoaderSignIn, ReadsPomeriumSignInKeys) {
   EXPECT_EQ(s.jwt_claims_headers[0].first, "X-Pomerium-Claim-email");
   // Exact and case-sensitive, as in Pomerium: the domain is kept as written.
   EXPECT_EQ(s.routes[0].legacy.domains, std::vector<std::string>{"Example.com"});
-  EXPECT_TRUE(s.warnings.empty());
+  ASSERT_EQ(s.warnings.size(), 1u);
+  EXPECT_NE(s.warnings[0].find("\"Example.com\" has upper case"), std::string::npos);
 }
 
 TEST(LoaderSignIn, RejectsUnknownProvidersPlainHttpAndShortSecrets) {
@@ -330,14 +331,14 @@ TEST(LoaderPolicy, RefusedCombinations) {
   EXPECT_TRUE(any_contains(problems(std::string(minimal_route) + "    allowed_users: ['']\n"), "an empty entry"));
 }
 
-TEST(LoaderPolicy, ReportModeEnforcesTheLegacyKeysAndReportsThePolicyAlone) {
+TEST(LoaderPolicy, ReportModeEnforcesTheLegacyKeysAndReportsWhatEnforceWouldDo) {
   const auto s = load(std::string(minimal_route) + "    allowed_domains: [example.com]\n    policy_mode: report\n" +
                       "    policy: {allow: {or: [{groups: admins}]}}\n");
   const auto& r = s.routes[0];
   ASSERT_TRUE(r.policy && r.report_policy);
   EXPECT_FALSE(r.policy->uses(postern::authz::CriterionKind::groups));
   EXPECT_TRUE(r.report_policy->uses(postern::authz::CriterionKind::groups));
-  EXPECT_FALSE(r.report_policy->uses(postern::authz::CriterionKind::domain));
+  EXPECT_TRUE(r.report_policy->uses(postern::authz::CriterionKind::domain));
 }
 
 TEST(LoaderPolicy, AuthorizeLogFields) {
@@ -346,4 +347,23 @@ TEST(LoaderPolicy, AuthorizeLogFields) {
   EXPECT_TRUE(any_contains(s.warnings, "id-token is never logged"));
   EXPECT_TRUE(any_contains(problems("authorize_log_fields: [colour]\n"), "unknown field \"colour\""));
   EXPECT_EQ(load("").authorize_log_fields.size(), 9u);
+}
+
+TEST(LoaderPolicy, DuplicateKeysAreErrorsNotSilentlyDropped) {
+  const auto p = problems(std::string(minimal_route) + "    policy: {allow: {or: [{accept: true}]}}\n" +
+                          "    policy: {deny: {or: [{http_method: DELETE}]}}\n");
+  EXPECT_TRUE(any_contains(p, "test.yaml:6: routes[0].policy: duplicate key")) << (p.empty() ? "" : p[0]);
+  EXPECT_TRUE(any_contains(problems(std::string(minimal_route) +
+                                    "    policy:\n      deny:\n        or: [{http_method: DELETE}]\n        or: [{http_method: PUT}]\n"),
+                           "routes[0].policy.deny.or: duplicate key"));
+}
+
+TEST(LoaderPolicy, WarnsAboutValuesThatCanNeverMatch) {
+  const auto s = load(std::string(minimal_route) + "    prefix: /%7Euser/\n    allowed_domains: [Example.com]\n" +
+                      "    allowed_users: [Alice@example.com, 00uAbC]\n");
+  EXPECT_TRUE(any_contains(s.warnings, "routes[0].prefix: \"/%7Euser/\" never matches as written: request paths are "
+                                       "normalised first (write \"/~user/\")"));
+  EXPECT_TRUE(any_contains(s.warnings, "allowed_domains: \"Example.com\" has upper case"));
+  EXPECT_TRUE(any_contains(s.warnings, "allowed_users: \"Alice@example.com\" has upper case"));
+  EXPECT_FALSE(any_contains(s.warnings, "00uAbC"));  // user ids are case-sensitive ids, not emails
 }

@@ -138,6 +138,7 @@ TEST(NormalizePath, DecodesUnreservedEscapesAndRefusesEncodedSlashes) {
   EXPECT_EQ(normalize_path("/ADMIN"), "/ADMIN");  // case is kept
   EXPECT_EQ(normalize_path("/a%20b%c3%a9"), "/a%20b%C3%A9");  // other escapes kept, hex upper case
   EXPECT_EQ(normalize_path("/%7Euser"), "/~user");
-  for (const char* p : {"/a%2Fb", "/a%2fb", "/a%5Cb", "/a%5cb", "/a%", "/a%2", "/a%zz", "/a%G0"})
+  for (const char* p : {"/a%2Fb", "/a%2fb", "/a%5Cb", "/a%5cb", "/a%", "/a%2", "/a%zz", "/a%G0", "/public\\..\\admin",
+                        "/a\\b", "/a#b"})
     EXPECT_EQ(normalize_path(p), std::nullopt) << p;
 }

@@ -11,9 +11,10 @@ TEST(IpAddress, ParsesLiteralsOnly) {
   EXPECT_TRUE(parse_ip("10.1.2.3"));
   EXPECT_TRUE(parse_ip("2001:db8::1"));
   EXPECT_TRUE(parse_ip("[2001:db8::1]"));
-  for (const char* bad : {"", "10.1.2", "10.1.2.3.4", "example.com", "10.1.2.3:80", "fe80::1%eth0", "1.2.3.256"})
+  for (const char* bad : {"", "10.1.2", "10.1.2.3.4", "example.com", "10.1.2.3:80", "1.2.3.256", "10.0.0.1%eth0"})
     EXPECT_FALSE(parse_ip(bad)) << bad;
   EXPECT_TRUE(parse_ip("::ffff:10.1.2.3")->v4);
+  EXPECT_TRUE(parse_ip("fe80::1%eth0"));  // the zone names an interface
 }
 
 TEST(IpAddress, RangesContain) {
