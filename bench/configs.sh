@@ -91,3 +91,42 @@ postern_policy_rules() {
             - http_path: {starts_with: /admin}
 EOF_CONF
 }
+
+# sim_register_client SIM_URL PORT CLIENT_ID CLIENT_SECRET OUT_JSON: registers an OIDC client for a Postern whose
+# authenticate host is http://localhost:PORT through the simulator's control API; prints the HTTP status.
+sim_register_client() {
+  curl -s --max-time 10 -o "$5" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    "$1/__sim/clients" --data-binary @- <<EOF_JSON || true
+{"client_id": "$3", "client_secret": "$4", "client_name": "Postern bench",
+ "application_type": "web",
+ "redirect_uris": ["http://localhost:$2/oauth2/callback"],
+ "post_logout_redirect_uris": ["http://localhost:$2/.pomerium/signed_out"],
+ "grant_types": ["authorization_code", "refresh_token"],
+ "token_endpoint_auth_method": "client_secret_basic"}
+EOF_JSON
+}
+
+# postern_signin_config NAME PORT BACKEND_PORT SIM_URL CLIENT_ID CLIENT_SECRET: Postern with the simulator as its Okta
+# and one route that needs a signed-in user: postern-signin authorizes with allow_any_authenticated_user,
+# postern-policy with postern_policy_rules; everything else is the same (groups scope for both).
+postern_signin_config() {
+  local auth
+  if [[ $1 == postern-policy ]]; then auth=$(postern_policy_rules); else auth="    allow_any_authenticated_user: true"; fi
+  cat <<EOF_CONF
+address: 127.0.0.1:$2
+insecure_server: true
+authenticate_service_url: http://localhost:$2
+idp_provider: okta
+idp_provider_url: $4
+idp_client_id: $5
+idp_client_secret: "$6"
+idp_scopes: [openid, profile, email, groups, offline_access]
+shared_secret: "$(head -c 32 /dev/urandom | base64)"
+cookie_secret: "$(head -c 32 /dev/urandom | base64)"
+routes:
+  - from: http://127.0.0.1:$2
+    to: http://127.0.0.1:$3
+    pass_identity_headers: true
+$auth
+EOF_CONF
+}

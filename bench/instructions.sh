@@ -4,7 +4,11 @@
 # else the machine is doing, so a change to the data path shows up here as a number that repeats to within a percent
 # (see bench/README.md).
 #
-#   bench/instructions.sh [-d SECONDS] [-c CONNECTIONS] [-p BASE_PORT] [-k]
+#   bench/instructions.sh [-d SECONDS] [-c CONNECTIONS] [-p BASE_PORT] [-s] [-k]
+#
+# With -s, also Postern on a route that needs a signed-in user, twice: with allow_any_authenticated_user
+# (postern-signin) and with the 5-criteria policy of bench/configs.sh (postern-policy), each signed in once through
+# the Okta simulator (tests/okta-sim) with wrk sending the session cookie: what a policy costs per request.
 #
 # Each proxy runs one worker under callgrind in front of the same backend (nginx answering 100 bytes); wrk loads it
 # with keep-alive connections; counters are zeroed after a warm-up and dumped after the measured run. Requests are
@@ -19,11 +23,12 @@ repo=$(cd "$bench_dir/.." && pwd)
 # shellcheck source=configs.sh
 source "$bench_dir/configs.sh"
 POSTERN_BIN=${POSTERN_BIN:-$repo/build/postern}
-duration=8 conns=256 port_base=${BENCH_PORT:-18180} keep_tmp=0
+duration=8 conns=256 port_base=${BENCH_PORT:-18180} keep_tmp=0 signed_in=0
 
-usage() { echo "usage: $0 [-d SECONDS] [-c CONNECTIONS] [-p BASE_PORT] [-k]"; }
-while getopts "d:c:p:kh" opt; do
+usage() { echo "usage: $0 [-d SECONDS] [-c CONNECTIONS] [-p BASE_PORT] [-s] [-k]"; }
+while getopts "d:c:p:skh" opt; do
   case $opt in
+    s) signed_in=1 ;;
     d) duration=$OPTARG ;;
     c) conns=$OPTARG ;;
     p) port_base=$OPTARG ;;
@@ -42,6 +47,7 @@ done
 [[ -x $POSTERN_BIN ]] || die "no Postern binary at $POSTERN_BIN: build it ('make build') or set POSTERN_BIN"
 
 backend_port=$port_base status_port=$((port_base + 1)) nginx_port=$((port_base + 2)) postern_port=$((port_base + 3))
+signin_port=$((port_base + 4))
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/postern-instr.XXXXXX")
 chmod 755 "$tmp"
 pids=()
@@ -78,13 +84,16 @@ wait_port "$backend_port"
 
 backend_requests() { curl -s --max-time 5 "http://127.0.0.1:$status_port/" | awk 'NR == 3 { print $3 }'; }
 
-# measure NAME PORT PID: instructions per request of the callgrind-run process PID serving PORT.
+# measure NAME PORT PID [HEADER]: instructions per request of the callgrind-run process PID serving PORT (wrk sends
+# HEADER, a session cookie, with every request when given).
 measure() {
   local name=$1 port=$2 pid=$3 before after out total
-  wrk -t1 -c"$conns" -d3 "http://127.0.0.1:$port/" >/dev/null
+  local -a header=()
+  [[ -z ${4:-} ]] || header=(-H "$4")
+  wrk -t1 -c"$conns" -d3 "${header[@]}" "http://127.0.0.1:$port/" >/dev/null
   callgrind_control -z "$pid" >/dev/null 2>&1
   before=$(backend_requests)
-  wrk -t1 -c"$conns" -d"${duration}s" "http://127.0.0.1:$port/" >"$tmp/$name.wrk"
+  wrk -t1 -c"$conns" -d"${duration}s" "${header[@]}" "http://127.0.0.1:$port/" >"$tmp/$name.wrk"
   after=$(backend_requests)
   callgrind_control -d "$pid" >/dev/null 2>&1
   sleep 1
@@ -117,6 +126,39 @@ pids+=("$postern_pid")
 wait_port "$postern_port"
 log "measuring postern (callgrind, ${duration}s at $conns connections; access log on)"
 results+=("$(measure postern "$postern_port" "$postern_pid")")
+kill -TERM "$postern_pid" 2>/dev/null || true
+wait "$postern_pid" 2>/dev/null || true
+
+if ((signed_in)); then
+  command -v node >/dev/null || die "-s needs node (20+) for the Okta simulator"
+  mkdir -p "$tmp/okta-sim"
+  node "$repo/tests/okta-sim/server.mjs" --host 127.0.0.1 --port 0 --seed "$repo/tests/okta-sim/seed/demo.json" \
+    --url-file "$tmp/okta-sim/url" >"$tmp/okta-sim/stdout.log" 2>"$tmp/okta-sim/stderr.log" </dev/null &
+  pids+=($!)
+  for ((i = 0; i < 150; i++)); do [[ -s $tmp/okta-sim/url ]] && break; sleep 0.1; done
+  sleep 0.05
+  sim_url=$(head -n 1 "$tmp/okta-sim/url")
+  [[ $sim_url =~ ^http://127\.0\.0\.1:[0-9]+$ ]] || die "the Okta simulator did not start (logs in $tmp; -k keeps them)"
+  for name in postern-signin postern-policy; do
+    client_id=postern-instr-$name-$RANDOM client_secret=instr-$(head -c 18 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+    code=$(sim_register_client "$sim_url" "$signin_port" "$client_id" "$client_secret" "$tmp/okta-sim/$name.json")
+    [[ $code == 2?? ]] || die "the Okta simulator refused the client registration (HTTP $code)"
+    mkdir -p "$tmp/$name"
+    postern_signin_config "$name" "$signin_port" "$backend_port" "$sim_url" "$client_id" "$client_secret" \
+      >"$tmp/$name/config.yaml"
+    valgrind --tool=callgrind --callgrind-out-file="$tmp/$name.callgrind" \
+      "$POSTERN_BIN" --config "$tmp/$name/config.yaml" --threads 1 >"$tmp/$name/access.log" 2>"$tmp/$name/stderr.log" &
+    pid=$!
+    pids+=("$pid")
+    wait_port "$signin_port"
+    cookie=$(node "$bench_dir/signin.mjs" "http://127.0.0.1:$signin_port/" 2>"$tmp/$name/signin.log") ||
+      { cat "$tmp/$name/signin.log" >&2; die "$name: signing in failed"; }
+    log "measuring $name (callgrind, ${duration}s at $conns connections; signed in, access and authorize logs on)"
+    results+=("$(measure "$name" "$signin_port" "$pid" "Cookie: $cookie")")
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+fi
 
 {
   echo "# Instructions per proxied request (user space, callgrind), $(date -u '+%Y-%m-%d %H:%M:%S UTC')"

@@ -248,40 +248,14 @@ sim_calls() {
 # start_postern_signin NAME: postern-signin authorizes with allow_any_authenticated_user, postern-policy with the
 # 5-criteria policy of bench/configs.sh (postern_policy_rules); everything else is the same.
 start_postern_signin() {
-  local name=$1 dir=$tmp/$1 client_id client_secret code auth
+  local name=$1 dir=$tmp/$1 client_id client_secret code
   start_sim
   client_id=postern-bench-$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
   client_secret=bench-$(head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
-  code=$(curl -s --max-time 10 -o "$tmp/okta-sim/client.json" -w '%{http_code}' -X POST \
-    -H 'Content-Type: application/json' "$sim_url/__sim/clients" --data-binary @- <<EOF
-{"client_id": "$client_id", "client_secret": "$client_secret", "client_name": "Postern bench",
- "application_type": "web",
- "redirect_uris": ["http://localhost:$signin_port/oauth2/callback"],
- "post_logout_redirect_uris": ["http://localhost:$signin_port/.pomerium/signed_out"],
- "grant_types": ["authorization_code", "refresh_token"],
- "token_endpoint_auth_method": "client_secret_basic"}
-EOF
-  ) || true
+  code=$(sim_register_client "$sim_url" "$signin_port" "$client_id" "$client_secret" "$tmp/okta-sim/client.json")
   [[ $code == 2?? ]] || { cat "$tmp/okta-sim/client.json" >&2; die "the Okta simulator refused the client registration (HTTP $code)"; }
   mkdir -p "$dir"
-  if [[ $name == postern-policy ]]; then auth=$(postern_policy_rules); else auth="    allow_any_authenticated_user: true"; fi
-  cat >"$dir/config.yaml" <<EOF
-address: 127.0.0.1:$signin_port
-insecure_server: true
-authenticate_service_url: http://localhost:$signin_port
-idp_provider: okta
-idp_provider_url: $sim_url
-idp_client_id: $client_id
-idp_client_secret: "$client_secret"
-idp_scopes: [openid, profile, email, groups, offline_access]
-shared_secret: "$(head -c 32 /dev/urandom | base64)"
-cookie_secret: "$(head -c 32 /dev/urandom | base64)"
-routes:
-  - from: http://127.0.0.1:$signin_port
-    to: http://127.0.0.1:$backend_port
-    pass_identity_headers: true
-$auth
-EOF
+  postern_signin_config "$name" "$signin_port" "$backend_port" "$sim_url" "$client_id" "$client_secret" >"$dir/config.yaml"
   run_postern "$name" "$signin_port"
   check_redirects "$signin_port" "$name"
   target_cookie=$(node "$bench_dir/signin.mjs" "http://127.0.0.1:$signin_port/" "$signin_user" "$signin_password" \

@@ -42,6 +42,7 @@ cat <<MSG
     Open  http://localhost:8080/         the sample app through a public route
     Open  http://app.localhost:8080/     the sample app behind Okta sign-in (any demo user)
     Open  http://alice.localhost:8080/   only alice may enter (bob gets a 403 page)
+    Open  http://eng.localhost:8080/     a policy: the Engineering group, GET only, never /admin (the 403 page says why)
     Open  http://app.localhost:8080/.pomerium/   who you are; sign out from there
 
   Okta simulator: http://127.0.0.1:8082 (issuer; its login page lists the demo users)
@@ -50,7 +51,7 @@ cat <<MSG
     carol@example.com / carol-password   (Engineering, Finance)
 
   Use Chromium, Firefox or curl: they send *.localhost to 127.0.0.1 by themselves.
-  Not built yet: group-based policy and Okta directory sync (idp_service_account is read but not used).
+  Not built yet: Okta directory sync (idp_service_account is read but not used; groups come from the token).
 
   Config: examples/quickstart.yaml     Logs: $run_dir (access.log, postern.log, okta-sim.log)
   Press Ctrl-C to stop.

@@ -1,5 +1,7 @@
 #include "authz/policy.h"
 
+#include "core/strings.h"
+
 namespace postern::authz {
 
 std::string_view to_string(Tri t) noexcept {
@@ -49,7 +51,7 @@ bool Criterion::about_user() const noexcept {
 Policy::Policy(std::vector<RuleSpec> rules) {
   for (auto& spec : rules) {
     Rule r{spec.action, static_cast<std::uint32_t>(ops_.size()), static_cast<std::uint32_t>(spec.operators.size()),
-           std::move(spec.origin)};
+           spec.origin, core::json_escape(spec.origin)};
     for (auto& op : spec.operators) {
       ops_.push_back({op.kind, static_cast<std::uint32_t>(criteria_.size()),
                       static_cast<std::uint32_t>(op.criteria.size())});
@@ -59,6 +61,7 @@ Policy::Policy(std::vector<RuleSpec> rules) {
         uses_time_ |= c.kind == CriterionKind::date || c.kind == CriterionKind::day_of_week ||
                       c.kind == CriterionKind::time_of_day;
         kinds_ |= 1u << static_cast<unsigned>(c.kind);
+        criteria_json_.push_back(core::json_escape(c.text));
         criteria_.push_back(std::move(c));
       }
     }
@@ -196,7 +199,10 @@ Decision Policy::evaluate(const Input& in) const noexcept {
   return d;
 }
 
-std::size_t Policy::explain(const Decision& d, std::span<ReasonText> out) const noexcept {
+std::size_t Policy::explain(const Decision& d, std::span<ReasonText> out, bool json) const noexcept {
+  // The fixed text below holds no character JSON escapes; only the configured texts need their escaped copies.
+  auto origin = [&](const Rule& r) -> std::string_view { return json ? r.origin_json : r.origin; };
+  auto text = [&](std::uint32_t i) -> std::string_view { return json ? criteria_json_[i] : criteria_[i].text; };
   std::size_t n = 0;
   auto add = [&](ReasonText r) {
     if (n < out.size()) out[n++] = r;
@@ -211,7 +217,7 @@ std::size_t Policy::explain(const Decision& d, std::span<ReasonText> out) const 
         if (!(d.evaluated & bit)) continue;
         const Tri v = (d.held & bit) ? Tri::yes : (d.unknown & bit) ? Tri::unknown : Tri::no;
         if (only_unknown && v != Tri::unknown) continue;
-        add({r.origin, " ", action_name(r.action), ".", operator_name(op.kind), ": ", criteria_[i].text,
+        add({origin(r), " ", action_name(r.action), ".", operator_name(op.kind), ": ", text(i),
              v == Tri::yes ? " → true" : v == Tri::no ? " → false" : " → unknown without a session"});
       }
     }
@@ -226,7 +232,7 @@ std::size_t Policy::explain(const Decision& d, std::span<ReasonText> out) const 
   switch (d.outcome) {
     case Outcome::deny:
       if (d.deny == Tri::yes && d.rule >= 0) {
-        add({"denied by the deny rule of ", rules_[d.rule].origin});
+        add({"denied by the deny rule of ", origin(rules_[d.rule])});
         criteria_of(static_cast<std::uint32_t>(d.rule), false);
       } else {
         add({allow_rules_.empty() ? "no allow rule: the policy denies by default" : "no allow rule holds"});
@@ -234,7 +240,7 @@ std::size_t Policy::explain(const Decision& d, std::span<ReasonText> out) const 
       }
       break;
     case Outcome::allow:
-      add({"allowed by the allow rule of ", rules_[d.rule].origin});
+      add({"allowed by the allow rule of ", origin(rules_[d.rule])});
       criteria_of(static_cast<std::uint32_t>(d.rule), false);
       break;
     case Outcome::sign_in_required:

@@ -113,9 +113,10 @@ class Policy {
 
   // Why, for logs, the CLI and (with show_error_details) the deny page: a summary (the deciding rule), then the
   // criteria evaluated, each with its value. Each reason is a few pieces to be joined; they point into the policy,
-  // so explaining allocates nothing. Returns how many of `out` were filled.
+  // so explaining allocates nothing. With `json`, every piece is already escaped for a JSON string (the policy keeps
+  // escaped copies of its texts), so a log line copies them as they are. Returns how many of `out` were filled.
   using ReasonText = std::array<std::string_view, 8>;
-  std::size_t explain(const Decision& d, std::span<ReasonText> out) const noexcept;
+  std::size_t explain(const Decision& d, std::span<ReasonText> out, bool json = false) const noexcept;
   // The same, joined into sentences.
   [[nodiscard]] std::vector<std::string> reasons(const Decision& d) const;
   // The policy as rules in words, one line each (postern policy check).
@@ -130,12 +131,14 @@ class Policy {
     Action action;
     std::uint32_t first, count;  // ops_[first, first + count)
     std::string origin;
+    std::string origin_json;  // origin escaped for a JSON string
   };
   Tri eval_rule(const Rule& r, const Input& in, Decision& d) const noexcept;
   Tri eval_operator(const Operator& op, const Input& in, Decision& d) const noexcept;
   Tri eval_criterion(std::uint32_t index, const Input& in, Decision& d) const noexcept;
 
   std::vector<Criterion> criteria_;
+  std::vector<std::string> criteria_json_;  // each criterion's text escaped for a JSON string
   std::vector<Operator> ops_;
   std::vector<Rule> rules_;
   std::vector<std::uint32_t> deny_rules_, allow_rules_;

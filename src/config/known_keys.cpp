@@ -13,7 +13,7 @@ constexpr std::string_view implemented_global[] = {
     "idp_client_secret_file", "idp_scopes", "idp_request_params", "shared_secret", "shared_secret_file",
     "cookie_secret", "cookie_secret_file", "cookie_name", "cookie_domain", "cookie_expire", "cookie_http_only",
     "cookie_secure", "cookie_same_site", "signing_key", "signing_key_file", "jwt_claims_headers",
-    "signout_redirect_url", "programmatic_redirect_domain_whitelist", "authorize_log_fields"};
+    "signout_redirect_url", "programmatic_redirect_domain_whitelist", "authorize_log_fields", "pass_identity_headers"};
 
 // Pomerium settings (v0.19 through HEAD) that Postern does not implement yet.
 constexpr std::string_view pending_global[] = {

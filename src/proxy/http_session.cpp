@@ -579,8 +579,8 @@ void plan_request(Connection& c, RequestParser& parser, Plan& p) {
 // Writes one `authorize check` line for a decision of `policy` (see telemetry/authorize_log.h).
 void log_decision(Connection& c, const RequestParser::value_type& req, const Plan& p, const authz::Policy& policy,
                   const authz::Decision& d, std::string_view mode) {
-  std::array<authz::Policy::ReasonText, 16> reasons;
-  const std::size_t n = policy.explain(d, reasons);
+  std::array<authz::Policy::ReasonText, 12> reasons;
+  const std::size_t n = policy.explain(d, reasons, true);
   const session::Session* s = p.lookup.session.get();
   const core::StringSet* groups = s ? s->claims.find("groups") : nullptr;
   telemetry::AuthorizeRecord r;

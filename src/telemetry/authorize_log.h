@@ -26,13 +26,16 @@ enum AuthorizeField : std::uint32_t {
 // The bits for authorize_log_fields names (unknown names are ignored; the loader refuses them).
 [[nodiscard]] std::uint32_t authorize_fields(const std::vector<std::string>& names) noexcept;
 
-using ReasonText = std::array<std::string_view, 8>;  // pieces of one reason, joined as written
+// Pieces of one reason, joined as written. They must already be escaped for a JSON string (authz::Policy::explain
+// with json = true): the line copies them without looking, which is what keeps a decision's line cheap.
+using ReasonText = std::array<std::string_view, 8>;
 
 struct AuthorizeRecord {
   std::uint32_t fields = 0;
+  // method must be an HTTP token and host a validated Host (both are copied without escaping); the rest is escaped.
   std::string_view request_id, method, path, host, ip, user, email, route;
   std::size_t groups_count = 0;
-  std::string_view decision;  // allow, deny, sign-in-required
+  std::string_view decision;  // allow, deny, sign-in-required (Postern's words, copied as they are)
   std::string_view allow;     // true, false, unknown
   std::string_view deny;
   std::string_view mode;  // enforce, report

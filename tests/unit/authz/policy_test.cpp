@@ -355,3 +355,27 @@ TEST(Policy, FailsClosedWhenACriterionCannotBeEvaluated) {
 
 }  // namespace
 }  // namespace postern::authz
+
+namespace postern::authz {
+namespace {
+
+TEST(Policy, ExplainsInJsonReadyPiecesWithoutAllocating) {
+  const auto p = compile("allow: {or: [{email: 'a\"b@example.com'}]}");
+  core::StringSet groups;
+  session::Claims claims;
+  Subject s{"00u1", "x@example.com", &groups, &claims};
+  const Input in{&s, "GET", "/", std::nullopt, false, {}};
+  const auto d = p.evaluate(in);
+  std::array<Policy::ReasonText, 4> out;
+  ASSERT_EQ(p.explain(d, out, true), 2u);
+  std::string joined;
+  for (auto piece : out[1]) joined += piece;
+  EXPECT_EQ(joined, "policy allow.or: email is \\\"a\\\\\\\"b@example.com\\\" → false");
+  ASSERT_EQ(p.explain(d, out, false), 2u);
+  joined.clear();
+  for (auto piece : out[1]) joined += piece;
+  EXPECT_EQ(joined, "policy allow.or: email is \"a\\\"b@example.com\" → false");
+}
+
+}  // namespace
+}  // namespace postern::authz

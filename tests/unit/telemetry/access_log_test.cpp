@@ -113,3 +113,31 @@ TEST(AccessLog, EveryLineReachesStdoutInOrder) {
 }
 
 }  // namespace postern
+
+TEST(AuthorizeLog, OneJsonLineWithTheSelectedFieldsAndThePreEscapedReasons) {
+  using namespace postern::telemetry;
+  const ReasonText reasons[] = {{"no allow rule holds"}, {"policy[0] allow.or: email is \\\"a@b.c\\\"", " → false"}};
+  AuthorizeRecord r;
+  r.fields = authorize_fields({"request-id", "email", "groups-count"});
+  r.request_id = "abc";
+  r.method = "GET";  // not selected
+  r.email = "quote\"d@example.com";
+  r.groups_count = 3;
+  r.decision = "deny";
+  r.allow = "false";
+  r.deny = "false";
+  r.mode = "enforce";
+  r.reasons = reasons;
+  const std::string line = format_authorize_line(r);
+  const auto v = boost::json::parse(line);
+  const auto& o = v.as_object();
+  EXPECT_EQ(o.at("msg").as_string(), "authorize check");
+  EXPECT_EQ(o.at("request-id").as_string(), "abc");
+  EXPECT_EQ(o.at("email").as_string(), "quote\"d@example.com");
+  EXPECT_EQ(o.at("groups-count").as_int64(), 3);
+  EXPECT_FALSE(o.contains("method"));
+  EXPECT_EQ(o.at("decision").as_string(), "deny");
+  ASSERT_EQ(o.at("reasons").as_array().size(), 2u);
+  EXPECT_EQ(o.at("reasons").as_array()[1].as_string(), "policy[0] allow.or: email is \"a@b.c\" → false");
+  EXPECT_EQ(line.back(), '\n');
+}
