@@ -737,26 +737,20 @@ awaitable<void> reject_unparsable(Connection& c, const boost::system::error_code
 
 }  // namespace
 
-void WorkerContext::log_access(const telemetry::AccessRecord& record) {
-  if (access_log.append(record) && !flush_scheduled) {
-    flush_scheduled = true;
-    access_log_timer.expires_after(access_log_flush_interval);
-    access_log_timer.async_wait([this](boost::system::error_code) {
-      flush_scheduled = false;
-      access_log.flush();
-    });
-  }
-}
+void WorkerContext::log_access(const telemetry::AccessRecord& record) { schedule_flush(access_log.append(record)); }
 
 void WorkerContext::log_authorize(const telemetry::AuthorizeRecord& record) {
-  if (access_log.append(record) && !flush_scheduled) {
-    flush_scheduled = true;
-    access_log_timer.expires_after(access_log_flush_interval);
-    access_log_timer.async_wait([this](boost::system::error_code) {
-      flush_scheduled = false;
-      access_log.flush();
-    });
-  }
+  schedule_flush(access_log.append(record));
+}
+
+void WorkerContext::schedule_flush(bool buffer_was_empty) {
+  if (!buffer_was_empty || flush_scheduled) return;
+  flush_scheduled = true;
+  access_log_timer.expires_after(access_log_flush_interval);
+  access_log_timer.async_wait([this](boost::system::error_code) {
+    flush_scheduled = false;
+    access_log.flush();
+  });
 }
 
 awaitable<void> serve_connection(WorkerContext& worker, net::Socket socket) {

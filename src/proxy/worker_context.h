@@ -82,6 +82,8 @@ struct WorkerContext {
   net::Timer access_log_timer;
   void log_access(const telemetry::AccessRecord& record);
   void log_authorize(const telemetry::AuthorizeRecord& record);
+  // After an append: arms the flush timer when the buffer has just become non-empty.
+  void schedule_flush(bool buffer_was_empty);
 };
 
 }  // namespace postern::proxy
