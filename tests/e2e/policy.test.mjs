@@ -8,6 +8,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from './lib/http.mjs';
+import { startPostern, startUpstream } from './lib/index.mjs';
 import { startSignInEnv, Browser, signIn, describeHops, echoOf, stopAll, JSON_ACCEPT, USERS } from './lib/signin.mjs';
 
 let env;
@@ -190,5 +191,32 @@ describe('route policies with the Okta simulator', () => {
     assert.equal(reported.decision, 'deny', 'bob is in Finance: the new deny rule would refuse him');
     assert.ok(reported.reasons.some((r) => /deny\.or: groups has "Finance" → true/.test(r)), JSON.stringify(reported.reasons));
     assert.equal(await status('alice', '/report/x'), 200);
+  });
+});
+
+describe('source_ip behind trusted proxies', () => {
+  let p;
+  let up;
+  before(async () => {
+    up = await startUpstream({ name: 'policy-xff' });
+    p = await startPostern({
+      config: {
+        address: '127.0.0.1:0',
+        insecure_server: true,
+        xff_num_trusted_hops: 1,
+        routes: [{ from: 'http://office.example.test', to: up.origin, policy: { allow: { or: [{ source_ip: '10.0.0.0/8' }] } } }],
+      },
+    });
+  });
+  after(() => stopAll(() => p?.stopAndCheck(), up?.stop));
+
+  it('reads the client address the trusted hop reports (xff_num_trusted_hops), and nothing else', async () => {
+    const from = (xff) => p.request('http://office.example.test/', { headers: xff ? { 'x-forwarded-for': xff } : {} });
+    assert.equal((await from('10.1.2.3')).status, 200);
+    assert.equal((await from('8.8.8.8')).status, 403);
+    assert.equal((await from('10.9.9.9, 8.8.8.8')).status, 403, 'only the last (trusted) hop counts');
+    assert.equal((await from(undefined)).status, 403, 'the peer 127.0.0.1 is not in 10.0.0.0/8');
+    const line = await p.waitFor(() => p.authorizeLog().find((l) => l.ip === '8.8.8.8'), { what: 'authorize line' });
+    assert.equal(line.decision, 'deny');
   });
 });
