@@ -9,6 +9,12 @@
 namespace postern::net {
 namespace http = boost::beast::http;
 
+std::string_view FetchResponse::header(std::string_view name) const noexcept {
+  for (const auto& [n, v] : headers)
+    if (core::iequals(n, name)) return v;
+  return {};
+}
+
 Task<FetchResponse> fetch(UpstreamPool& pool, boost::asio::ssl::context& tls, FetchRequest request) {
   FetchResponse out;
   auto parsed = boost::urls::parse_absolute_uri(request.url);
@@ -71,6 +77,7 @@ Task<FetchResponse> fetch(UpstreamPool& pool, boost::asio::ssl::context& tls, Fe
   auto& res = parser.get();
   out.status = res.result_int();
   out.content_type = std::string(res[http::field::content_type]);
+  for (const auto& f : res) out.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
   out.body = std::move(res.body());
   conn.stream.close();
   co_return out;

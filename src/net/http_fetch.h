@@ -24,8 +24,12 @@ struct FetchResponse {
   unsigned status = 0;  // 0 when no response arrived
   std::string content_type;
   std::string body;
+  // Every response header in the order received (names as sent); bounded by the 64 KiB header limit.
+  std::vector<std::pair<std::string, std::string>> headers;
   std::string failure;  // empty on success: "invalid URL", "connect", "timeout", "tls", "invalid response", ...
   [[nodiscard]] bool ok() const noexcept { return failure.empty(); }
+  // The first value of header `name` (case-insensitive), or "" when absent.
+  [[nodiscard]] std::string_view header(std::string_view name) const noexcept;
 };
 
 // `tls` verifies https URLs (system roots); a plain-http URL ignores it.
