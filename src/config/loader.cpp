@@ -427,6 +427,7 @@ class Loader {
     if (auto r = global("idp_request_params")) {
       if (auto m = as_map(*r)) idp.request_params = std::move(*m);
     }
+    decode_directory();
     if (idp.configured()) {
       const Location where = global("idp_provider") ? global("idp_provider")->location : Location{label_};
       if (idp.url.empty()) problem(where, "idp_provider_url", "is required with idp_provider (the issuer URL)");
@@ -921,6 +922,79 @@ class Loader {
     if (auto r = get("pass_identity_headers")) route.pass_identity_headers = as_bool(*r);
     decode_authorization(node, name, route);
     if (problems_.size() == before) settings_.routes.push_back(std::move(route));
+  }
+
+  // ---- the Okta directory -------------------------------------------------------------------------------------
+  // idp_service_account: base64 of a JSON object, or the JSON itself (both as Pomerium reads it). {"api_key": …} is
+  // an SSWS API token; {"client_id", "private_key", "key_id"} an OAuth 2.0 service app. Problems never quote the
+  // value: it is a credential.
+  void decode_directory() {
+    auto& d = settings_.directory;
+    if (auto r = global("idp_refresh_directory_interval")) {
+      if (auto v = as_duration(*r)) {
+        if (v->count() <= 0) problem(*r, "expected a positive duration such as 10m");
+        else d.refresh_interval = *v;
+      }
+    }
+    if (auto r = global("idp_refresh_directory_timeout")) {
+      if (auto v = as_duration(*r)) {
+        if (v->count() <= 0) problem(*r, "expected a positive duration such as 1m");
+        else d.refresh_timeout = *v;
+      }
+    }
+    auto r = global("idp_service_account");
+    if (!r) return;
+    std::string text;
+    if (r->from_env) text = r->env_text;
+    else if (r->node.IsScalar()) text = r->node.Scalar();
+    else {
+      problem(*r, "expected base64 of a JSON object such as {\"api_key\": \"…\"} (or the JSON itself)");
+      return;
+    }
+    std::string_view trimmed = core::trim(text);
+    std::string json_text;
+    if (trimmed.starts_with('{')) {
+      json_text = std::string(trimmed);
+    } else if (auto decoded = core::base64_decode(trimmed)) {
+      json_text = std::move(*decoded);
+    } else if (auto url_decoded = core::base64url_decode(trimmed)) {
+      json_text = std::move(*url_decoded);
+    } else {
+      problem(*r, "expected base64 of a JSON object such as {\"api_key\": \"…\"} (or the JSON itself); the value "
+                  "is neither");
+      return;
+    }
+    boost::system::error_code ec;
+    const auto v = boost::json::parse(json_text, ec);
+    if (ec || !v.is_object()) {
+      problem(*r, "the value is not a JSON object (expected {\"api_key\": \"…\"} or {\"client_id\": …, "
+                  "\"private_key\": …, \"key_id\": …})");
+      return;
+    }
+    const auto& o = v.as_object();
+    auto string_member = [&](const char* key) -> std::string {
+      const auto* m = o.if_contains(key);
+      if (!m) return {};
+      if (m->is_string()) return std::string(m->as_string());
+      if (m->is_object() && std::string_view(key) == "private_key") return boost::json::serialize(*m);  // a JWK
+      return {};
+    };
+    d.api_key = string_member("api_key");
+    d.client_id = string_member("client_id");
+    d.private_key = string_member("private_key");
+    d.key_id = string_member("key_id");
+    if (!d.api_key.empty()) {
+      d.credential = DirectorySettings::Credential::api_token;
+    } else if (!d.client_id.empty() && !d.private_key.empty()) {
+      d.credential = DirectorySettings::Credential::oauth_app;
+    } else {
+      problem(*r, "expected an Okta API token ({\"api_key\": \"…\"}) or an OAuth service app ({\"client_id\": …, "
+                  "\"private_key\": <PEM or JWK>, \"key_id\": …}); found neither");
+    }
+    if (d.configured() && settings_.idp.provider != "okta")
+      warn_once("idp_service_account.provider", r->location.where +
+                                                   ": idp_service_account is for Okta's directory; idp_provider is "
+                                                   "not okta, so it will not be used");
   }
 
   // ---- authorization -----------------------------------------------------------------------------------------

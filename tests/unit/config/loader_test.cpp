@@ -367,3 +367,37 @@ TEST(LoaderPolicy, WarnsAboutValuesThatCanNeverMatch) {
   EXPECT_TRUE(any_contains(s.warnings, "allowed_users: \"Alice@example.com\" has upper case"));
   EXPECT_FALSE(any_contains(s.warnings, "00uAbC"));  // user ids are case-sensitive ids, not emails
 }
+
+// ---- the Okta directory settings --------------------------------------------------------------------------------
+
+TEST(LoaderDirectory, ServiceAccountAsBase64OrRawJson) {
+  using postern::config::DirectorySettings;
+  const std::string json = R"({"api_key":"00secret-token"})";
+  const auto b64 = load(signin_globals("idp_service_account: " + postern::core::base64_encode(json) + "\n"));
+  EXPECT_EQ(b64.directory.credential, DirectorySettings::Credential::api_token);
+  EXPECT_EQ(b64.directory.api_key, "00secret-token");
+  const auto raw = load(signin_globals(), {{"IDP_SERVICE_ACCOUNT", json}});
+  EXPECT_EQ(raw.directory.api_key, "00secret-token");
+  const auto app = load(signin_globals("idp_service_account: '" +
+                                       std::string(R"({"client_id":"0oa1","private_key":{"kty":"RSA","n":"x"},"key_id":"k1"})") +
+                                       "'\nidp_refresh_directory_interval: 30s\nidp_refresh_directory_timeout: 5s\n"));
+  EXPECT_EQ(app.directory.credential, DirectorySettings::Credential::oauth_app);
+  EXPECT_EQ(app.directory.client_id, "0oa1");
+  EXPECT_EQ(app.directory.private_key, R"({"kty":"RSA","n":"x"})");
+  EXPECT_EQ(app.directory.key_id, "k1");
+  EXPECT_EQ(app.directory.refresh_interval, Duration(30s));
+  EXPECT_EQ(app.directory.refresh_timeout, Duration(5s));
+  EXPECT_EQ(load("").directory.refresh_interval, Duration(10min));
+}
+
+TEST(LoaderDirectory, BadServiceAccountsNameTheKeyButNeverTheValue) {
+  for (const std::string value : {std::string("not-base64-and-not-json!!"), postern::core::base64_encode("[1,2]"),
+                                  postern::core::base64_encode(R"({"token":"s3cr3t-value"})")}) {
+    const auto p = problems(signin_globals("idp_service_account: '" + value + "'\n"));
+    ASSERT_EQ(p.size(), 1u) << value;
+    EXPECT_TRUE(p[0].starts_with("test.yaml:8: idp_service_account: ")) << p[0];
+    EXPECT_EQ(p[0].find("s3cr3t"), std::string::npos);
+    EXPECT_EQ(p[0].find(value), std::string::npos);
+  }
+  EXPECT_TRUE(any_contains(problems("idp_refresh_directory_interval: 0s\n"), "expected a positive duration"));
+}
