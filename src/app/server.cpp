@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "directory/okta_api.h"
 #include "net/listener.h"
 #include "net/timeouts.h"
 #include "proxy/http_session.h"
@@ -53,6 +54,17 @@ std::shared_ptr<const proxy::Shared> build_shared(config::SnapshotPtr snapshot) 
                                                      settings.authenticate_service_url.origin() + "/oauth2/callback");
   }
   auth->signer = std::make_unique<identity::AssertionSigner>(settings.signing_key_pem, settings.shared_secret);
+  if (settings.directory.configured() && settings.idp.provider == "okta") {
+    if (settings.directory.credential == config::DirectorySettings::Credential::api_token) {
+      auth->directory = std::make_unique<directory::Directory>(settings.directory,
+                                                               directory::org_url(settings.idp.url_text));
+      auth->directory->start();
+    } else {
+      telemetry::log(telemetry::Level::warn,
+                     "idp_service_account: an OAuth service app is not supported yet; use an API token "
+                     "({\"api_key\": ...}) for the Okta directory");
+    }
+  }
   shared->auth = std::move(auth);
   shared->snapshot = std::move(snapshot);
   return shared;

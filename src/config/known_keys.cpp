@@ -13,11 +13,12 @@ constexpr std::string_view implemented_global[] = {
     "idp_client_secret_file", "idp_scopes", "idp_request_params", "shared_secret", "shared_secret_file",
     "cookie_secret", "cookie_secret_file", "cookie_name", "cookie_domain", "cookie_expire", "cookie_http_only",
     "cookie_secure", "cookie_same_site", "signing_key", "signing_key_file", "jwt_claims_headers",
-    "signout_redirect_url", "programmatic_redirect_domain_whitelist", "authorize_log_fields", "pass_identity_headers"};
+    "signout_redirect_url", "programmatic_redirect_domain_whitelist", "authorize_log_fields", "pass_identity_headers",
+    "idp_service_account", "idp_refresh_directory_interval", "idp_refresh_directory_timeout"};
 
 // Pomerium settings (v0.19 through HEAD) that Postern does not implement yet.
 constexpr std::string_view pending_global[] = {
-    "services", "authenticate_internal_service_url", "authenticate_callback_path", "idp_service_account", "idp_refresh_directory_interval", "idp_refresh_directory_timeout",
+    "services", "authenticate_internal_service_url", "authenticate_callback_path",
     "idp_qps", "idp_access_token_allowed_audiences", "identity_providers", "signing_key_algorithm", "jwt_issuer_format", "jwt_groups_filter",
     "bearer_token_format", "grpc_client_timeout",
     "grpc_address", "grpc_insecure", "authorize_service_url", "authorize_service_urls",

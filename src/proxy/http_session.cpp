@@ -576,13 +576,21 @@ void plan_request(Connection& c, RequestParser& parser, Plan& p) {
   p.kind = ours ? Plan::Kind::endpoint : Plan::Kind::route;
 }
 
+// The user's groups for policy: the Okta directory's (ids, then names) when it knows the user, else the session's
+// `groups` claim.
+const core::StringSet* groups_of(Connection& c, const session::Session& s) {
+  if (const auto* d = c.worker.directory.get())
+    if (const auto* g = d->groups_of(s.user_id)) return g;
+  return s.claims.find("groups");
+}
+
 // Writes one `authorize check` line for a decision of `policy` (see telemetry/authorize_log.h).
 void log_decision(Connection& c, const RequestParser::value_type& req, const Plan& p, const authz::Policy& policy,
                   const authz::Decision& d, std::string_view mode) {
   std::array<authz::Policy::ReasonText, 12> reasons;
   const std::size_t n = policy.explain(d, reasons, true);
   const session::Session* s = p.lookup.session.get();
-  const core::StringSet* groups = s ? s->claims.find("groups") : nullptr;
+  const core::StringSet* groups = s ? groups_of(c, *s) : nullptr;
   telemetry::AuthorizeRecord r;
   r.fields = c.shared.authorize_log_fields;
   r.request_id = c.exchange.request_id;
@@ -604,8 +612,8 @@ void log_decision(Connection& c, const RequestParser::value_type& req, const Pla
   c.worker.log_authorize(r);
 }
 
-// The route's policy for this request: who (the session, if any; its groups from the `groups` claim — the Okta
-// directory will supply them through the same Subject) and the request's context. In report mode the report policy
+// The route's policy for this request: who (the session, if any; its groups from the Okta directory or the
+// `groups` claim) and the request's context. In report mode the report policy
 // is evaluated and logged too, while the enforced one decides.
 authz::Decision authorize(Connection& c, const RequestParser::value_type& req, const Plan& p) {
   const auto& rs = p.route->settings();
@@ -613,7 +621,7 @@ authz::Decision authorize(Connection& c, const RequestParser::value_type& req, c
   authz::Subject subject;
   authz::Input in;
   if (s) {
-    subject = {s->user_id, s->email, s->claims.find("groups"), &s->claims};
+    subject = {s->user_id, s->email, groups_of(c, *s), &s->claims};
     in.subject = &subject;
   }
   in.method = req.method_string();

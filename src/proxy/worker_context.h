@@ -13,6 +13,7 @@
 #include "authn/oidc_client.h"
 #include "config/snapshot.h"
 #include "core/string_hash.h"
+#include "directory/directory.h"
 #include "identity/assertion_signer.h"
 #include "session/handle_codec.h"
 #include "store/session_store.h"
@@ -30,6 +31,7 @@ struct AuthServices {
   std::unique_ptr<store::SessionStore> store;
   std::unique_ptr<authn::OidcClient> oidc;  // null: no identity provider configured
   std::unique_ptr<identity::AssertionSigner> signer;
+  std::unique_ptr<directory::Directory> directory;  // null: no idp_service_account
 };
 
 // Built once from a config snapshot; shared read-only by all workers.
@@ -45,6 +47,7 @@ struct Shared {
 struct WorkerContext {
   WorkerContext(boost::asio::io_context& io_context, std::shared_ptr<const Shared> s)
       : io(io_context), watchdog(io_context), pool(io_context, watchdog), shared(std::move(s)),
+        directory(shared->auth ? shared->auth->directory.get() : nullptr),
         access_log_timer(io_context.get_executor()) {}
 
   boost::asio::io_context& io;
@@ -52,6 +55,7 @@ struct WorkerContext {
   net::UpstreamPool pool;
   telemetry::AccessLog access_log;
   std::shared_ptr<const Shared> shared;
+  directory::SnapshotReader directory;  // the Okta directory as this worker last saw it
   BufferPool<64 * 1024> relay_buffers;  // body relay buffers (one per request relaying a body)
   BufferPool<16 * 1024> arena_buffers;  // header arenas (one per request in progress)
   bool draining = false;

@@ -1,0 +1,69 @@
+#pragma once
+// The Okta directory service: a thread of its own (never a worker) that reads the directory through Okta's
+// Management API every idp_refresh_directory_interval and publishes each good result as an immutable Snapshot.
+// Workers read the snapshot through a SnapshotReader: one atomic load per request, and a short lock only in the
+// rare request that first sees a new version, so the data path takes no lock.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "config/settings.h"
+#include "directory/snapshot.h"
+
+namespace postern::directory {
+
+class Directory {
+ public:
+  // `org` is the org's base URL (org_url of idp_provider_url). Starts nothing: see start().
+  Directory(config::DirectorySettings settings, std::string org);
+  ~Directory();  // stops the thread
+  Directory(const Directory&) = delete;
+  Directory& operator=(const Directory&) = delete;
+
+  void start();
+  void stop();
+
+  // The last good snapshot (null before the first sync succeeds). Locks briefly; workers use SnapshotReader.
+  [[nodiscard]] std::shared_ptr<const Snapshot> current() const;
+  // Bumped on every publication.
+  [[nodiscard]] std::uint64_t version() const noexcept { return version_.load(std::memory_order_acquire); }
+  // Runs one sync now and waits for it (postern policy check); false when it failed (the reason is logged).
+  bool sync_once();
+
+ private:
+  struct Runtime;
+  void publish(std::shared_ptr<const Snapshot> s);
+
+  config::DirectorySettings settings_;
+  std::string org_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::atomic<std::uint64_t> version_{0};
+  std::unique_ptr<Runtime> runtime_;
+  std::thread thread_;
+};
+
+// A worker's view of the directory: holds the snapshot it last saw and takes a newer one when the version moves.
+class SnapshotReader {
+ public:
+  explicit SnapshotReader(const Directory* d) : directory_(d) {}
+  [[nodiscard]] const Snapshot* get() {
+    if (!directory_) return nullptr;
+    const auto v = directory_->version();
+    if (v != seen_) {
+      snapshot_ = directory_->current();
+      seen_ = v;
+    }
+    return snapshot_.get();
+  }
+
+ private:
+  const Directory* directory_;
+  std::uint64_t seen_ = 0;
+  std::shared_ptr<const Snapshot> snapshot_;
+};
+
+}  // namespace postern::directory

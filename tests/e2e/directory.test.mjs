@@ -1,0 +1,103 @@
+// The Okta directory (issue 10, first part): with idp_service_account, group membership comes from Okta's
+// Management API (the simulator's), not from the ID token: a group known only through the API grants access by name
+// and by id; removing the member at Okta revokes it at the next sync; a refused API token is one clear log line and
+// requests keep being served.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startSim, startSignInEnv, Browser, signIn, describeHops, stopAll, USERS } from './lib/signin.mjs';
+import { startPostern, startUpstream } from './lib/index.mjs';
+
+const SSWS = '00postern-demo-ssws-token-0123456789abcdef'; // the demo seed's API token
+const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64');
+const NO_GROUPS_SCOPE = ['openid', 'profile', 'email', 'offline_access']; // the token carries no groups claim
+
+let sim, env, group, bob;
+const syncs = () => env.p.logs().filter((l) => l.msg === 'directory sync');
+
+before(async () => {
+  sim = await startSim();
+  bob = await sim.ctl('GET', `users/${encodeURIComponent(USERS.bob.login)}`);
+  [group] = (await sim.ctl('POST', 'groups', { groups: [{ name: 'Directory Only', members: [USERS.bob.login] }] })).groups;
+  env = await startSignInEnv({
+    sim,
+    scopes: NO_GROUPS_SCOPE,
+    config: { idp_service_account: b64({ api_key: SSWS }), idp_refresh_directory_interval: '1s' },
+    routes: (up) => [
+      { from: 'http://127.0.0.1', to: up.origin, prefix: '/by-name/', allowed_groups: ['Directory Only'] },
+      { from: 'http://127.0.0.1', to: up.origin, prefix: '/by-id/', policy: { allow: { or: [{ groups: { has: group.id } }] } } },
+      { from: 'http://127.0.0.1', to: up.origin, allow_any_authenticated_user: true },
+    ],
+  });
+  await env.p.waitFor(() => syncs()[0], { timeoutMs: 10_000, what: 'the first directory sync' });
+});
+after(() => stopAll(env?.stop, sim?.stop));
+
+async function signedIn(who) {
+  const b = new Browser();
+  const r = await signIn(b, `${env.route}/hello`, USERS[who].login, USERS[who].password);
+  assert.equal(r.res.status, 200, `${who} signs in:\n${describeHops(r.hops)}`);
+  return b;
+}
+
+describe('Okta directory through the Management API', () => {
+  let bobBrowser;
+
+  it('syncs groups and members at start, and logs what it read', async () => {
+    const first = syncs()[0];
+    assert.ok(first.groups >= 3 && first.users >= 3, JSON.stringify(first));
+    assert.ok(first.api_calls >= 1 + first.groups, 'one call for the groups, at least one per group');
+    assert.ok(!env.p.stderr.includes(SSWS), 'the API token is never logged');
+  });
+
+  it('a group known only through the API grants access by name and by id', async () => {
+    bobBrowser = await signedIn('bob');
+    assert.equal((await bobBrowser.fetch(`${env.route}/by-name/x`)).status, 200);
+    assert.equal((await bobBrowser.fetch(`${env.route}/by-id/x`)).status, 200);
+    const alice = await signedIn('alice');
+    assert.equal((await alice.fetch(`${env.route}/by-name/x`)).status, 403);
+    assert.equal((await alice.fetch(`${env.route}/by-id/x`)).status, 403);
+  });
+
+  it('removing the member at Okta revokes access at the next sync', async () => {
+    await sim.ctl('DELETE', `groups/${group.id}/members/${bob.id}`);
+    const seen = syncs().length;
+    await env.p.waitFor(() => syncs().length >= seen + 2, { timeoutMs: 10_000, what: 'two more syncs' });
+    assert.equal((await bobBrowser.fetch(`${env.route}/by-name/x`)).status, 403);
+    assert.equal((await bobBrowser.fetch(`${env.route}/by-id/x`)).status, 403);
+    assert.equal((await bobBrowser.fetch(`${env.route}/other`)).status, 200, 'still signed in');
+  });
+});
+
+describe('a refused API token', () => {
+  let p, up;
+  before(async () => {
+    up = await startUpstream({ name: 'directory-bad-token' });
+    p = await startPostern({
+      config: {
+        address: '127.0.0.1:0',
+        insecure_server: true,
+        authenticate_service_url: 'http://localhost:1',
+        idp_provider: 'okta',
+        idp_provider_url: sim.url,
+        idp_client_id: 'x',
+        idp_client_secret: 'y',
+        idp_service_account: JSON.stringify({ api_key: 'wrong-token-value-1234' }), // raw JSON, as Pomerium accepts
+        routes: [{ from: 'http://public.example.test', to: up.origin, allow_public_unauthenticated_access: true }],
+      },
+    });
+  });
+  after(() => stopAll(() => p?.stopAndCheck(), up?.stop));
+
+  it('is one clear log line; requests keep being served; the token is never logged', async () => {
+    const line = await p.waitFor(() => p.logs().find((l) => l.msg?.startsWith('directory sync failed')), {
+      timeoutMs: 10_000,
+      what: 'the failed sync line',
+    });
+    assert.match(line.error, /HTTP 401/);
+    assert.match(line.error, /E0000011/);
+    assert.match(line.credential, /idp_service_account/);
+    assert.equal((await p.request('http://public.example.test/')).status, 200);
+    assert.ok(!p.stderr.includes('wrong-token-value-1234'));
+  });
+});
