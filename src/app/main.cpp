@@ -15,6 +15,8 @@
 #include "app/policy_check.h"
 #include "app/server.h"
 #include "config/loader.h"
+#include "directory/directory.h"
+#include "directory/okta_api.h"
 #include "telemetry/log.h"
 #include "version.h"
 
@@ -108,7 +110,16 @@ int main(int argc, char** argv) {
     auto settings = load(check_path.empty() ? config_path : check_path, true);
     if (!settings) return 1;
     const config::Snapshot snapshot(std::move(*settings));
-    return app::run_policy_check(snapshot, query, std::cout, std::cerr);
+    // With an Okta directory configured, read it once now: the answer then uses live group membership.
+    std::unique_ptr<directory::Directory> dir;
+    const auto& ds = snapshot.settings.directory;
+    if (ds.credential == config::DirectorySettings::Credential::api_token && snapshot.settings.idp.provider == "okta") {
+      telemetry::init_logging(telemetry::Level::warn);
+      dir = std::make_unique<directory::Directory>(ds, directory::org_url(snapshot.settings.idp.url_text));
+      if (!dir->sync_once()) std::cerr << "policy check: the Okta directory could not be read (see above); using --group\n";
+    }
+    const auto live = dir ? dir->current() : nullptr;
+    return app::run_policy_check(snapshot, query, std::cout, std::cerr, live.get());
   }
 
   telemetry::init_logging(telemetry::Level::info);

@@ -17,7 +17,8 @@ void print_decision(std::ostream& out, const char* label, const authz::Policy& p
 
 }  // namespace
 
-int run_policy_check(const config::Snapshot& snapshot, const PolicyQuery& q, std::ostream& out, std::ostream& err) {
+int run_policy_check(const config::Snapshot& snapshot, const PolicyQuery& q, std::ostream& out, std::ostream& err,
+                     const directory::Snapshot* directory) {
   const auto url = core::parse_http_url(q.url);
   if (!url) {
     err << "policy check: --route must be an absolute http(s) URL such as https://app.example.com/path\n";
@@ -67,9 +68,22 @@ int run_policy_check(const config::Snapshot& snapshot, const PolicyQuery& q, std
   if (!q.email.empty() && !claims.contains("email")) claims["email"] = q.email;
   if (!q.user.empty() && !claims.contains("sub")) claims["sub"] = q.user;
   const auto claim_index = session::Claims::from_json(boost::json::serialize(claims));
-  // Without --user the user has an id (every session does) that no `user` criterion names.
-  const std::string user_id = q.user.empty() ? "(no --user given)" : q.user;
-  authz::Subject subject{user_id, q.email, claim_index.find("groups"), &claim_index};
+  // Without --user the user has an id (every session does) that no `user` criterion names; the directory may know it
+  // from the email.
+  std::string user_id = q.user.empty() ? "(no --user given)" : q.user;
+  const core::StringSet* groups = claim_index.find("groups");
+  std::string groups_source = std::to_string(q.groups.size()) + " group(s)";
+  if (directory) {
+    if (q.user.empty() && !q.email.empty())
+      if (auto id = directory->user_id_for_email(q.email)) user_id = std::string(*id);
+    if (const auto* g = directory->groups_of(user_id)) {
+      groups = g;
+      groups_source = std::to_string(g->size()) + " group ids and names from the Okta directory";
+    } else {
+      groups_source += "; the Okta directory does not know this user";
+    }
+  }
+  authz::Subject subject{user_id, q.email, groups, &claim_index};
 
   authz::Input in;
   if (!q.anonymous) {
@@ -100,7 +114,7 @@ int run_policy_check(const config::Snapshot& snapshot, const PolicyQuery& q, std
   if (q.anonymous) {
     out << "(no session)";
   } else {
-    out << (q.email.empty() ? "(no email)" : q.email) << " (user " << user_id << ", " << q.groups.size() << " group(s))";
+    out << (q.email.empty() ? "(no email)" : q.email) << " (user " << user_id << ", " << groups_source << ")";
   }
   out << "\n";
   const auto d = rs.policy->evaluate(in);

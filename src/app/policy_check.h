@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/snapshot.h"
+#include "directory/snapshot.h"
 
 namespace postern::app {
 
@@ -25,6 +26,9 @@ struct PolicyQuery {
 };
 
 // Prints the report to `out`; returns the exit status: 0 allowed, 2 denied, 3 sign-in needed, 1 a bad query.
-int run_policy_check(const config::Snapshot& snapshot, const PolicyQuery& q, std::ostream& out, std::ostream& err);
+// `directory` (when the configuration has one and it could be read): the live Okta directory; a user it knows (by
+// --user, else by --email) gets the groups it lists instead of --group.
+int run_policy_check(const config::Snapshot& snapshot, const PolicyQuery& q, std::ostream& out, std::ostream& err,
+                     const directory::Snapshot* directory = nullptr);
 
 }  // namespace postern::app

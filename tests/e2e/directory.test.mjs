@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSim, startSignInEnv, Browser, signIn, describeHops, stopAll, USERS } from './lib/signin.mjs';
-import { startPostern, startUpstream } from './lib/index.mjs';
+import { startPostern, startUpstream, runPostern } from './lib/index.mjs';
 
 const SSWS = '00postern-demo-ssws-token-0123456789abcdef'; // the demo seed's API token
 const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64');
@@ -57,6 +57,17 @@ describe('Okta directory through the Management API', () => {
     const alice = await signedIn('alice');
     assert.equal((await alice.fetch(`${env.route}/by-name/x`)).status, 403);
     assert.equal((await alice.fetch(`${env.route}/by-id/x`)).status, 403);
+  });
+
+  it('postern policy check reads the live directory (the user found by email)', async () => {
+    const check = (login) =>
+      runPostern({ argv: ['policy', 'check', '--config', '{config}', '--route', `${env.route}/by-name/x`, '--email', login], config: env.config });
+    const r = await check(USERS.bob.login);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`user ${bob.id}, \\d+ group ids and names from the Okta directory`));
+    assert.match(r.stdout, /groups has "Directory Only" → true/);
+    const a = await check(USERS.alice.login);
+    assert.equal(a.code, 2, a.stdout + a.stderr);
   });
 
   it('removing the member at Okta revokes access at the next sync', async () => {
