@@ -59,6 +59,8 @@ class SnapshotReader {
     }
     return snapshot_.get();
   }
+  // The version of the snapshot get() last returned (0: none yet).
+  [[nodiscard]] std::uint64_t version() const noexcept { return seen_; }
 
  private:
   const Directory* directory_;

@@ -579,8 +579,7 @@ void plan_request(Connection& c, RequestParser& parser, Plan& p) {
 // The user's groups for policy: the Okta directory's (ids, then names) when it knows the user, else the session's
 // `groups` claim.
 const core::StringSet* groups_of(Connection& c, const session::Session& s) {
-  if (const auto* d = c.worker.directory.get())
-    if (const auto* g = d->groups_of(s.user_id)) return g;
+  if (const auto* g = directory_groups(c, s)) return g;
   return s.claims.find("groups");
 }
 

@@ -147,36 +147,42 @@ std::shared_ptr<const session::Session> session_from_handle(const Connection& c,
   return c.shared.auth->store->get(handle->session_id);
 }
 
-json::object user_claims(const session::Session& s) {
+// The groups upstreams and the user page see: the directory's ids and names, else the token's groups claim.
+std::span<const std::string> shown_groups(Connection& c, const session::Session& s) {
+  if (const auto* g = directory_groups(c, s)) return g->values();
+  return s.groups;
+}
+
+json::object user_claims(Connection& c, const session::Session& s) {
   json::array groups;
-  for (const auto& g : s.groups) groups.emplace_back(g);
+  for (const auto& g : shown_groups(c, s)) groups.emplace_back(g);
   return {{"sub", s.user_id}, {"user", s.user_id},     {"email", s.email},
           {"name", s.name},   {"groups", groups},      {"sid", s.id}};
 }
 
-std::string claim_value(const session::Session& s, std::string_view claim) {
+std::string claim_value(Connection& c, const session::Session& s, std::string_view claim) {
   if (claim == "email") return s.email;
   if (claim == "name") return s.name;
   if (claim == "sub" || claim == "user") return s.user_id;
   if (claim == "sid") return s.id;
   if (claim == "groups") {
     std::string out;
-    for (const auto& g : s.groups) out += (out.empty() ? "" : ",") + g;
+    for (const auto& g : shown_groups(c, s)) out += (out.empty() ? "" : ",") + g;
     return out;
   }
   boost::system::error_code ec;
   auto v = json::parse(s.claims_json, ec);
   if (ec || !v.is_object()) return {};
-  const auto* c = v.as_object().if_contains(claim);
-  if (!c) return {};
-  if (c->is_string()) return std::string(c->as_string());
-  if (c->is_array()) {
+  const auto* member = v.as_object().if_contains(claim);
+  if (!member) return {};
+  if (member->is_string()) return std::string(member->as_string());
+  if (member->is_array()) {
     std::string out;
-    for (const auto& item : c->as_array())
+    for (const auto& item : member->as_array())
       out += (out.empty() ? "" : ",") + (item.is_string() ? std::string(item.as_string()) : json::serialize(item));
     return out;
   }
-  return json::serialize(*c);
+  return json::serialize(*member);
 }
 
 // ---- authenticate host ------------------------------------------------------------------------------------------
@@ -422,7 +428,7 @@ net::Task<bool> user_page(Connection& c, Exchange& ex, const RequestHeader& req,
       ex.json = true;
       co_return co_await send_local(c, ex, 401, "You are not signed in.", ctx.keep_alive);
     }
-    auto claims = user_claims(*lookup.session);
+    auto claims = user_claims(c, *lookup.session);
     claims["expires_at"] =
         std::chrono::duration_cast<std::chrono::seconds>(lookup.session->expires_at.time_since_epoch()).count();
     co_return co_await send_local(c, ex, 200, {}, ctx.keep_alive, "application/json", json::serialize(claims) + "\n");
@@ -438,7 +444,7 @@ net::Task<bool> user_page(Connection& c, Exchange& ex, const RequestHeader& req,
   } else {
     const auto& s = *lookup.session;
     std::string groups;
-    for (const auto& g : s.groups) groups += (groups.empty() ? "" : ", ") + core::html_escape(g);
+    for (const auto& g : shown_groups(c, s)) groups += (groups.empty() ? "" : ", ") + core::html_escape(g);
     const auto expires = std::chrono::system_clock::to_time_t(s.expires_at);
     std::tm tm{};
     gmtime_r(&expires, &tm);
@@ -589,6 +595,11 @@ net::Task<std::optional<bool>> handle_postern_endpoint(Connection& c, Exchange& 
   co_return co_await send_local(c, ex, 404, "There is no such Postern page.", ctx.keep_alive);
 }
 
+const core::StringSet* directory_groups(Connection& c, const session::Session& s) {
+  const auto* d = c.worker.directory.get();
+  return d ? d->groups_of(s.user_id) : nullptr;
+}
+
 void strip_postern_credentials(RequestHeader& req, const config::Settings& settings) {
   const auto authorization = core::trim(req[http::field::authorization]);
   if ((authorization.size() >= 9 && core::iequals(authorization.substr(0, 9), "Pomerium ")) ||
@@ -607,8 +618,10 @@ std::span<const std::pair<std::string_view, std::string_view>> identity_headers(
   key += route_host;
   auto& cache = c.worker.assertions;
   auto it = cache.find(key);
-  if (it == cache.end() || it->second.refresh_at <= now) {
-    json::object claims = user_claims(s);
+  (void)c.worker.directory.get();  // brings this worker's view of the directory up to date: version() is current
+  const std::uint64_t directory_version = c.worker.directory.version();
+  if (it == cache.end() || it->second.refresh_at <= now || it->second.directory_version != directory_version) {
+    json::object claims = user_claims(c, s);
     claims["iss"] = route_host;
     claims["aud"] = route_host;
     claims["iat"] = now;
@@ -616,7 +629,7 @@ std::span<const std::pair<std::string_view, std::string_view>> identity_headers(
     claims["exp"] = std::min<std::int64_t>(now + assertion_ttl, session_end);
     if (cache.size() >= WorkerContext::max_cached_assertions) cache.clear();
     it = cache.insert_or_assign(key, WorkerContext::CachedAssertion{c.shared.auth->signer->sign(json::serialize(claims)),
-                                                                     now + assertion_reuse})
+                                                                     now + assertion_reuse, directory_version})
              .first;
   }
   auto& headers = c.worker.identity_headers;
@@ -626,7 +639,7 @@ std::span<const std::pair<std::string_view, std::string_view>> identity_headers(
   values.reserve(c.settings.jwt_claims_headers.size());  // no reallocation below: the views stay valid
   headers.emplace_back("X-Pomerium-Jwt-Assertion", it->second.jwt);
   for (const auto& [header, claim] : c.settings.jwt_claims_headers) {
-    values.push_back(claim_value(s, claim));
+    values.push_back(claim_value(c, s, claim));
     headers.emplace_back(header, values.back());
   }
   return headers;

@@ -42,6 +42,10 @@ struct SessionLookup {
 [[nodiscard]] net::Task<bool> require_sign_in(Connection& c, Exchange& ex, const RequestHeader& req,
                                               const RequestContext& ctx, bool programmatic);
 
+// The user's groups from the Okta directory (group ids, then names), or null when there is no directory or it does
+// not know the user; the session's `groups` claim stands in then.
+[[nodiscard]] const core::StringSet* directory_groups(Connection& c, const session::Session& s);
+
 // Removes Postern's credentials (its cookies, Authorization: Pomerium …) from a request bound upstream.
 void strip_postern_credentials(RequestHeader& req, const config::Settings& settings);
 

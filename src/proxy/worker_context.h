@@ -67,6 +67,7 @@ struct WorkerContext {
   struct CachedAssertion {
     std::string jwt;
     std::int64_t refresh_at = 0;  // unix seconds
+    std::uint64_t directory_version = 0;  // the Okta directory it was signed with: a new one re-signs (groups claim)
   };
   static constexpr std::size_t max_cached_assertions = 10'000;
   core::StringMap<CachedAssertion> assertions;

@@ -5,7 +5,7 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSim, startSignInEnv, Browser, signIn, describeHops, stopAll, USERS } from './lib/signin.mjs';
+import { startSim, startSignInEnv, Browser, signIn, describeHops, stopAll, echoOf, decodeJwt, USERS } from './lib/signin.mjs';
 import { startPostern, startUpstream, runPostern } from './lib/index.mjs';
 
 const SSWS = '00postern-demo-ssws-token-0123456789abcdef'; // the demo seed's API token
@@ -26,7 +26,7 @@ before(async () => {
     routes: (up) => [
       { from: 'http://127.0.0.1', to: up.origin, prefix: '/by-name/', allowed_groups: ['Directory Only'] },
       { from: 'http://127.0.0.1', to: up.origin, prefix: '/by-id/', policy: { allow: { or: [{ groups: { has: group.id } }] } } },
-      { from: 'http://127.0.0.1', to: up.origin, allow_any_authenticated_user: true },
+      { from: 'http://127.0.0.1', to: up.origin, allow_any_authenticated_user: true, pass_identity_headers: true },
     ],
   });
   await env.p.waitFor(() => syncs()[0], { timeoutMs: 10_000, what: 'the first directory sync' });
@@ -59,6 +59,17 @@ describe('Okta directory through the Management API', () => {
     assert.equal((await alice.fetch(`${env.route}/by-id/x`)).status, 403);
   });
 
+  it('the identity assertion and /.pomerium/user list the Okta group ids and names', async () => {
+    const res = await bobBrowser.fetch(`${env.route}/anything`, { headers: { accept: 'application/json' } });
+    assert.equal(res.status, 200);
+    const claims = decodeJwt(echoOf(res).headers['x-pomerium-jwt-assertion']);
+    assert.ok(claims.groups.includes(group.id) && claims.groups.includes('Directory Only'), JSON.stringify(claims.groups));
+    assert.ok(claims.groups.includes('Finance'), 'bob is in Finance in the seed');
+    const user = await bobBrowser.fetch(`${env.route}/.pomerium/user`, { headers: { accept: 'application/json' } });
+    assert.equal(user.status, 200);
+    assert.ok(user.json().groups.includes('Directory Only'));
+  });
+
   it('postern policy check reads the live directory (the user found by email)', async () => {
     const check = (login) =>
       runPostern({ argv: ['policy', 'check', '--config', '{config}', '--route', `${env.route}/by-name/x`, '--email', login], config: env.config });
@@ -76,7 +87,10 @@ describe('Okta directory through the Management API', () => {
     await env.p.waitFor(() => syncs().length >= seen + 2, { timeoutMs: 10_000, what: 'two more syncs' });
     assert.equal((await bobBrowser.fetch(`${env.route}/by-name/x`)).status, 403);
     assert.equal((await bobBrowser.fetch(`${env.route}/by-id/x`)).status, 403);
-    assert.equal((await bobBrowser.fetch(`${env.route}/other`)).status, 200, 'still signed in');
+    const res = await bobBrowser.fetch(`${env.route}/other`, { headers: { accept: 'application/json' } });
+    assert.equal(res.status, 200, 'still signed in');
+    const claims = decodeJwt(echoOf(res).headers['x-pomerium-jwt-assertion']);
+    assert.ok(!claims.groups.includes('Directory Only'), 'a new directory re-signs the cached assertion');
   });
 });
 
