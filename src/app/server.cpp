@@ -58,6 +58,8 @@ std::shared_ptr<const proxy::Shared> build_shared(config::SnapshotPtr snapshot) 
     if (settings.directory.credential == config::DirectorySettings::Credential::api_token) {
       auth->directory = std::make_unique<directory::Directory>(settings.directory,
                                                                directory::org_url(settings.idp.url_text));
+      // Okta deactivated, suspended or locked a user, or cleared their sessions: theirs end here too.
+      auth->directory->on_revoke([store = auth->store.get()](std::string_view user) { return store->erase_user(user); });
       auth->directory->start();
     } else {
       telemetry::log(telemetry::Level::warn,

@@ -7,8 +7,12 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include <boost/json/parse.hpp>
+
+#include "core/json.h"
 #include "directory/okta_client.h"
 #include "directory/sync.h"
+#include "directory/system_log.h"
 #include "net/upstream_pool.h"
 #include "net/watchdog.h"
 #include "telemetry/log.h"
@@ -23,7 +27,16 @@ struct Directory::Runtime {
   asio::ssl::context tls{asio::ssl::context::tls_client};
   std::unique_ptr<OktaClient> client;
   net::Timer timer{io};
+  net::Timer log_timer{io};
   bool stopping = false;
+  // Users re-read from System Log events, with when: re-applied on top of a full sync that started before them (the
+  // sync may have read the user before the change).
+  struct Recent {
+    User user;
+    std::vector<Group> names;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::vector<Recent> recent;
 
   Runtime(const config::DirectorySettings& s, const std::string& org) {
     tls.set_verify_mode(asio::ssl::verify_peer);
@@ -84,6 +97,97 @@ net::Task<bool> run_once(OktaClient& client, const config::DirectorySettings& s,
 
 }  // namespace
 
+// The directory's coroutines (a friend of Directory: they publish and call the revocation handler).
+struct DirectoryTasks {
+  // Re-reads one user (status, email, groups with their names); nullopt when Okta could not be asked.
+  static net::Task<std::optional<std::pair<User, std::vector<Group>>>> reread(OktaClient& client, std::string id) {
+    auto page = co_await client.get(client.org() + "/api/v1/users/" + id);
+    User u;
+    u.id = id;
+    if (page.ok()) {
+      boost::system::error_code ec;
+      const auto v = boost::json::parse(page.body, ec);
+      if (ec || !v.is_object()) co_return std::nullopt;
+      u.status = core::json_string(v.as_object(), "status");
+      if (const auto* p = v.as_object().if_contains("profile"); p && p->is_object())
+        u.email = core::json_string(p->as_object(), "email");
+    } else if (page.status == 404) {
+      u.status = "DEPROVISIONED";  // deleted: no access
+      co_return std::pair{std::move(u), std::vector<Group>{}};
+    } else {
+      co_return std::nullopt;
+    }
+    std::vector<Group> names;
+    std::optional<std::string> url = client.org() + "/api/v1/users/" + id + "/groups?limit=200";
+    while (url) {
+      auto groups = co_await client.get(*url);
+      if (!groups.ok()) co_return std::nullopt;
+      boost::system::error_code ec;
+      const auto v = boost::json::parse(groups.body, ec);
+      if (ec || !v.is_array()) co_return std::nullopt;
+      for (const auto& g : v.as_array()) {
+        if (!g.is_object()) continue;
+        Group group{core::json_string(g.as_object(), "id"), {}};
+        if (const auto* p = g.as_object().if_contains("profile"); p && p->is_object())
+          group.name = core::json_string(p->as_object(), "name");
+        if (group.id.empty()) continue;
+        u.group_ids.push_back(group.id);
+        names.push_back(std::move(group));
+      }
+      url = std::move(groups.next);
+    }
+    co_return std::pair{std::move(u), std::move(names)};
+  }
+
+  static void overlay(Directory& d, Directory::Runtime& rt, User u, std::vector<Group> names) {
+    auto base = d.current();
+    auto next = base ? base->with_user(u, names) : Snapshot().with_user(u, names);
+    rt.recent.push_back({std::move(u), std::move(names), std::chrono::steady_clock::now()});
+    if (rt.recent.size() > 10'000) rt.recent.erase(rt.recent.begin());
+    d.publish(std::move(next));
+  }
+
+  static net::Task<void> apply(Directory& d, Directory::Runtime& rt, const LogAction& a) {
+    if (a.kind == LogAction::Kind::revoke) {
+      const std::size_t ended = d.on_revoke_ ? d.on_revoke_(a.user_id) : 0;
+      // Marked at once; a cleared session keeps the user's groups (re-read), the other events take them away.
+      if (a.status != "ACTIVE") overlay(d, rt, User{a.user_id, {}, a.status, {}}, {});
+      telemetry::log(telemetry::Level::info, "okta event: sessions ended",
+                     {{"event", a.event_type}, {"user", a.user_id},
+                      telemetry::num("sessions", static_cast<long long>(ended))});
+      if (a.status != "ACTIVE") co_return;
+    }
+    if (auto r = co_await reread(*rt.client, a.user_id)) {
+      overlay(d, rt, std::move(r->first), std::move(r->second));
+      telemetry::log(telemetry::Level::info, "okta event: user re-read", {{"event", a.event_type}, {"user", a.user_id}});
+    }
+  }
+
+  static net::Task<void> watch_log(Directory& d, Directory::Runtime& rt) {
+    // Polling mode (ascending, no until): Okta's `next` link is always there and leads past what was read.
+    std::string url = rt.client->org() + "/api/v1/logs?since=" +
+                      okta_time(std::chrono::system_clock::now() - std::chrono::minutes(1)) +
+                      "&sortOrder=ASCENDING&limit=100";
+    bool failing = false;
+    while (!rt.stopping) {
+      auto page = co_await rt.client->get(url);
+      if (rt.stopping) break;
+      if (page.ok()) {
+        if (failing) telemetry::log(telemetry::Level::info, "okta system log: reading again");
+        failing = false;
+        for (const auto& a : system_log_actions(page.body)) co_await apply(d, rt, a);
+        if (page.next) url = std::move(*page.next);
+      } else if (!failing) {
+        failing = true;
+        telemetry::log(telemetry::Level::warn, "okta system log could not be read; revocations wait for the next sync",
+                       {{"error", page.error}});
+      }
+      rt.log_timer.expires_after(Directory::log_poll_interval);
+      co_await rt.log_timer.async_wait(net::nothrow);
+    }
+  }
+};
+
 void Directory::start() {
   if (thread_.joinable()) return;
   auto& rt = *runtime_;
@@ -93,13 +197,19 @@ void Directory::start() {
       [this, &rt]() -> net::Task<void> {
         const std::function<void(std::shared_ptr<const Snapshot>)> pub = [this](auto s) { publish(std::move(s)); };
         while (!rt.stopping) {
-          co_await run_once(*rt.client, settings_, pub);
+          const auto sync_start = std::chrono::steady_clock::now();
+          if (co_await run_once(*rt.client, settings_, pub)) {
+            // Users re-read while this sync ran may have been read by it before they changed: theirs wins.
+            std::erase_if(rt.recent, [&](const auto& r) { return r.at < sync_start; });
+            for (const auto& r : rt.recent) publish(current()->with_user(r.user, r.names));
+          }
           if (rt.stopping) break;
           rt.timer.expires_after(settings_.refresh_interval);
           co_await rt.timer.async_wait(net::nothrow);
         }
       },
       asio::detached);
+  asio::co_spawn(rt.io, DirectoryTasks::watch_log(*this, rt), asio::detached);
   thread_ = std::thread([&rt] { rt.io.run(); });
 }
 
@@ -109,6 +219,7 @@ void Directory::stop() {
   asio::post(rt.io, [&rt] {
     rt.stopping = true;
     rt.timer.cancel();
+    rt.log_timer.cancel();
     rt.pool.shutdown();
     rt.dog.stop();
     rt.io.stop();  // a call in flight is abandoned: the next start syncs again

@@ -1,10 +1,15 @@
 #pragma once
 // The Okta directory service: a thread of its own (never a worker) that reads the directory through Okta's
-// Management API every idp_refresh_directory_interval and publishes each good result as an immutable Snapshot.
+// Management API every idp_refresh_directory_interval and publishes each good result as an immutable Snapshot. Between
+// syncs it polls the System Log (every `log_poll_interval`, following Okta's `next` cursor from the time it started):
+// a deactivation, suspension, lock or cleared session ends the user's sessions at once (through the revocation
+// handler) and marks the user; a membership change or a restoring event re-reads that user.
 // Workers read the snapshot through a SnapshotReader: one atomic load per request, and a short lock only in the
 // rare request that first sees a new version, so the data path takes no lock.
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,6 +28,12 @@ class Directory {
   Directory(const Directory&) = delete;
   Directory& operator=(const Directory&) = delete;
 
+  static constexpr std::chrono::seconds log_poll_interval{5};  // 12 calls a minute of the logs bucket's 120
+
+  // Called on the directory's thread with a user id whose sessions must end now; returns how many ended. Set before
+  // start().
+  void on_revoke(std::function<std::size_t(std::string_view user_id)> handler) { on_revoke_ = std::move(handler); }
+
   void start();
   void stop();
 
@@ -37,8 +48,10 @@ class Directory {
   struct Runtime;
   void publish(std::shared_ptr<const Snapshot> s);
 
+  friend struct DirectoryTasks;
   config::DirectorySettings settings_;
   std::string org_;
+  std::function<std::size_t(std::string_view)> on_revoke_;
   mutable std::mutex mutex_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::atomic<std::uint64_t> version_{0};

@@ -28,17 +28,16 @@ std::string profile_string(const json::object& o, std::string_view key) {
 }  // namespace
 
 net::Task<SyncResult> full_sync(OktaClient& client, std::chrono::steady_clock::time_point deadline) {
-  SyncResult result;
-  const auto calls_before = client.calls();
+  SyncResult result;  // result.calls counts this sync's calls (the System Log watcher shares the client)
   auto fail = [&](std::string why) {
     result.error = std::move(why);
-    result.calls = client.calls() - calls_before;
     return std::move(result);
   };
   std::vector<Group> groups;
   std::optional<std::string> url = client.org() + "/api/v1/groups?limit=200";
   while (url) {
     if (std::chrono::steady_clock::now() > deadline) co_return fail("the sync ran past idp_refresh_directory_timeout");
+    ++result.calls;
     auto page = co_await client.get(*url);
     if (!page.ok()) co_return fail(page.error);
     auto items = page_items(page.body);
@@ -57,6 +56,7 @@ net::Task<SyncResult> full_sync(OktaClient& client, std::chrono::steady_clock::t
     url = client.org() + "/api/v1/groups/" + g.id + "/users?limit=200";
     while (url) {
       if (std::chrono::steady_clock::now() > deadline) co_return fail("the sync ran past idp_refresh_directory_timeout");
+      ++result.calls;
       auto page = co_await client.get(*url);
       if (!page.ok()) co_return fail(page.error);
       auto items = page_items(page.body);
@@ -81,7 +81,6 @@ net::Task<SyncResult> full_sync(OktaClient& client, std::chrono::steady_clock::t
   list.reserve(users.size());
   for (auto& [id, u] : users) list.push_back(std::move(u));
   result.snapshot = std::make_shared<const Snapshot>(std::move(groups), std::move(list));
-  result.calls = client.calls() - calls_before;
   co_return result;
 }
 

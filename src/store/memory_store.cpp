@@ -36,6 +36,11 @@ class MemoryStore final : public SessionStore {
     if (auto it = sessions_.find(id); it != sessions_.end()) sessions_.erase(it);
   }
 
+  std::size_t erase_user(std::string_view user_id) override {
+    std::unique_lock lock(mutex_);
+    return std::erase_if(sessions_, [&](const auto& s) { return s.second->user_id == user_id; });
+  }
+
   bool claim_once(std::string_view key, std::chrono::seconds ttl) override {
     std::unique_lock lock(mutex_);
     const auto now = Clock::now();

@@ -16,6 +16,8 @@ class SessionStore {
   // The session, or null when unknown or expired.
   [[nodiscard]] virtual std::shared_ptr<const session::Session> get(std::string_view id) const = 0;
   virtual void erase(std::string_view id) = 0;
+  // Ends every session of a user (the IdP deactivated or suspended them); returns how many there were.
+  virtual std::size_t erase_user(std::string_view user_id) = 0;
   // One-time markers (handoffs, sign-in states): true only the first time `key` is claimed within `ttl`.
   [[nodiscard]] virtual bool claim_once(std::string_view key, std::chrono::seconds ttl) = 0;
 };
