@@ -37,6 +37,7 @@ struct Directory::Runtime {
     std::chrono::steady_clock::time_point at;
   };
   std::vector<Recent> recent;
+  std::size_t pending_refreshes = 0;  // sign-in re-reads queued or running
 
   Runtime(const config::DirectorySettings& s, const std::string& org) {
     tls.set_verify_mode(asio::ssl::verify_peer);
@@ -163,6 +164,14 @@ struct DirectoryTasks {
     }
   }
 
+  static net::Task<void> refresh(Directory& d, Directory::Runtime& rt, std::string id) {
+    if (auto r = co_await reread(*rt.client, id)) {
+      overlay(d, rt, std::move(r->first), std::move(r->second));
+      telemetry::log(telemetry::Level::debug, "directory: user re-read at sign-in", {{"user", id}});
+    }
+    --rt.pending_refreshes;
+  }
+
   static net::Task<void> watch_log(Directory& d, Directory::Runtime& rt) {
     // Polling mode (ascending, no until): Okta's `next` link is always there and leads past what was read.
     std::string url = rt.client->org() + "/api/v1/logs?since=" +
@@ -211,6 +220,16 @@ void Directory::start() {
       asio::detached);
   asio::co_spawn(rt.io, DirectoryTasks::watch_log(*this, rt), asio::detached);
   thread_ = std::thread([&rt] { rt.io.run(); });
+}
+
+void Directory::refresh_user(std::string user_id) {
+  if (!thread_.joinable() || user_id.empty()) return;
+  auto& rt = *runtime_;
+  asio::post(rt.io, [this, &rt, id = std::move(user_id)]() mutable {
+    if (rt.stopping || rt.pending_refreshes >= max_pending_refreshes) return;  // the next sync reads them anyway
+    ++rt.pending_refreshes;
+    asio::co_spawn(rt.io, DirectoryTasks::refresh(*this, rt, std::move(id)), asio::detached);
+  });
 }
 
 void Directory::stop() {

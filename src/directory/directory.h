@@ -37,6 +37,11 @@ class Directory {
   void start();
   void stop();
 
+  // Has one user re-read now (a sign-in: a new employee must not wait for the next sync). Thread-safe, returns at
+  // once; the snapshot gains the user a moment later. Dropped when too many are already waiting.
+  void refresh_user(std::string user_id);
+  static constexpr std::size_t max_pending_refreshes = 1000;
+
   // The last good snapshot (null before the first sync succeeds). Locks briefly; workers use SnapshotReader.
   [[nodiscard]] std::shared_ptr<const Snapshot> current() const;
   // Bumped on every publication.

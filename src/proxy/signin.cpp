@@ -315,6 +315,7 @@ net::Task<bool> authenticate_callback(Connection& c, Exchange& ex, const Request
   s->issued_at = session::Clock::now();
   s->expires_at = s->issued_at + std::chrono::duration_cast<session::Clock::duration>(c.settings.cookie_expire);
   auth.store->put(s);
+  if (auth.directory) auth.directory->refresh_user(s->user_id);  // a new employee's groups, without the next sync
   telemetry::log(telemetry::Level::info, "signed in", {{"request_id", ex.request_id}, {"user", s->user_id}});
   const auto lifetime = std::chrono::duration_cast<std::chrono::seconds>(c.settings.cookie_expire).count();
   const std::string handle =
