@@ -110,8 +110,7 @@ struct DirectoryTasks {
       const auto v = boost::json::parse(page.body, ec);
       if (ec || !v.is_object()) co_return std::nullopt;
       u.status = core::json_string(v.as_object(), "status");
-      if (const auto* p = v.as_object().if_contains("profile"); p && p->is_object())
-        u.email = core::json_string(p->as_object(), "email");
+      u.email = profile_string(v.as_object(), "email");
     } else if (page.status == 404) {
       u.status = "DEPROVISIONED";  // deleted: no access
       co_return std::pair{std::move(u), std::vector<Group>{}};
@@ -119,24 +118,15 @@ struct DirectoryTasks {
       co_return std::nullopt;
     }
     std::vector<Group> names;
-    std::optional<std::string> url = client.org() + "/api/v1/users/" + id + "/groups?limit=200";
-    while (url) {
-      auto groups = co_await client.get(*url);
-      if (!groups.ok()) co_return std::nullopt;
-      boost::system::error_code ec;
-      const auto v = boost::json::parse(groups.body, ec);
-      if (ec || !v.is_array()) co_return std::nullopt;
-      for (const auto& g : v.as_array()) {
-        if (!g.is_object()) continue;
-        Group group{core::json_string(g.as_object(), "id"), {}};
-        if (const auto* p = g.as_object().if_contains("profile"); p && p->is_object())
-          group.name = core::json_string(p->as_object(), "name");
-        if (group.id.empty()) continue;
-        u.group_ids.push_back(group.id);
-        names.push_back(std::move(group));
-      }
-      url = std::move(groups.next);
-    }
+    const auto error = co_await client.each_object(
+        client.org() + "/api/v1/users/" + id + "/groups?limit=200", "a user's group list",
+        [&](const boost::json::object& o) {
+          Group group{core::json_string(o, "id"), profile_string(o, "name")};
+          if (group.id.empty()) return;
+          u.group_ids.push_back(group.id);
+          names.push_back(std::move(group));
+        });
+    if (!error.empty()) co_return std::nullopt;
     co_return std::pair{std::move(u), std::move(names)};
   }
 

@@ -23,6 +23,31 @@ net::Task<void> OktaClient::sleep(std::chrono::milliseconds d) {
   co_await t.async_wait(net::nothrow);
 }
 
+std::string profile_string(const boost::json::object& o, std::string_view key) {
+  const auto* p = o.if_contains("profile");
+  if (!p || !p->is_object()) return {};
+  return core::json_string(p->as_object(), key);
+}
+
+net::Task<std::string> OktaClient::each_object(std::string url, std::string_view what,
+                                              const std::function<void(const boost::json::object&)>& each,
+                                              std::chrono::steady_clock::time_point deadline, std::uint64_t* calls) {
+  std::optional<std::string> next = std::move(url);
+  while (next) {
+    if (std::chrono::steady_clock::now() > deadline) co_return "the sync ran past idp_refresh_directory_timeout";
+    if (calls) ++*calls;
+    auto page = co_await get(*next);
+    if (!page.ok()) co_return page.error;
+    boost::system::error_code ec;
+    const auto v = boost::json::parse(page.body, ec);
+    if (ec || !v.is_array()) co_return std::string(what) + " is not a JSON array";
+    for (const auto& item : v.as_array())
+      if (item.is_object()) each(item.as_object());
+    next = std::move(page.next);
+  }
+  co_return std::string();
+}
+
 net::Task<ApiPage> OktaClient::get(std::string url) {
   ApiPage page;
   const auto u = core::parse_http_url(url);

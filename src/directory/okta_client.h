@@ -3,8 +3,11 @@
 // paced by one RateLimiter (reserve for the org's other clients, 429 waits by Okta's clock, bounded retries), with
 // the next page's URL taken from the Link header. Runs on the directory's own io_context, never on a worker.
 // 401/403 are not retried: the caller logs them once, in words an operator can act on.
+#include <boost/json/object.hpp>
+
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -31,6 +34,14 @@ class OktaClient {
   // GET `url` (absolute, on the org). Waits as the limiter says; retries a 429 up to RateLimiter::max_retries times.
   [[nodiscard]] net::Task<ApiPage> get(std::string url);
 
+  // Every object of a paged list, from `url` through each rel="next", handed to `each`. Returns "" or what went wrong
+  // (`what` names the list in that sentence). Stops past `deadline`; `calls`, when given, counts the pages asked for.
+  [[nodiscard]] net::Task<std::string> each_object(std::string url, std::string_view what,
+                                                   const std::function<void(const boost::json::object&)>& each,
+                                                   std::chrono::steady_clock::time_point deadline =
+                                                       std::chrono::steady_clock::time_point::max(),
+                                                   std::uint64_t* calls = nullptr);
+
   [[nodiscard]] const std::string& org() const noexcept { return org_; }
   [[nodiscard]] std::uint64_t calls() const noexcept { return calls_; }
   [[nodiscard]] std::uint64_t throttled() const noexcept { return throttled_; }
@@ -48,5 +59,8 @@ class OktaClient {
   std::uint64_t calls_ = 0;
   std::uint64_t throttled_ = 0;
 };
+
+// A string member of an Okta object's `profile` ("name" of a group, "email" of a user), or "".
+[[nodiscard]] std::string profile_string(const boost::json::object& o, std::string_view key);
 
 }  // namespace postern::directory
