@@ -78,9 +78,9 @@ int run_policy_check(const config::Snapshot& snapshot, const PolicyQuery& q, std
       if (auto id = directory->user_id_for_email(q.email)) user_id = std::string(*id);
     if (const auto* g = directory->groups_of(user_id)) {
       groups = g;
-      groups_source = std::to_string(g->size()) + " group ids and names from the Okta directory";
-    } else {
-      groups_source += "; the Okta directory does not know this user";
+      groups_source = directory->knows_user(user_id)
+                          ? std::to_string(g->size()) + " group ids and names from the Okta directory"
+                          : "no groups: the Okta directory does not know this user (--group is not used)";
     }
   }
   authz::Subject subject{user_id, q.email, groups, &claim_index};

@@ -55,17 +55,12 @@ std::shared_ptr<const proxy::Shared> build_shared(config::SnapshotPtr snapshot) 
   }
   auth->signer = std::make_unique<identity::AssertionSigner>(settings.signing_key_pem, settings.shared_secret);
   if (settings.directory.configured() && settings.idp.provider == "okta") {
-    if (settings.directory.credential == config::DirectorySettings::Credential::api_token) {
-      auth->directory = std::make_unique<directory::Directory>(settings.directory,
-                                                               directory::org_url(settings.idp.url_text));
-      // Okta deactivated, suspended or locked a user, or cleared their sessions: theirs end here too.
-      auth->directory->on_revoke([store = auth->store.get()](std::string_view user) { return store->erase_user(user); });
-      auth->directory->start();
-    } else {
-      telemetry::log(telemetry::Level::warn,
-                     "idp_service_account: an OAuth service app is not supported yet; use an API token "
-                     "({\"api_key\": ...}) for the Okta directory");
-    }
+    // Throws (naming idp_service_account) when a service app's key cannot sign.
+    auth->directory =
+        std::make_unique<directory::Directory>(settings.directory, directory::org_url(settings.idp.url_text));
+    // Okta deactivated, suspended or locked a user, or cleared their sessions: theirs end here too.
+    auth->directory->on_revoke([store = auth->store.get()](std::string_view user) { return store->erase_user(user); });
+    auth->directory->start();
   }
   shared->auth = std::move(auth);
   shared->snapshot = std::move(snapshot);

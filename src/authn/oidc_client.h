@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "authn/provider_metadata.h"
+#include "core/url.h"
 #include "config/settings.h"
 #include "net/asio_types.h"
 #include "net/http_fetch.h"
@@ -73,7 +74,6 @@ class OidcClient {
   std::chrono::steady_clock::time_point last_forced_refetch_;  // only refetches for an unknown kid are rate-limited
 };
 
-// application/x-www-form-urlencoded / query component encoding of one value.
-[[nodiscard]] std::string form_encode(std::string_view value);
+using core::form_encode;
 
 }  // namespace postern::authn

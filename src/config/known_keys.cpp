@@ -14,7 +14,8 @@ constexpr std::string_view implemented_global[] = {
     "cookie_secret", "cookie_secret_file", "cookie_name", "cookie_domain", "cookie_expire", "cookie_http_only",
     "cookie_secure", "cookie_same_site", "signing_key", "signing_key_file", "jwt_claims_headers",
     "signout_redirect_url", "programmatic_redirect_domain_whitelist", "authorize_log_fields", "pass_identity_headers",
-    "idp_service_account", "idp_refresh_directory_interval", "idp_refresh_directory_timeout"};
+    "idp_service_account", "idp_refresh_directory_interval", "idp_refresh_directory_timeout",
+    "idp_directory_rate_limit_reserve"};
 
 // Pomerium settings (v0.19 through HEAD) that Postern does not implement yet.
 constexpr std::string_view pending_global[] = {

@@ -942,6 +942,23 @@ class Loader {
         else d.refresh_timeout = *v;
       }
     }
+    if (auto r = global("idp_directory_rate_limit_reserve")) {
+      // A fraction (0.5) or a percentage ("50%"); at most 0.9, so Postern always keeps a tenth to sync with.
+      std::string text = r->from_env ? r->env_text : (r->node.IsScalar() ? r->node.Scalar() : std::string());
+      const bool percent = !text.empty() && text.back() == '%';
+      if (percent) text.pop_back();
+      double v = -1;
+      try {
+        std::size_t used = 0;
+        v = std::stod(text, &used);
+        if (used != text.size()) v = -1;
+      } catch (const std::exception&) {
+        v = -1;
+      }
+      if (percent) v /= 100;
+      if (!(v >= 0 && v <= 0.9)) problem(*r, "expected a share between 0 and 0.9 (or 0% to 90%), such as 0.5");
+      else d.rate_limit_reserve = v;
+    }
     auto r = global("idp_service_account");
     if (!r) return;
     std::string text;

@@ -121,6 +121,8 @@ struct DirectorySettings {
   std::string key_id;
   Duration refresh_interval = std::chrono::minutes(10);  // idp_refresh_directory_interval
   Duration refresh_timeout = std::chrono::minutes(1);    // idp_refresh_directory_timeout
+  // idp_directory_rate_limit_reserve: the share of each Okta rate-limit bucket left to the org's other clients.
+  double rate_limit_reserve = 0.5;
   [[nodiscard]] bool configured() const noexcept { return credential != Credential::none; }
 };
 

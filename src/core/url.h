@@ -23,6 +23,9 @@ struct HttpUrl {
 
 [[nodiscard]] std::optional<HttpUrl> parse_http_url(std::string_view text);
 
+// application/x-www-form-urlencoded / query component encoding of one value (every byte but A-Z a-z 0-9 - . _ ~).
+[[nodiscard]] std::string form_encode(std::string_view value);
+
 // host[:port] as in a URL or a Host header, with the same rules; the host comes back lower case.
 struct Authority {
   std::string host;

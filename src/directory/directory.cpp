@@ -10,6 +10,8 @@
 #include <boost/json/parse.hpp>
 
 #include "core/json.h"
+#include "core/url.h"
+#include "directory/directory_state.h"
 #include "directory/okta_client.h"
 #include "directory/sync.h"
 #include "directory/system_log.h"
@@ -20,6 +22,14 @@
 namespace postern::directory {
 namespace asio = boost::asio;
 
+namespace {
+// A user re-read on their own (System Log event, sign-in).
+struct Reread {
+  UserListing user;
+  std::vector<Group> groups;
+};
+}  // namespace
+
 struct Directory::Runtime {
   asio::io_context io;
   net::Watchdog dog{io};
@@ -29,11 +39,12 @@ struct Directory::Runtime {
   net::Timer timer{io};
   net::Timer log_timer{io};
   bool stopping = false;
-  // Users re-read from System Log events, with when: re-applied on top of a full sync that started before them (the
-  // sync may have read the user before the change).
+  std::unique_ptr<DirectoryState> state;  // null until the first full run succeeds
+  unsigned runs_since_full = 0;
+  // Users re-read while a full run was reading, with when: the run may have read them before they changed, so they
+  // are applied again on top of its result.
   struct Recent {
-    User user;
-    std::vector<Group> names;
+    Reread r;
     std::chrono::steady_clock::time_point at;
   };
   std::vector<Recent> recent;
@@ -45,7 +56,7 @@ struct Directory::Runtime {
     tls.set_default_verify_paths(ec);
     const auto per_call = std::min<std::chrono::milliseconds>(
         std::chrono::duration_cast<std::chrono::milliseconds>(s.refresh_timeout), std::chrono::seconds(30));
-    client = std::make_unique<OktaClient>(io, pool, tls, org, s.api_key, per_call);
+    client = std::make_unique<OktaClient>(io, pool, tls, org, s, per_call);
   }
 };
 
@@ -59,6 +70,11 @@ std::shared_ptr<const Snapshot> Directory::current() const {
   return snapshot_;
 }
 
+Directory::Stats Directory::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
 void Directory::publish(std::shared_ptr<const Snapshot> s) {
   {
     std::lock_guard lock(mutex_);
@@ -67,96 +83,145 @@ void Directory::publish(std::shared_ptr<const Snapshot> s) {
   version_.fetch_add(1, std::memory_order_release);
 }
 
-namespace {
-
-// One sync, logged; publishes on success.
-net::Task<bool> run_once(OktaClient& client, const config::DirectorySettings& s,
-                         const std::function<void(std::shared_ptr<const Snapshot>)>& publish) {
-  const auto start = std::chrono::steady_clock::now();
-  const auto throttled_before = client.throttled();
-  auto r = co_await full_sync(client, start + s.refresh_timeout);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
-  if (!r.snapshot) {
-    telemetry::log(telemetry::Level::warn, "directory sync failed; the last good directory stays in use",
-                   {{"error", r.error},
-                    {"credential", "idp_service_account (Okta API token)"},
-                    {"org", client.org()},
-                    telemetry::num("api_calls", static_cast<long long>(r.calls)),
-                    telemetry::num("duration_ms", static_cast<long long>(ms.count()))});
-    co_return false;
-  }
-  telemetry::log(telemetry::Level::info, "directory sync",
-                 {telemetry::num("users", static_cast<long long>(r.snapshot->user_count())),
-                  telemetry::num("groups", static_cast<long long>(r.snapshot->group_count())),
-                  telemetry::num("memberships", static_cast<long long>(r.snapshot->membership_count())),
-                  telemetry::num("api_calls", static_cast<long long>(r.calls)),
-                  telemetry::num("rate_limited", static_cast<long long>(client.throttled() - throttled_before)),
-                  telemetry::num("duration_ms", static_cast<long long>(ms.count()))});
-  publish(std::move(r.snapshot));
-  co_return true;
-}
-
-}  // namespace
-
 // The directory's coroutines (a friend of Directory: they publish and call the revocation handler).
 struct DirectoryTasks {
+  // Publishes what changed for `users`: as an overlay on the current snapshot while the changes since the last whole
+  // snapshot stay small, else the whole state again (the overlay holds its own strings).
+  static void publish_users(Directory& d, Directory::Runtime& rt, const std::vector<DirectoryState::Index>& users) {
+    if (users.empty() || !rt.state) return;
+    auto cur = d.current();
+    const std::size_t limit = std::max<std::size_t>(1000, rt.state->user_count() / 8);
+    if (!cur || cur->overlay_count() + users.size() > limit) {
+      d.publish(rt.state->snapshot());
+      return;
+    }
+    d.publish(cur->with_users(rt.state->users(users), rt.state->group_names(users)));
+  }
+
+  static void note_run(Directory& d, const SyncResult& r, bool full, std::chrono::milliseconds took, OktaClient& c,
+                       std::uint64_t calls_before, std::uint64_t throttled_before) {
+    std::lock_guard lock(d.mutex_);
+    auto& s = d.stats_;
+    s.api_calls += c.calls() - calls_before;
+    s.rate_limited += c.throttled() - throttled_before;
+    s.last_duration = took;
+    if (r.ok()) {
+      ++s.runs_ok;
+      if (full) ++s.full_runs;
+      s.last_success = std::chrono::system_clock::now();
+    } else {
+      ++s.runs_failed;
+      s.last_failure = std::chrono::system_clock::now();
+      s.last_error = r.error;
+    }
+    if (d.snapshot_) {
+      s.users = d.snapshot_->user_count();
+      s.groups = d.snapshot_->group_count();
+      s.memberships = d.snapshot_->membership_count();
+    }
+  }
+
+  // One run, full or delta, logged; publishes what it learnt. Returns whether it succeeded.
+  static net::Task<bool> run(Directory& d, Directory::Runtime& rt, bool full) {
+    auto& client = *rt.client;
+    const auto start = std::chrono::steady_clock::now();
+    const auto calls_before = client.calls(), throttled_before = client.throttled();
+    const RunDeadline deadline(client, d.settings_.refresh_timeout);
+    SyncResult r;
+    if (full) {
+      auto fresh = std::make_unique<DirectoryState>();
+      r = co_await full_sync(client, *fresh, deadline);
+      if (r.ok()) {
+        // Users re-read while this run read may have been read by it before they changed: theirs wins.
+        std::erase_if(rt.recent, [&](const auto& x) { return x.at < start; });
+        for (const auto& x : rt.recent) fresh->set_user_groups(x.r.user, x.r.groups);
+        rt.state = std::move(fresh);
+        d.publish(rt.state->snapshot());
+      }
+    } else {
+      r = co_await delta_sync(client, *rt.state, deadline);
+      publish_users(d, rt, r.changed);  // what it read before a failure is true too
+    }
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    note_run(d, r, full, ms, client, calls_before, throttled_before);
+    if (!r.ok()) {
+      telemetry::log(telemetry::Level::warn, "directory sync failed; the last good directory stays in use",
+                     {{"error", r.error},
+                      {"kind", full ? "full" : "delta"},
+                      {"credential", std::string(client.credential())},
+                      {"org", client.org()},
+                      telemetry::num("api_calls", static_cast<long long>(r.calls)),
+                      telemetry::num("duration_ms", static_cast<long long>(ms.count()))});
+      co_return false;
+    }
+    const auto snap = d.current();
+    telemetry::log(telemetry::Level::info, "directory sync",
+                   {{"kind", full ? "full" : "delta"},
+                    telemetry::num("users", static_cast<long long>(snap ? snap->user_count() : 0)),
+                    telemetry::num("groups", static_cast<long long>(snap ? snap->group_count() : 0)),
+                    telemetry::num("memberships", static_cast<long long>(snap ? snap->membership_count() : 0)),
+                    telemetry::num("groups_listed", static_cast<long long>(r.groups_listed)),
+                    telemetry::num("users_changed", static_cast<long long>(r.changed.size())),
+                    telemetry::num("api_calls", static_cast<long long>(r.calls)),
+                    telemetry::num("rate_limited", static_cast<long long>(client.throttled() - throttled_before)),
+                    telemetry::num("duration_ms", static_cast<long long>(ms.count()))});
+    co_return true;
+  }
+
   // Re-reads one user (status, email, groups with their names); nullopt when Okta could not be asked.
-  static net::Task<std::optional<std::pair<User, std::vector<Group>>>> reread(OktaClient& client, std::string id) {
-    auto page = co_await client.get(client.org() + "/api/v1/users/" + id);
-    User u;
-    u.id = id;
+  static net::Task<std::optional<Reread>> reread(OktaClient& client, std::string id) {
+    const std::string base = client.org() + "/api/v1/users/" + core::form_encode(id);
+    auto page = co_await client.get(base);
+    Reread r;
+    r.user.id = id;
     if (page.ok()) {
       boost::system::error_code ec;
       const auto v = boost::json::parse(page.body, ec);
       if (ec || !v.is_object()) co_return std::nullopt;
-      u.status = core::json_string(v.as_object(), "status");
-      u.email = profile_string(v.as_object(), "email");
+      r.user.status = core::json_string(v.as_object(), "status");
+      r.user.email = profile_string(v.as_object(), "email");
     } else if (page.status == 404) {
-      u.status = "DEPROVISIONED";  // deleted: no access
-      co_return std::pair{std::move(u), std::vector<Group>{}};
+      r.user.status = "DEPROVISIONED";  // deleted: no access
+      co_return r;
     } else {
       co_return std::nullopt;
     }
-    std::vector<Group> names;
-    const auto error = co_await client.each_object(
-        client.org() + "/api/v1/users/" + id + "/groups?limit=200", "a user's group list",
-        [&](const boost::json::object& o) {
-          Group group{core::json_string(o, "id"), profile_string(o, "name")};
-          if (group.id.empty()) return;
-          u.group_ids.push_back(group.id);
-          names.push_back(std::move(group));
-        });
+    const auto error = co_await client.each_object(base + "/groups?limit=200", "a user's group list",
+                                                   [&](const boost::json::object& o) {
+                                                     Group group{core::json_string(o, "id"), profile_string(o, "name")};
+                                                     if (!group.id.empty()) r.groups.push_back(std::move(group));
+                                                   });
     if (!error.empty()) co_return std::nullopt;
-    co_return std::pair{std::move(u), std::move(names)};
+    co_return r;
   }
 
-  static void overlay(Directory& d, Directory::Runtime& rt, User u, std::vector<Group> names) {
-    auto base = d.current();
-    auto next = base ? base->with_user(u, names) : Snapshot().with_user(u, names);
-    rt.recent.push_back({std::move(u), std::move(names), std::chrono::steady_clock::now()});
+  static void apply_reread(Directory& d, Directory::Runtime& rt, Reread r) {
+    if (rt.state) publish_users(d, rt, {rt.state->set_user_groups(r.user, r.groups)});
+    rt.recent.push_back({std::move(r), std::chrono::steady_clock::now()});
     if (rt.recent.size() > 10'000) rt.recent.erase(rt.recent.begin());
-    d.publish(std::move(next));
   }
 
   static net::Task<void> apply(Directory& d, Directory::Runtime& rt, const LogAction& a) {
     if (a.kind == LogAction::Kind::revoke) {
       const std::size_t ended = d.on_revoke_ ? d.on_revoke_(a.user_id) : 0;
       // Marked at once; a cleared session keeps the user's groups (re-read), the other events take them away.
-      if (a.status != "ACTIVE") overlay(d, rt, User{a.user_id, {}, a.status, {}}, {});
+      if (a.status != "ACTIVE" && rt.state)
+        if (const auto i = rt.state->update_user(UserListing{a.user_id, {}, a.status, std::nullopt}))
+          publish_users(d, rt, {*i});
       telemetry::log(telemetry::Level::info, "okta event: sessions ended",
                      {{"event", a.event_type}, {"user", a.user_id},
                       telemetry::num("sessions", static_cast<long long>(ended))});
       if (a.status != "ACTIVE") co_return;
     }
     if (auto r = co_await reread(*rt.client, a.user_id)) {
-      overlay(d, rt, std::move(r->first), std::move(r->second));
+      apply_reread(d, rt, std::move(*r));
       telemetry::log(telemetry::Level::info, "okta event: user re-read", {{"event", a.event_type}, {"user", a.user_id}});
     }
   }
 
   static net::Task<void> refresh(Directory& d, Directory::Runtime& rt, std::string id) {
     if (auto r = co_await reread(*rt.client, id)) {
-      overlay(d, rt, std::move(r->first), std::move(r->second));
+      apply_reread(d, rt, std::move(*r));
       telemetry::log(telemetry::Level::debug, "directory: user re-read at sign-in", {{"user", id}});
     }
     --rt.pending_refreshes;
@@ -185,29 +250,25 @@ struct DirectoryTasks {
       co_await rt.log_timer.async_wait(net::nothrow);
     }
   }
+
+  static net::Task<void> loop(Directory& d, Directory::Runtime& rt) {
+    while (!rt.stopping) {
+      const bool full = !rt.state || rt.runs_since_full + 1 >= Directory::full_reconcile_every;
+      const bool ok = co_await run(d, rt, full);
+      if (full && ok) rt.runs_since_full = 0;
+      else if (!full) ++rt.runs_since_full;
+      if (rt.stopping) break;
+      rt.timer.expires_after(d.settings_.refresh_interval);
+      co_await rt.timer.async_wait(net::nothrow);
+    }
+  }
 };
 
 void Directory::start() {
   if (thread_.joinable()) return;
   auto& rt = *runtime_;
   rt.dog.start();
-  asio::co_spawn(
-      rt.io,
-      [this, &rt]() -> net::Task<void> {
-        const std::function<void(std::shared_ptr<const Snapshot>)> pub = [this](auto s) { publish(std::move(s)); };
-        while (!rt.stopping) {
-          const auto sync_start = std::chrono::steady_clock::now();
-          if (co_await run_once(*rt.client, settings_, pub)) {
-            // Users re-read while this sync ran may have been read by it before they changed: theirs wins.
-            std::erase_if(rt.recent, [&](const auto& r) { return r.at < sync_start; });
-            for (const auto& r : rt.recent) publish(current()->with_user(r.user, r.names));
-          }
-          if (rt.stopping) break;
-          rt.timer.expires_after(settings_.refresh_interval);
-          co_await rt.timer.async_wait(net::nothrow);
-        }
-      },
-      asio::detached);
+  asio::co_spawn(rt.io, DirectoryTasks::loop(*this, rt), asio::detached);
   asio::co_spawn(rt.io, DirectoryTasks::watch_log(*this, rt), asio::detached);
   thread_ = std::thread([&rt] { rt.io.run(); });
 }
@@ -241,8 +302,7 @@ bool Directory::sync_once() {
   auto& rt = *runtime_;
   bool ok = false;
   rt.dog.start();
-  const std::function<void(std::shared_ptr<const Snapshot>)> pub = [this](auto s) { publish(std::move(s)); };
-  asio::co_spawn(rt.io, run_once(*rt.client, settings_, pub), [&](std::exception_ptr, bool r) {
+  asio::co_spawn(rt.io, DirectoryTasks::run(*this, rt, true), [&](std::exception_ptr, bool r) {
     ok = r;
     rt.dog.stop();
     rt.pool.shutdown();

@@ -1,7 +1,9 @@
 #pragma once
 // The Okta directory service: a thread of its own (never a worker) that reads the directory through Okta's
-// Management API every idp_refresh_directory_interval and publishes each good result as an immutable Snapshot. Between
-// syncs it polls the System Log (every `log_poll_interval`, following Okta's `next` cursor from the time it started):
+// Management API every idp_refresh_directory_interval and publishes each good result as an immutable Snapshot. The
+// first run and every `full_reconcile_every`-th read everything (sync.h full_sync); the runs between are deltas that
+// re-list only the groups and users Okta stamped as changed since the last run (delta_sync), and publish only the users
+// that changed. Between runs it polls the System Log (every `log_poll_interval`, following Okta's `next` cursor from the time it started):
 // a deactivation, suspension, lock or cleared session ends the user's sessions at once (through the revocation
 // handler) and marks the user; a membership change or a restoring event re-reads that user.
 // Workers read the snapshot through a SnapshotReader: one atomic load per request, and a short lock only in the
@@ -29,6 +31,18 @@ class Directory {
   Directory& operator=(const Directory&) = delete;
 
   static constexpr std::chrono::seconds log_poll_interval{5};  // 12 calls a minute of the logs bucket's 120
+  static constexpr unsigned full_reconcile_every = 12;           // with the default 10m interval: every 2 hours
+
+  // What the runs did, for logs and (with the metrics issue) metrics.
+  struct Stats {
+    std::uint64_t runs_ok = 0, runs_failed = 0, full_runs = 0;
+    std::uint64_t api_calls = 0, rate_limited = 0;  // every call the directory made, System Log included
+    std::chrono::system_clock::time_point last_success{}, last_failure{};
+    std::chrono::milliseconds last_duration{0};
+    std::size_t users = 0, groups = 0, memberships = 0;
+    std::string last_error;
+  };
+  [[nodiscard]] Stats stats() const;
 
   // Called on the directory's thread with a user id whose sessions must end now; returns how many ended. Set before
   // start().
@@ -59,6 +73,7 @@ class Directory {
   std::function<std::size_t(std::string_view)> on_revoke_;
   mutable std::mutex mutex_;
   std::shared_ptr<const Snapshot> snapshot_;
+  Stats stats_;  // under mutex_
   std::atomic<std::uint64_t> version_{0};
   std::unique_ptr<Runtime> runtime_;
   std::thread thread_;

@@ -1,5 +1,7 @@
 #pragma once
-// Okta's Management API as the directory sync calls it: GETs on the org, authenticated with the SSWS API token,
+// Okta's Management API as the directory sync calls it: GETs on the org, authenticated with the SSWS API token or
+// with a Bearer token an OAuth 2.0 service app got by client credentials (private_key_jwt at the org's
+// /oauth2/v1/token, scopes okta.users.read okta.groups.read okta.logs.read; cached until a minute before it expires),
 // paced by one RateLimiter (reserve for the org's other clients, 429 waits by Okta's clock, bounded retries), with
 // the next page's URL taken from the Link header. Runs on the directory's own io_context, never on a worker.
 // 401/403 are not retried: the caller logs them once, in words an operator can act on.
@@ -16,6 +18,10 @@
 #include "net/asio_types.h"
 #include "net/upstream_pool.h"
 
+namespace postern::identity {
+class ClientAssertionSigner;
+}
+
 namespace postern::directory {
 
 struct ApiPage {
@@ -26,38 +32,74 @@ struct ApiPage {
   [[nodiscard]] bool ok() const noexcept { return error.empty(); }
 };
 
+class OktaClient;
+
+// A run's time limit (idp_refresh_directory_timeout), not counting the waits the rate limiter imposed: a large org
+// read at Okta's pace takes longer than the timeout, and waiting politely is not the run being stuck.
+class RunDeadline {
+ public:
+  RunDeadline(const OktaClient& client, std::chrono::steady_clock::duration timeout);
+  [[nodiscard]] bool passed() const;
+
+ private:
+  const OktaClient& client_;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::duration timeout_;
+  std::chrono::milliseconds paced_at_start_;
+};
+
 class OktaClient {
  public:
+  // Throws std::runtime_error naming idp_service_account when the service app's key cannot be used.
   OktaClient(boost::asio::io_context& io, net::UpstreamPool& pool, boost::asio::ssl::context& tls, std::string org,
-             std::string api_token, std::chrono::milliseconds call_timeout);
+             const config::DirectorySettings& settings, std::chrono::milliseconds call_timeout);
+  ~OktaClient();
+
+  static constexpr const char* service_app_scopes = "okta.users.read okta.groups.read okta.logs.read";
 
   // GET `url` (absolute, on the org). Waits as the limiter says; retries a 429 up to RateLimiter::max_retries times.
   [[nodiscard]] net::Task<ApiPage> get(std::string url);
 
   // Every object of a paged list, from `url` through each rel="next", handed to `each`. Returns "" or what went wrong
-  // (`what` names the list in that sentence). Stops past `deadline`; `calls`, when given, counts the pages asked for.
+  // (`what` names the list in that sentence). Stops past `deadline` (when given); `calls`, when given, counts the
+  // pages asked for.
   [[nodiscard]] net::Task<std::string> each_object(std::string url, std::string_view what,
                                                    const std::function<void(const boost::json::object&)>& each,
-                                                   std::chrono::steady_clock::time_point deadline =
-                                                       std::chrono::steady_clock::time_point::max(),
+                                                   const RunDeadline* deadline = nullptr,
                                                    std::uint64_t* calls = nullptr);
 
   [[nodiscard]] const std::string& org() const noexcept { return org_; }
+  // Which credential calls Okta, in words for log lines.
+  [[nodiscard]] std::string_view credential() const noexcept;
+  [[nodiscard]] std::uint64_t tokens_fetched() const noexcept { return tokens_fetched_; }
   [[nodiscard]] std::uint64_t calls() const noexcept { return calls_; }
   [[nodiscard]] std::uint64_t throttled() const noexcept { return throttled_; }
+  // Time spent waiting as the rate limiter said (pacing and 429s).
+  [[nodiscard]] std::chrono::milliseconds paced() const noexcept { return paced_; }
 
  private:
   net::Task<void> sleep(std::chrono::milliseconds d);
+  // The Authorization header value; "" with `error` set when the service app could not get a token.
+  net::Task<std::string> authorization(std::string& error);
+  net::Task<std::string> fetch_token();  // error sentence, or "" with token_ set
 
   boost::asio::io_context& io_;
   net::UpstreamPool& pool_;
   boost::asio::ssl::context& tls_;
   std::string org_;
-  std::string authorization_;  // "SSWS <token>"
+  std::string authorization_;  // "SSWS <token>" (API token)
+  // OAuth 2.0 service app
+  std::string client_id_;
+  std::unique_ptr<identity::ClientAssertionSigner> signer_;
+  std::string bearer_;  // "Bearer <access token>", empty when none is held
+  std::chrono::steady_clock::time_point bearer_expires_{};
+  std::uint64_t tokens_fetched_ = 0;
+  std::shared_ptr<net::Timer> token_wait_;  // set while a token request is out; the others wait on it
   std::chrono::milliseconds call_timeout_;
   RateLimiter limiter_;
   std::uint64_t calls_ = 0;
   std::uint64_t throttled_ = 0;
+  std::chrono::milliseconds paced_{0};
 };
 
 // A string member of an Okta object's `profile` ("name" of a group, "email" of a user), or "".

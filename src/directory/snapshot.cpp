@@ -10,51 +10,95 @@ bool status_grants_access(std::string_view status) noexcept {
   return status == "ACTIVE" || status == "PASSWORD_EXPIRED" || status == "LOCKED_OUT" || status == "RECOVERY";
 }
 
-Snapshot::Entry Snapshot::entry_for(const User& u, const core::StringMap<std::string>& names,
-                                    const std::vector<Group>& more_names, std::size_t* memberships) {
-  std::vector<std::string> values;
-  if (status_grants_access(u.status)) {
-    values.reserve(u.group_ids.size() * 2);
-    for (const auto& id : u.group_ids) values.push_back(id);
-    for (const auto& id : u.group_ids) {
-      if (const auto it = names.find(id); it != names.end() && !it->second.empty()) {
-        values.push_back(it->second);
-        continue;
-      }
-      for (const auto& g : more_names)
-        if (g.id == id && !g.name.empty()) values.push_back(g.name);
-    }
-    if (memberships) *memberships += u.group_ids.size();
-  }
-  return Entry{u.status, core::StringSet(std::move(values))};
+namespace {
+const core::StringSet no_groups;
 }
 
 Snapshot::Snapshot(std::vector<Group> groups, std::vector<User> users) {
-  auto base = std::make_shared<Base>();
-  base->groups.reserve(groups.size());
-  for (auto& g : groups) base->groups.emplace(std::move(g.id), std::move(g.name));
-  base->users.reserve(users.size());
+  // Ids the users name that the group list did not have are kept too, nameless.
+  core::StringMap<std::uint32_t> index;
+  index.reserve(groups.size());
+  for (std::uint32_t i = 0; i < groups.size(); ++i) index.emplace(groups[i].id, i);
+  std::vector<IndexedUser> indexed;
+  indexed.reserve(users.size());
   for (auto& u : users) {
-    if (!u.email.empty()) base->emails.emplace(u.email, u.id);
-    auto entry = entry_for(u, base->groups, {}, &base->memberships);
-    base->users.insert_or_assign(std::move(u.id), std::move(entry));
+    IndexedUser x{std::move(u.id), std::move(u.email), std::move(u.status), {}};
+    for (auto& id : u.group_ids) {
+      auto [it, fresh] = index.try_emplace(id, static_cast<std::uint32_t>(groups.size()));
+      if (fresh) groups.push_back(Group{std::move(id), {}});
+      x.groups.push_back(it->second);
+    }
+    indexed.push_back(std::move(x));
+  }
+  build(std::move(groups), std::move(indexed));
+}
+
+Snapshot::Snapshot(std::vector<Group> groups, std::vector<IndexedUser> users) {
+  build(std::move(groups), std::move(users));
+}
+
+void Snapshot::build(std::vector<Group> groups, std::vector<IndexedUser> users) {
+  auto base = std::make_shared<Base>();
+  // One copy of each id and name; the vector never moves once the sets borrow from it.
+  base->groups = std::move(groups);
+  base->groups.shrink_to_fit();
+  base->group_index.reserve(base->groups.size());
+  for (std::uint32_t i = 0; i < base->groups.size(); ++i) base->group_index.emplace(base->groups[i].id, i);
+
+  base->users.reserve(users.size());
+  base->emails.reserve(users.size());
+  std::vector<std::string_view> values;
+  for (auto& u : users) {
+    values.clear();
+    if (status_grants_access(u.status)) {
+      for (const auto g : u.groups) values.push_back(base->groups[g].id);
+      for (const auto g : u.groups)
+        if (!base->groups[g].name.empty()) values.push_back(base->groups[g].name);
+      base->memberships += u.groups.size();
+    }
+    if (!u.email.empty()) base->emails.emplace(std::move(u.email), u.id);
+    base->users.insert_or_assign(std::move(u.id), Entry{std::move(u.status), core::StringSet::borrowing(values)});
   }
   base_ = std::move(base);
 }
 
-std::shared_ptr<const Snapshot> Snapshot::with_user(const User& u, const std::vector<Group>& group_names) const {
+std::shared_ptr<const Snapshot> Snapshot::with_users(const std::vector<User>& users,
+                                                     const std::vector<Group>& group_names) const {
   auto next = std::make_shared<Snapshot>();
   next->base_ = base_ ? base_ : std::make_shared<Base>();
-  next->overlay_ = overlay_;
-  next->overlay_.insert_or_assign(u.id, entry_for(u, next->base_->groups, group_names, nullptr));
+  auto overlay = overlay_ ? std::make_shared<Overlay>(*overlay_) : std::make_shared<Overlay>();
+  const auto& base = *next->base_;
+  core::StringMap<std::string_view> names;  // the caller's names win over the full sync's (a renamed group)
+  for (const auto& g : group_names)
+    if (!g.name.empty()) names.insert_or_assign(g.id, g.name);
+  for (const auto& u : users) {
+    std::vector<std::string> values;
+    if (status_grants_access(u.status)) {
+      values.reserve(u.group_ids.size() * 2);
+      for (const auto& id : u.group_ids) values.push_back(id);
+      for (const auto& id : u.group_ids) {
+        std::string_view name;
+        if (const auto it = names.find(id); it != names.end()) name = it->second;
+        else if (const auto b = base.group_index.find(id); b != base.group_index.end()) name = base.groups[b->second].name;
+        if (!name.empty()) values.emplace_back(name);
+      }
+    }
+    overlay->insert_or_assign(u.id, std::make_shared<const Entry>(Entry{u.status, core::StringSet(std::move(values))}));
+  }
+  next->overlay_ = std::move(overlay);
   return next;
 }
 
 const core::StringSet* Snapshot::groups_of(std::string_view user_id) const noexcept {
-  if (const auto it = overlay_.find(user_id); it != overlay_.end()) return &it->second.groups;
+  if (overlay_)
+    if (const auto it = overlay_->find(user_id); it != overlay_->end()) return &it->second->groups;
   if (!base_) return nullptr;
   const auto it = base_->users.find(user_id);
-  return it == base_->users.end() ? nullptr : &it->second.groups;
+  return it == base_->users.end() ? &no_groups : &it->second.groups;
+}
+
+bool Snapshot::knows_user(std::string_view user_id) const noexcept {
+  return (overlay_ && overlay_->contains(user_id)) || (base_ && base_->users.contains(user_id));
 }
 
 std::optional<std::string_view> Snapshot::user_id_for_email(std::string_view email) const noexcept {
@@ -66,9 +110,9 @@ std::optional<std::string_view> Snapshot::user_id_for_email(std::string_view ema
 
 std::optional<std::string_view> Snapshot::group_name(std::string_view group_id) const noexcept {
   if (!base_) return std::nullopt;
-  const auto it = base_->groups.find(group_id);
-  if (it == base_->groups.end()) return std::nullopt;
-  return std::string_view(it->second);
+  const auto it = base_->group_index.find(group_id);
+  if (it == base_->group_index.end()) return std::nullopt;
+  return std::string_view(base_->groups[it->second].name);
 }
 
 }  // namespace postern::directory

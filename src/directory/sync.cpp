@@ -1,47 +1,95 @@
 #include "directory/sync.h"
 
-#include <unordered_map>
+#include <algorithm>
 
 #include "core/json.h"
+#include "core/url.h"
 
 namespace postern::directory {
 namespace json = boost::json;
 
-net::Task<SyncResult> full_sync(OktaClient& client, std::chrono::steady_clock::time_point deadline) {
-  SyncResult result;  // result.calls counts this sync's calls (the System Log watcher shares the client)
-  std::vector<Group> groups;
-  result.error = co_await client.each_object(
+namespace {
+
+GroupListing group_of(const json::object& o) {
+  return GroupListing{core::json_string(o, "id"), profile_string(o, "name"),
+                      parse_okta_time(core::json_string(o, "lastUpdated")),
+                      parse_okta_time(core::json_string(o, "lastMembershipUpdated"))};
+}
+
+UserListing user_of(const json::object& o) {
+  return UserListing{core::json_string(o, "id"), profile_string(o, "email"), core::json_string(o, "status"),
+                     parse_okta_time(core::json_string(o, "lastUpdated"))};
+}
+
+// Lists one group's members into the state; appends the users that changed.
+net::Task<std::string> list_members(OktaClient& client, DirectoryState& state, const GroupListing& g,
+                                    const RunDeadline& deadline, SyncResult& r) {
+  std::vector<DirectoryState::Index> members;
+  auto error = co_await client.each_object(
+      client.org() + "/api/v1/groups/" + core::form_encode(g.id) + "/users?limit=1000", "a group's member list",
+      [&](const json::object& o) {
+        auto u = user_of(o);
+        if (!u.id.empty()) members.push_back(state.note_user(u));
+      },
+      &deadline, &r.calls);
+  if (!error.empty()) co_return error;
+  auto changed = state.set_members(g, std::move(members));
+  r.changed.insert(r.changed.end(), changed.begin(), changed.end());
+  ++r.groups_listed;
+  co_return std::string();
+}
+
+void settle(SyncResult& r) {
+  std::sort(r.changed.begin(), r.changed.end());
+  r.changed.erase(std::unique(r.changed.begin(), r.changed.end()), r.changed.end());
+}
+
+}  // namespace
+
+net::Task<SyncResult> full_sync(OktaClient& client, DirectoryState& fresh, const RunDeadline& deadline) {
+  SyncResult r;
+  std::vector<GroupListing> groups;
+  r.error = co_await client.each_object(
       client.org() + "/api/v1/groups?limit=200", "the group list",
       [&](const json::object& o) {
-        Group g{core::json_string(o, "id"), profile_string(o, "name")};
+        auto g = group_of(o);
         if (!g.id.empty()) groups.push_back(std::move(g));
       },
-      deadline, &result.calls);
-  if (!result.error.empty()) co_return result;
-
-  std::unordered_map<std::string, User> users;
+      &deadline, &r.calls);
+  if (!r.ok()) co_return r;
   for (const auto& g : groups) {
-    result.error = co_await client.each_object(
-        client.org() + "/api/v1/groups/" + g.id + "/users?limit=200", "a group's member list",
-        [&](const json::object& o) {
-          const std::string id = core::json_string(o, "id");
-          if (id.empty()) return;
-          auto& u = users[id];
-          if (u.id.empty()) {
-            u.id = id;
-            u.status = core::json_string(o, "status");
-            u.email = profile_string(o, "email");
-          }
-          u.group_ids.push_back(g.id);
-        },
-        deadline, &result.calls);
-    if (!result.error.empty()) co_return result;
+    r.error = co_await list_members(client, fresh, g, deadline, r);
+    if (!r.ok()) co_return r;
   }
-  std::vector<User> list;
-  list.reserve(users.size());
-  for (auto& [id, u] : users) list.push_back(std::move(u));
-  result.snapshot = std::make_shared<const Snapshot>(std::move(groups), std::move(list));
-  co_return result;
+  r.changed.clear();  // everything is new: the caller publishes the whole state
+  co_return r;
+}
+
+net::Task<SyncResult> delta_sync(OktaClient& client, DirectoryState& state, const RunDeadline& deadline) {
+  SyncResult r;
+  if (const auto filter = state.group_delta_filter()) {
+    std::vector<GroupListing> moved;
+    r.error = co_await client.each_object(
+        client.org() + "/api/v1/groups?filter=" + core::form_encode(*filter) + "&limit=200", "the changed-group list",
+        [&](const json::object& o) {
+          auto g = group_of(o);
+          if (!g.id.empty() && state.group_changed(g)) moved.push_back(std::move(g));
+        },
+        &deadline, &r.calls);
+    for (std::size_t i = 0; r.ok() && i < moved.size(); ++i)
+      r.error = co_await list_members(client, state, moved[i], deadline, r);
+  }
+  if (r.ok())
+    if (const auto filter = state.user_delta_filter()) {
+      r.error = co_await client.each_object(
+          client.org() + "/api/v1/users?filter=" + core::form_encode(*filter) + "&limit=200", "the changed-user list",
+          [&](const json::object& o) {
+            if (const auto i = state.update_user(user_of(o))) r.changed.push_back(*i);
+          },
+          &deadline, &r.calls);
+    }
+  settle(r);
+  co_return r;
 }
 
 }  // namespace postern::directory

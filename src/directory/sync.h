@@ -1,25 +1,34 @@
 #pragma once
-// One full read of the Okta directory: every group (limit=200, following Link rel="next"), then each group's members
-// with their status and email, into a Snapshot. Any failure (a refused token, a 5xx, the run's deadline) gives no
-// snapshot: the caller keeps serving the last good one.
-//
-// Not yet (issue 10): incremental runs on lastUpdated / lastMembershipUpdated, the System Log watcher, the sign-in
-// lookup of a new user's groups.
-#include <chrono>
-#include <memory>
+// The directory's runs against Okta's Management API (okta.md §2, §5):
+// - full_sync reads everything into a fresh state: every group (limit=200, following Link rel="next"), then each
+//   group's members (limit=1000, Okta's maximum for that list) with their status and email. It is also the periodic
+//   reconcile that catches deleted groups and deprovisioned users, which no delta query returns.
+// - delta_sync re-lists only what moved since the state's watermarks, which come from Okta's own timestamps: groups
+//   whose lastUpdated or lastMembershipUpdated passed the group watermark (their members re-listed only when their
+//   timestamps differ from the ones recorded), then users whose lastUpdated passed the user watermark (a status
+//   change of someone who stays in their groups).
+// Neither blocks a worker: they run on the directory's thread.
+#include <cstdint>
 #include <string>
+#include <vector>
 
+#include "directory/directory_state.h"
 #include "directory/okta_client.h"
-#include "directory/snapshot.h"
 
 namespace postern::directory {
 
 struct SyncResult {
-  std::shared_ptr<const Snapshot> snapshot;  // null on failure
-  std::string error;
-  std::uint64_t calls = 0;
+  std::string error;                             // empty on success
+  std::uint64_t calls = 0;                       // this run's API calls
+  std::size_t groups_listed = 0;                 // groups whose members were (re-)listed
+  std::vector<DirectoryState::Index> changed;    // delta: users whose groups, status or email changed (sorted)
+  [[nodiscard]] bool ok() const noexcept { return error.empty(); }
 };
 
-[[nodiscard]] net::Task<SyncResult> full_sync(OktaClient& client, std::chrono::steady_clock::time_point deadline);
+// Fills `fresh` (an empty state). On failure `fresh` is incomplete and must be dropped.
+[[nodiscard]] net::Task<SyncResult> full_sync(OktaClient& client, DirectoryState& fresh, const RunDeadline& deadline);
+
+// Brings `state` forward. What it read before a failure is applied (and reported in `changed`): it is true.
+[[nodiscard]] net::Task<SyncResult> delta_sync(OktaClient& client, DirectoryState& state, const RunDeadline& deadline);
 
 }  // namespace postern::directory

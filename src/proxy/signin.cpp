@@ -148,9 +148,9 @@ std::shared_ptr<const session::Session> session_from_handle(const Connection& c,
 }
 
 // The groups upstreams and the user page see: the directory's ids and names, else the token's groups claim.
-std::span<const std::string> shown_groups(Connection& c, const session::Session& s) {
-  if (const auto* g = directory_groups(c, s)) return g->values();
-  return s.groups;
+std::vector<std::string_view> shown_groups(Connection& c, const session::Session& s) {
+  if (const auto* g = directory_groups(c, s)) return {g->values().begin(), g->values().end()};
+  return {s.groups.begin(), s.groups.end()};
 }
 
 json::object user_claims(Connection& c, const session::Session& s) {
@@ -167,7 +167,10 @@ std::string claim_value(Connection& c, const session::Session& s, std::string_vi
   if (claim == "sid") return s.id;
   if (claim == "groups") {
     std::string out;
-    for (const auto& g : shown_groups(c, s)) out += (out.empty() ? "" : ",") + g;
+    for (const auto g : shown_groups(c, s)) {
+      if (!out.empty()) out += ',';
+      out += g;
+    }
     return out;
   }
   boost::system::error_code ec;
@@ -445,7 +448,10 @@ net::Task<bool> user_page(Connection& c, Exchange& ex, const RequestHeader& req,
   } else {
     const auto& s = *lookup.session;
     std::string groups;
-    for (const auto& g : shown_groups(c, s)) groups += (groups.empty() ? "" : ", ") + core::html_escape(g);
+    for (const auto g : shown_groups(c, s)) {
+      if (!groups.empty()) groups += ", ";
+      groups += core::html_escape(g);
+    }
     const auto expires = std::chrono::system_clock::to_time_t(s.expires_at);
     std::tm tm{};
     gmtime_r(&expires, &tm);

@@ -1,5 +1,5 @@
 // The Okta directory sync against a larger org and a stingy rate limit (issue 10): every page followed through
-// Link rel="next" with limit=200, and a 429 answered by waiting for Okta's reset — no call into that bucket before
+// Link rel="next" (groups with limit=200, members with limit=1000, Okta's maximum there), and a 429 answered by waiting for Okta's reset — no call into that bucket before
 // it (no burst), timed by the simulator's own clock.
 
 import { describe, it, before, after } from 'node:test';
@@ -23,12 +23,12 @@ const apiConfig = (sim, routes) => ({
 });
 const pad = (i) => String(i).padStart(3, '0');
 
-describe('a directory of 450 users and 450 groups', () => {
+describe('a directory of 1050 users and 450 groups', () => {
   let sim, p, up;
   before(async () => {
     sim = await startSim();
     up = await startUpstream({ name: 'directory-paging' });
-    const users = Array.from({ length: 450 }, (_, i) => ({ login: `u${pad(i)}@example.com`, email: `u${pad(i)}@example.com`, firstName: 'U', lastName: pad(i) }));
+    const users = Array.from({ length: 1050 }, (_, i) => ({ login: `u${pad(i)}@example.com`, email: `u${pad(i)}@example.com`, firstName: 'U', lastName: pad(i) }));
     await sim.ctl('POST', 'users', { users });
     const groups = Array.from({ length: 450 }, (_, i) => ({ name: `g${pad(i)}` }));
     groups.push({ name: 'Big', members: users.map((u) => u.login) });
@@ -42,23 +42,25 @@ describe('a directory of 450 users and 450 groups', () => {
   });
   after(() => stopAll(() => p?.stopAndCheck(), up?.stop, sim?.stop));
 
-  it('reads every page: 3 of groups, 3 of Big\'s members, one per other group', async () => {
+  it('reads every page: 3 of groups, 2 of Big\'s 1050 members, one per other group', async () => {
     const line = await p.waitFor(() => p.logs().find((l) => l.msg === 'directory sync'), { timeoutMs: 20_000, what: 'the sync' });
     assert.equal(line.groups, 453); // 450 + Big + the seed's Engineering and Finance
-    assert.ok(line.users >= 452, JSON.stringify(line));
+    assert.ok(line.users >= 1052, JSON.stringify(line));
     const { calls } = await sim.ctl('GET', 'calls?path_prefix=/api/v1/groups');
     const lists = calls.filter((c) => /^\/api\/v1\/groups\?/.test(c.path));
     assert.equal(lists.length, 3);
     assert.ok(lists.every((c) => c.path.includes('limit=200')));
     assert.equal(lists.filter((c) => c.path.includes('after=')).length, 2, 'pages 2 and 3 through rel="next"');
     const memberCalls = calls.filter((c) => /^\/api\/v1\/groups\/[^/?]+\/users/.test(c.path));
-    assert.equal(memberCalls.length, 452 + 3);
-    assert.equal(line.api_calls, 3 + 452 + 3);
+    assert.ok(memberCalls.every((c) => c.path.includes('limit=1000')));
+    assert.equal(memberCalls.filter((c) => c.path.includes('after=')).length, 1, 'Big\'s second page through rel="next"');
+    assert.equal(memberCalls.length, 454);
+    assert.equal(line.api_calls, 3 + 454);
     assert.ok(calls.every((c) => c.status === 200));
   });
 
-  it('answers from what it read: a group on the last page, a member on the last page of Big', async () => {
-    // Each check reads the whole directory (455 member-list calls): a fresh rate-limit window for each, or it would
+  it('answers from what it read: a group on the last page, a member on the second page of Big', async () => {
+    // Each check reads the whole directory (454 member-list calls): a fresh rate-limit window for each, or it would
     // rightly wait for the next one (half of every bucket is left to the org's other clients).
     const check = async (route, login) => {
       await sim.ctl('DELETE', 'rate-limit');
@@ -68,7 +70,7 @@ describe('a directory of 450 users and 450 groups', () => {
     };
     assert.equal((await check('http://app.example.test/', USERS.bob.login)).code, 0);
     assert.equal((await check('http://app.example.test/', USERS.alice.login)).code, 2);
-    const last = await check('http://big.example.test/', 'u449@example.com');
+    const last = await check('http://big.example.test/', 'u1049@example.com');
     assert.equal(last.code, 0, last.stdout + last.stderr);
   });
 });

@@ -401,3 +401,14 @@ TEST(LoaderDirectory, BadServiceAccountsNameTheKeyButNeverTheValue) {
   }
   EXPECT_TRUE(any_contains(problems("idp_refresh_directory_interval: 0s\n"), "expected a positive duration"));
 }
+
+TEST(LoaderDirectory, RateLimitReserveIsAShareUpToNinetyPercent) {
+  EXPECT_DOUBLE_EQ(load("").directory.rate_limit_reserve, 0.5);
+  EXPECT_DOUBLE_EQ(load("idp_directory_rate_limit_reserve: 0.25\n").directory.rate_limit_reserve, 0.25);
+  EXPECT_DOUBLE_EQ(load("idp_directory_rate_limit_reserve: 70%\n").directory.rate_limit_reserve, 0.7);
+  EXPECT_DOUBLE_EQ(load("idp_directory_rate_limit_reserve: 0\n").directory.rate_limit_reserve, 0.0);
+  for (const char* bad : {"0.95", "-0.1", "half", "50 %", "0.5x", "[1]"})
+    EXPECT_TRUE(any_contains(problems(std::string("idp_directory_rate_limit_reserve: ") + bad + "\n"),
+                             "test.yaml:1: idp_directory_rate_limit_reserve: expected a share between 0 and 0.9"))
+        << bad;
+}
