@@ -44,7 +44,7 @@ export class Directory {
 
   // ---- users ----------------------------------------------------------------
 
-  addUser(spec, { actor } = {}) {
+  addUser(spec, { actor, silent = false } = {}) {
     const login = String(spec.login ?? spec.profile?.login ?? '').trim();
     if (login.length < 1 || login.length > 100) throw new OktaError('E0000001', 'login: must be 1..100 characters');
     if (this.byLogin.has(login.toLowerCase())) throw new OktaError('E0000001', `login: An object with this field already exists (${login})`);
@@ -79,7 +79,7 @@ export class Directory {
     this.users.set(id, user);
     this.byLogin.set(login.toLowerCase(), id);
     this.userGroupIds.set(id, new Set());
-    this.events.emit('user.lifecycle.create', { user, actor });
+    if (!silent) this.events.emit('user.lifecycle.create', { user, actor });
     return user;
   }
 
@@ -199,10 +199,12 @@ export class Directory {
 
   // ---- groups ---------------------------------------------------------------
 
-  addGroup(spec, { actor } = {}) {
+  // `unchecked` skips the (linear) duplicate-name check: only for generated orgs, whose names are unique by
+  // construction.
+  addGroup(spec, { actor, silent = false, unchecked = false } = {}) {
     const name = String(spec.name ?? spec.profile?.name ?? '').trim();
     if (!name || name.length > MAX_NAME) throw new OktaError('E0000001', 'name: must be 1..255 characters');
-    for (const g of this.groups.values()) {
+    for (const g of unchecked ? [] : this.groups.values()) {
       if (g.profile.name === name && g.type === 'OKTA_GROUP') {
         throw new OktaError('E0000001', 'name: An object with this field already exists in the current organization');
       }
@@ -221,7 +223,7 @@ export class Directory {
       seq: ++this.seq,
     };
     this.groups.set(id, group);
-    this.events.emit('group.lifecycle.create', { group, actor });
+    if (!silent) this.events.emit('group.lifecycle.create', { group, actor });
     for (const m of spec.members ?? []) this.addMember(id, m, { actor, silent: true });
     return group;
   }
@@ -248,6 +250,12 @@ export class Directory {
     group.lastMembershipUpdated = nowMs();
     if (!silent) this.events.emit('group.user_membership.add', { user, group, actor });
     return true;
+  }
+
+  // A membership from a generated org: no lookups by name, no event (the caller holds the records).
+  addMemberFast(group, userId) {
+    group.members.add(userId);
+    this.userGroupIds.get(userId).add(group.id);
   }
 
   removeMember(groupIdOrName, userIdOrLogin, { actor } = {}) {

@@ -3,6 +3,7 @@
 //
 //   node tests/okta-sim/server.mjs --port 0 --seed tests/okta-sim/seed/demo.json \
 //        [--host 127.0.0.1] [--url-file PATH] [--public-url URL] [--exit-with-stdin]
+//        [--generate users=N,groups=M,groups_per_user=K]
 //
 // Prints exactly one line on stdout once it accepts connections:
 //   okta-sim listening on http://127.0.0.1:PORT
@@ -29,6 +30,7 @@ import { ManagementApi } from './management-api.mjs';
 import { LoginPage } from './login-page.mjs';
 import { ControlApi } from './control-api.mjs';
 import { loadSeedFile, makeSettings, normalizeClient } from './seed.mjs';
+import { generateOrg, parseGenerateFlag, checkGenerateSpec } from './generate.mjs';
 import { oktaId, requestId } from './ids.mjs';
 import {
   readBody, HttpError, sendJson, sendHtml, page, escapeHtml, oktaErrorBody, requestContext,
@@ -51,8 +53,13 @@ export class Simulator {
 
   async start() {
     clock.install();
+    // The port is bound first (the issuer URL needs it), but no request is answered before the keys and the seeded
+    // state exist: early requests wait for them instead of meeting a half-built simulator.
+    let ready;
+    this.ready = new Promise((resolve) => { ready = resolve; });
     this.server = createServer((req, res) => {
-      this.#onRequest(req, res).catch((err) => {
+      const serve = this.isReady ? this.#onRequest(req, res) : this.ready.then(() => this.#onRequest(req, res));
+      serve.catch((err) => {
         console.error('okta-sim: unhandled error', err);
         if (!res.headersSent) sendJson(res, 500, oktaErrorBody('E0000009', 'Internal Server Error'));
         else res.destroy();
@@ -71,6 +78,8 @@ export class Simulator {
     this.keys = {};
     for (const n of SERVER_NAMES) this.keys[n] = await KeySet.create();
     await this.#loadState();
+    this.isReady = true;
+    ready();
     return this.baseUrl;
   }
 
@@ -108,6 +117,7 @@ export class Simulator {
 
     for (const u of seed.users ?? []) this.directory.addUser(u);
     for (const g of seed.groups ?? []) this.directory.addGroup(g);
+    if (seed.generate) generateOrg(this.directory, seed.generate);
     this.systemLog.clear(); // the seed is the starting point, not history
 
     await this.oidc.build();
@@ -230,8 +240,9 @@ ${row('Control API', `${b}/__sim/state`)}
 
 // Convenience for in-process use: starts a simulator from a seed path or object.
 // Note that the clock shim (clock.mjs) then applies to the whole process.
-export async function startOktaSim({ seedPath, seed, host, port, publicUrl } = {}) {
-  const sim = new Simulator({ seed: seed ?? (seedPath ? loadSeedFile(seedPath) : {}), host, port, publicUrl });
+export async function startOktaSim({ seedPath, seed, host, port, publicUrl, generate } = {}) {
+  const base = seed ?? (seedPath ? loadSeedFile(seedPath) : {});
+  const sim = new Simulator({ seed: generate ? { ...base, generate } : base, host, port, publicUrl });
   await sim.start();
   return sim;
 }
@@ -258,6 +269,7 @@ function parseArgs(argv) {
       case '--url-file': opts.urlFile = value(); break;
       case '--public-url': opts.publicUrl = value(); break;
       case '--exit-with-stdin': opts.exitWithStdin = true; break;
+      case '--generate': opts.generate = checkGenerateSpec(parseGenerateFlag(value())); break;
       case '--help': case '-h': opts.help = true; break;
       default: throw new Error(`unknown argument ${a}`);
     }
@@ -278,7 +290,7 @@ async function main() {
     process.exit(2);
   }
   if (opts.help) {
-    console.error('usage: node tests/okta-sim/server.mjs [--port 0] [--host 127.0.0.1] [--seed FILE] [--url-file PATH] [--public-url URL] [--exit-with-stdin]');
+    console.error('usage: node tests/okta-sim/server.mjs [--port 0] [--host 127.0.0.1] [--seed FILE] [--url-file PATH] [--public-url URL] [--exit-with-stdin] [--generate users=N,groups=M,groups_per_user=K]');
     process.exit(0);
   }
   const sim = await startOktaSim(opts);

@@ -23,8 +23,8 @@ export const SERVICE_APP_PRIVATE_JWK = JSON.parse(readFileSync(join(SIM_DIR, 'se
 // Starts `server.mjs --port 0` and resolves once it printed its URL. The child
 // exits when our stdin pipe closes (--exit-with-stdin), so a crashed test run
 // leaves nothing behind; stop() ends it explicitly.
-export async function startSim({ seed = DEMO_SEED } = {}) {
-  const child = spawn(process.execPath, [join(SIM_DIR, 'server.mjs'), '--port', '0', '--seed', seed, '--exit-with-stdin'], {
+export async function startSim({ seed = DEMO_SEED, args = [] } = {}) {
+  const child = spawn(process.execPath, [join(SIM_DIR, 'server.mjs'), '--port', '0', '--seed', seed, '--exit-with-stdin', ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';
