@@ -89,10 +89,19 @@ int main(int argc, char** argv) {
 
   auto run = [&](auto task) {
     directory::SyncResult out;
-    asio::co_spawn(io, std::move(task), [&](std::exception_ptr, directory::SyncResult r) { out = std::move(r); });
+    // The watchdog keeps the io_context busy for ever: the run's end stops it.
+    asio::co_spawn(io, std::move(task), [&](std::exception_ptr, directory::SyncResult r) {
+      out = std::move(r);
+      io.stop();
+    });
     io.restart();
-    io.run_for(std::chrono::hours(2));
+    io.run();
     return out;
+  };
+
+  auto failed = [](const char* what, const directory::SyncResult& r) {
+    std::cerr << what << " failed: " << r.error << "\n";
+    return 1;
   };
 
   // ---- full sync ----
@@ -102,10 +111,7 @@ int main(int argc, char** argv) {
   const auto t0 = Clock::now();
   auto full = run(directory::full_sync(client, state, forever));
   const double full_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  if (!full.ok()) {
-    std::cerr << "full sync failed: " << full.error << "\n";
-    return 1;
-  }
+  if (!full.ok()) return failed("full sync", full);
   const long long state_bytes = live_bytes.load() - live0;
   const long peak_after_full = peak_rss_mib();
 
@@ -148,10 +154,7 @@ int main(int argc, char** argv) {
   const auto t2 = Clock::now();
   auto delta = run(directory::delta_sync(client, state, forever));
   const double delta_s = std::chrono::duration<double>(Clock::now() - t2).count();
-  if (!delta.ok()) {
-    std::cerr << "delta run failed: " << delta.error << "\n";
-    return 1;
-  }
+  if (!delta.ok()) return failed("delta run", delta);
   dog.stop();
   pool.shutdown();
 
