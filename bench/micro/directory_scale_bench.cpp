@@ -3,7 +3,8 @@
 //   - the full sync: wall time, API calls, the process's peak memory (ru_maxrss), the state kept between runs;
 //   - the published snapshot's heap bytes, per membership (target ≤ 200 B);
 //   - a policy group test with that snapshot (the user's set looked up, then `groups has`; target < 1 µs);
-//   - after the script changed `--changed` groups at the simulator, the delta run's API calls (target ≤ 30).
+//   - after the script changed `--changed` groups at the simulator, the delta run's API calls (target ≤ 30), then
+//     the calls of a delta run with nothing changed.
 // Heap bytes are counted by replacing operator new/delete (live bytes = allocated − freed, malloc_usable_size).
 #include <malloc.h>
 #include <sys/resource.h>
@@ -39,11 +40,14 @@ void* operator new(std::size_t n) {
   live_bytes.fetch_add(static_cast<long long>(malloc_usable_size(p)), std::memory_order_relaxed);
   return p;
 }
-void operator delete(void* p) noexcept {
+namespace {
+void release(void* p) noexcept {
   if (p) live_bytes.fetch_sub(static_cast<long long>(malloc_usable_size(p)), std::memory_order_relaxed);
   std::free(p);
 }
-void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
+}  // namespace
+void operator delete(void* p) noexcept { release(p); }
+void operator delete(void* p, std::size_t) noexcept { release(p); }
 
 namespace {
 using namespace postern;
@@ -155,6 +159,10 @@ int main(int argc, char** argv) {
   auto delta = run(directory::delta_sync(client, state, forever));
   const double delta_s = std::chrono::duration<double>(Clock::now() - t2).count();
   if (!delta.ok()) return failed("delta run", delta);
+  // ---- a quiet interval: nothing changed since ----
+  auto quiet = run(directory::delta_sync(client, state, forever));
+  if (!quiet.ok()) return failed("quiet delta run", quiet);
+  const long peak_at_end = peak_rss_mib();
   dog.stop();
   pool.shutdown();
 
@@ -164,6 +172,7 @@ int main(int argc, char** argv) {
   std::printf("| full sync: wall time | %.1f s | |\n", full_s);
   std::printf("| full sync: API calls | %llu | |\n", static_cast<unsigned long long>(full.calls));
   std::printf("| full sync: peak memory of the process (ru_maxrss) | %ld MiB | |\n", peak_after_full);
+  std::printf("| peak memory with the state and a whole snapshot (ru_maxrss) | %ld MiB | |\n", peak_at_end);
   std::printf("| state kept between runs (heap) | %.1f MiB | |\n", mib(state_bytes));
   std::printf("| snapshot (heap) | %.1f MiB | |\n", mib(snap_bytes));
   std::printf("| snapshot per membership | %.0f B | ≤ 200 B |\n", per_membership);
@@ -172,6 +181,8 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(delta.calls));
   std::printf("| delta run: groups re-listed / users changed / wall time | %zu / %zu / %.2f s | |\n",
               delta.groups_listed, delta.changed.size(), delta_s);
+  std::printf("| next delta run, nothing changed: API calls | %llu | |\n",
+              static_cast<unsigned long long>(quiet.calls));
   std::fprintf(stderr, "(%zu of %d evaluations allowed)\n", allowed, evals);
   return 0;
 }

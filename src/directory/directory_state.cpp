@@ -73,12 +73,10 @@ DirectoryState::Index DirectoryState::note_user(const UserListing& u) {
   auto& r = users_[it->second];
   if (!u.email.empty()) r.email = u.email;
   if (!u.status.empty()) r.status = u.status;
-  advance(user_mark_, u.last_updated);
   return it->second;
 }
 
 std::optional<DirectoryState::Index> DirectoryState::update_user(const UserListing& u) {
-  advance(user_mark_, u.last_updated);
   const auto it = user_index_.find(u.id);
   if (it == user_index_.end()) return std::nullopt;
   auto& r = users_[it->second];
@@ -120,14 +118,11 @@ std::vector<DirectoryState::Index> DirectoryState::set_members(const GroupListin
   group.members = std::move(members);
   group.members.shrink_to_fit();
   group.listing = g;
-  advance(group_mark_, g.last_updated);
-  advance(group_mark_, g.last_membership_updated);
   std::sort(changed.begin(), changed.end());
   return changed;
 }
 
 DirectoryState::Index DirectoryState::set_user_groups(const UserListing& u, const std::vector<Group>& groups) {
-  // The user's own timestamp is not a watermark: a re-read is one user, the delta query covers all of them.
   const Index ui = note_user(UserListing{u.id, u.email, u.status, std::nullopt});
   std::vector<Index> now;
   for (const auto& g : groups) {

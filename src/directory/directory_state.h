@@ -42,24 +42,25 @@ class DirectoryState {
  public:
   using Index = std::uint32_t;
 
-  // How far before the watermark a delta query starts: a change Okta stamped just before the last run's newest
-  // timestamp may not yet have been visible to it. Groups the margin returns again are recognised by their unchanged
-  // timestamps and not re-listed.
+  // How far before the watermark a delta query starts: a change Okta stamped shortly before a list began may not yet
+  // have been visible to it. Groups the margin returns again are recognised by their unchanged timestamps and not
+  // re-listed.
   static constexpr std::chrono::seconds delta_margin{60};
 
   // Whether a listed group must have its members (re-)listed: new, or a timestamp moved (or could not be read).
   [[nodiscard]] bool group_changed(const GroupListing& g) const;
 
-  // Records a user (from a member list, a user list or a re-read); returns its index.
+  // Records a user (from a member list, a user list or a re-read); returns its index. Recording never moves a
+  // watermark: only a complete listing does (see groups_listed_through), so a run that fails half-way cannot skip a
+  // change it did not get to.
   Index note_user(const UserListing& u);
 
   // A user from the delta query on /api/v1/users: updates a user the state knows and says whether their status or
-  // email changed (nullopt: unknown or unchanged). Unknown users are not added (they are in no group); the user
-  // watermark advances either way.
+  // email changed (nullopt: unknown or unchanged). Unknown users are not added (they are in no group).
   std::optional<Index> update_user(const UserListing& u);
 
-  // Records a group as listed with exactly these members (indices from note_user), advancing the group watermark from
-  // its timestamps. Returns the users whose groups changed (added to or removed from it), sorted.
+  // Records a group as listed with exactly these members (indices from note_user). Returns the users whose groups
+  // changed (added to or removed from it), sorted.
   std::vector<Index> set_members(const GroupListing& g, std::vector<Index> members);
 
   // A user re-read on their own (a System Log event, a sign-in): their status, email and whole group list (ids and
@@ -67,7 +68,13 @@ class DirectoryState {
   // delta run lists them. Returns the user's index.
   Index set_user_groups(const UserListing& u, const std::vector<Group>& groups);
 
-  // The filter of the next delta query on /api/v1/groups, or nullopt when no group timestamp has been seen yet.
+  // After a complete listing of the groups that moved (and of each one's members), or of the users that moved: every
+  // change stamped up to `okta_time` − delta_margin has been read. `okta_time` is Okta's Date on the list's first
+  // page, or, when Okta sent none, the newest timestamp the list returned. Never the local clock; never backwards.
+  void groups_listed_through(OktaTime okta_time) { advance(group_mark_, okta_time); }
+  void users_listed_through(OktaTime okta_time) { advance(user_mark_, okta_time); }
+
+  // The filter of the next delta query on /api/v1/groups, or nullopt before the first complete listing.
   [[nodiscard]] std::optional<std::string> group_delta_filter() const;
   // The filter of the next delta query on /api/v1/users (status changes of users who stay in their groups).
   [[nodiscard]] std::optional<std::string> user_delta_filter() const;
@@ -93,7 +100,7 @@ class DirectoryState {
     std::vector<Index> groups;  // sorted group indices
   };
   Index group_slot(const GroupListing& g);
-  void advance(std::optional<OktaTime>& mark, std::optional<OktaTime> t);
+  static void advance(std::optional<OktaTime>& mark, std::optional<OktaTime> t);
 
   std::vector<GroupRecord> groups_;
   core::StringMap<Index> group_index_;

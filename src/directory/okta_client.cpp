@@ -124,13 +124,14 @@ std::string profile_string(const boost::json::object& o, std::string_view key) {
 
 net::Task<std::string> OktaClient::each_object(std::string url, std::string_view what,
                                               const std::function<void(const boost::json::object&)>& each,
-                                              const RunDeadline* deadline, std::uint64_t* calls) {
+                                              const RunDeadline* deadline, ListProgress* progress) {
   std::optional<std::string> next = std::move(url);
-  while (next) {
+  for (bool first = true; next; first = false) {
     if (deadline && deadline->passed()) co_return "the sync ran past idp_refresh_directory_timeout";
-    if (calls) ++*calls;
+    if (progress) ++progress->calls;
     auto page = co_await get(*next);
     if (!page.ok()) co_return page.error;
+    if (first && progress) progress->first_date = page.server_date;
     boost::system::error_code ec;
     const auto v = boost::json::parse(page.body, ec);
     if (ec || !v.is_array()) co_return std::string(what) + " is not a JSON array";
@@ -169,8 +170,10 @@ net::Task<ApiPage> OktaClient::get(std::string url) {
       page.error = "calling " + std::string(bucket) + " failed: " + res.failure;
       co_return page;
     }
-    const auto wait = limiter_.record(bucket, RateHeaders::of(res), std::chrono::system_clock::now());
+    const auto rate = RateHeaders::of(res);
+    const auto wait = limiter_.record(bucket, rate, std::chrono::system_clock::now());
     page.status = res.status;
+    page.server_date = rate.server_date;
     if (res.status == 429) {
       ++throttled_;
       if (attempt >= RateLimiter::max_retries) {

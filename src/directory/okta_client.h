@@ -29,7 +29,15 @@ struct ApiPage {
   std::string body;                 // JSON
   std::optional<std::string> next;  // the next page's URL (on the org)
   std::string error;                // empty on success: what went wrong, without the token
+  std::optional<std::chrono::system_clock::time_point> server_date;  // Okta's Date header, when it sent one
   [[nodiscard]] bool ok() const noexcept { return error.empty(); }
+};
+
+// What walking a paged list cost and when Okta began answering it.
+struct ListProgress {
+  std::uint64_t calls = 0;  // pages asked for (added to, so one tally can span several lists)
+  // Okta's Date on the list's first page: every change Okta stamped well before it was visible to the list.
+  std::optional<std::chrono::system_clock::time_point> first_date;
 };
 
 class OktaClient;
@@ -61,12 +69,12 @@ class OktaClient {
   [[nodiscard]] net::Task<ApiPage> get(std::string url);
 
   // Every object of a paged list, from `url` through each rel="next", handed to `each`. Returns "" or what went wrong
-  // (`what` names the list in that sentence). Stops past `deadline` (when given); `calls`, when given, counts the
-  // pages asked for.
+  // (`what` names the list in that sentence). Stops past `deadline` (when given); `progress`, when given, counts the
+  // pages asked for and records the first page's Date.
   [[nodiscard]] net::Task<std::string> each_object(std::string url, std::string_view what,
                                                    const std::function<void(const boost::json::object&)>& each,
                                                    const RunDeadline* deadline = nullptr,
-                                                   std::uint64_t* calls = nullptr);
+                                                   ListProgress* progress = nullptr);
 
   [[nodiscard]] const std::string& org() const noexcept { return org_; }
   // Which credential calls Okta, in words for log lines.

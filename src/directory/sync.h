@@ -6,7 +6,9 @@
 // - delta_sync re-lists only what moved since the state's watermarks, which come from Okta's own timestamps: groups
 //   whose lastUpdated or lastMembershipUpdated passed the group watermark (their members re-listed only when their
 //   timestamps differ from the ones recorded), then users whose lastUpdated passed the user watermark (a status
-//   change of someone who stays in their groups).
+//   change of someone who stays in their groups). A watermark moves only when its listing completed, to Okta's Date
+//   on that listing's first page (what was visible to it), so a quiet org's delta queries return nothing and a run
+//   that fails half-way re-reads what it did not get to.
 // Neither blocks a worker: they run on the directory's thread.
 #include <cstdint>
 #include <string>

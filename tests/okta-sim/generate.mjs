@@ -7,7 +7,11 @@
 //
 // Users are user000000@gen.example.com … (ACTIVE, password "generated-password"); groups gen-group-00000 …; each
 // user joins `groups_per_user` distinct groups chosen uniformly (so a group has users × groups_per_user / groups
-// members on average).
+// members on average). Like a real org's, their histories are spread over the past year: each user and group gets a
+// deterministic created / lastUpdated / lastMembershipUpdated between 365 days and one day before the simulator's
+// "now", so a delta query after start-up returns what changed since, not the whole generated org.
+
+import { nowMs } from './clock.mjs';
 
 const LIMITS = { users: 1_000_000, groups: 100_000, groups_per_user: 1000 };
 
@@ -43,17 +47,35 @@ function prng(seed) {
   };
 }
 
+const DAY_MS = 86_400_000;
+
 // Adds the generated users, groups and memberships to `directory` without System Log events.
-export function generateOrg(directory, g) {
+export function generateOrg(directory, g, now = nowMs()) {
   const spec = checkGenerateSpec(g);
+  const history = prng(spec.seed ^ 0x5eed);
+  // created ≤ lastUpdated ≤ now − 1 day; times on whole milliseconds as Okta's are.
+  const past = () => {
+    const created = now - DAY_MS - Math.floor(history() * 364 * DAY_MS);
+    return { created, updated: created + Math.floor(history() * (now - DAY_MS - created)) };
+  };
   const pad = (n, w) => String(n).padStart(w, '0');
   const userIds = new Array(spec.users);
   for (let i = 0; i < spec.users; i++) {
     const login = `user${pad(i, 6)}@gen.example.com`;
-    userIds[i] = directory.addUser({ login, email: login, firstName: 'Gen', lastName: pad(i, 6), password: 'generated-password' }, { silent: true }).id;
+    const user = directory.addUser({ login, email: login, firstName: 'Gen', lastName: pad(i, 6), password: 'generated-password' }, { silent: true });
+    const t = past();
+    user.created = user.activated = t.created;
+    user.passwordChanged = user.lastUpdated = t.updated;
+    userIds[i] = user.id;
   }
   const groups = new Array(spec.groups);
-  for (let j = 0; j < spec.groups; j++) groups[j] = directory.addGroup({ name: `gen-group-${pad(j, 5)}` }, { silent: true, unchecked: true });
+  for (let j = 0; j < spec.groups; j++) {
+    const group = directory.addGroup({ name: `gen-group-${pad(j, 5)}` }, { silent: true, unchecked: true });
+    const t = past();
+    group.created = t.created;
+    group.lastUpdated = group.lastMembershipUpdated = t.updated;
+    groups[j] = group;
+  }
   const random = prng(spec.seed);
   const picked = new Set();
   for (let i = 0; i < spec.users; i++) {

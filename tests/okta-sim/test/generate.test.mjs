@@ -29,6 +29,15 @@ test('--generate makes users, groups and exactly groups_per_user distinct member
     const mine = await api(sim.url, `/api/v1/users/${user.id}/groups?limit=200`);
     assert.equal(mine.length, 5);
     assert.equal(new Set(mine.map((g) => g.id)).size, 5);
+    // A past like a real org's: spread over the last year, so a delta query from "now" finds none of it.
+    const now = Date.parse((await fetch(`${sim.url}/api/v1/groups?limit=1`, { headers: { authorization: `SSWS ${SSWS}` } })).headers.get('date'));
+    const stamps = groups.map((g) => Date.parse(g.lastMembershipUpdated));
+    assert.ok(stamps.every((t) => t < now - 86_400_000 && t > now - 366 * 86_400_000), 'generated times lie in the past year');
+    assert.ok(new Set(stamps).size > 25, 'generated times differ');
+    assert.ok(Date.parse(user.lastUpdated) >= Date.parse(user.created));
+    const since = new Date(now - 3_600_000).toISOString();
+    const recent = await api(sim.url, `/api/v1/groups?limit=200&filter=${encodeURIComponent(`lastUpdated gt "${since}" or lastMembershipUpdated gt "${since}"`)}`);
+    assert.equal(recent.filter((g) => g.profile.name.startsWith('gen-group-')).length, 0);
     const log = await api(sim.url, '/api/v1/logs?since=2000-01-01T00:00:00.000Z&limit=1000');
     assert.equal(log.length, 0, 'a generated org is the starting point, not history');
   } finally {

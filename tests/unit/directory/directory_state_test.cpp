@@ -1,6 +1,6 @@
-// The directory's state between runs: the delta watermarks come from Okta's timestamps (never the local clock), a
-// group whose timestamps did not move is not re-listed, and replacing a group's members reports exactly the users
-// whose groups changed (the snapshot diff a delta run publishes).
+// The directory's state between runs: the delta watermarks come from what Okta returned (never the local clock) and
+// move only when a listing completes, a group whose timestamps did not move is not re-listed, and replacing a
+// group's members reports exactly the users whose groups changed (the snapshot diff a delta run publishes).
 #include "directory/directory_state.h"
 
 #include <gtest/gtest.h>
@@ -32,18 +32,24 @@ TEST(OktaTime, ParsesAndFormatsOktasTimestamps) {
     EXPECT_FALSE(parse_okta_time(bad)) << bad;
 }
 
-TEST(DirectoryState, WatermarksComeFromOktasTimestampsLessAMargin) {
+TEST(DirectoryState, WatermarksMoveOnlyWhenAListingCompletesAndNeverBack) {
   DirectoryState s;
-  EXPECT_FALSE(s.group_delta_filter());  // nothing seen: a full run first
+  EXPECT_FALSE(s.group_delta_filter());  // nothing listed yet: a full run first
   EXPECT_FALSE(s.user_delta_filter());
   const auto a = s.note_user({"00ua", "a@x", "ACTIVE", at("2026-01-01T00:00:00.000Z")});
   s.set_members(group("00g1", "Eng", "2026-03-01T10:00:00.000Z", "2026-03-02T10:00:00.000Z"), {a});
-  s.set_members(group("00g2", "Fin", "2026-03-04T10:00:00.000Z", "2026-03-01T00:00:00.000Z"), {a});
+  // Recording what a listing returned moves nothing: a run that fails here must not skip what it did not reach.
+  EXPECT_FALSE(s.group_delta_filter());
+  EXPECT_FALSE(s.update_user({"00ua", "a@x", "ACTIVE", at("2026-05-01T00:00:00.000Z")}));
+  EXPECT_FALSE(s.user_delta_filter());
+  // The listing completed; Okta's Date on its first page says how far it read. The query starts a margin before.
+  s.groups_listed_through(at("2026-03-04T10:00:00.000Z"));
+  s.users_listed_through(at("2026-03-04T10:00:30.000Z"));
   EXPECT_EQ(*s.group_delta_filter(),
             "lastUpdated gt \"2026-03-04T09:59:00.000Z\" or lastMembershipUpdated gt \"2026-03-04T09:59:00.000Z\"");
-  EXPECT_EQ(*s.user_delta_filter(), "lastUpdated gt \"2025-12-31T23:59:00.000Z\"");
-  // An older timestamp never moves the watermark back.
-  s.set_members(group("00g3", "Old", "2020-01-01T00:00:00.000Z", "2020-01-01T00:00:00.000Z"), {});
+  EXPECT_EQ(*s.user_delta_filter(), "lastUpdated gt \"2026-03-04T09:59:30.000Z\"");
+  // An older time (a slow replica's Date) never moves it back.
+  s.groups_listed_through(at("2020-01-01T00:00:00.000Z"));
   EXPECT_EQ(format_okta_time(*s.group_watermark()), "2026-03-04T10:00:00.000Z");
 }
 
@@ -96,7 +102,6 @@ TEST(DirectoryState, AStatusChangeIsReportedOnlyForKnownUsers) {
   EXPECT_FALSE(s.update_user({"00ua", "a@x", "ACTIVE", at("2026-01-02T00:00:00.000Z")}));  // nothing moved
   EXPECT_EQ(s.update_user({"00ua", "", "SUSPENDED", at("2026-01-03T00:00:00.000Z")}), a);
   EXPECT_FALSE(s.update_user({"00uz", "z@x", "DEPROVISIONED", at("2026-01-04T00:00:00.000Z")}));  // in no group
-  EXPECT_EQ(format_okta_time(*s.user_watermark()), "2026-01-04T00:00:00.000Z");
   const auto snap = s.snapshot();
   EXPECT_TRUE(snap->knows_user("00ua"));
   EXPECT_TRUE(snap->groups_of("00ua")->empty());
