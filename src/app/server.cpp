@@ -62,6 +62,16 @@ std::shared_ptr<const proxy::Shared> build_shared(config::SnapshotPtr snapshot) 
     auth->directory->on_revoke([store = auth->store.get()](std::string_view user) { return store->erase_user(user); });
     auth->directory->start();
   }
+  if (auth->oidc) {
+    auth->refresher = std::make_unique<refresh::SessionRefresher>(
+        *auth->store,
+        [oidc = auth->oidc.get()](net::UpstreamPool& pool, authn::RefreshRequest r) {
+          return oidc->refresh(pool, std::move(r));
+        },
+        auth->directory.get());
+    auth->refresh_service = std::make_unique<refresh::RefreshService>(*auth->refresher);
+    auth->refresh_service->start();
+  }
   shared->auth = std::move(auth);
   shared->snapshot = std::move(snapshot);
   return shared;

@@ -28,8 +28,20 @@ std::string key_type_for(std::string_view alg) {
 
 }  // namespace
 
-IdTokenCheck validate_id_token(std::string_view token, const ProviderMetadata& metadata, const std::vector<Jwk>& keys,
-                               std::string_view client_id, std::string_view expected_nonce, std::int64_t now) {
+namespace {
+
+std::optional<std::int64_t> int_claim(const boost::json::object& claims, std::string_view name) {
+  const auto* v = claims.if_contains(name);
+  if (!v) return std::nullopt;
+  if (v->is_int64()) return v->as_int64();
+  if (v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
+  if (v->is_double()) return static_cast<std::int64_t>(v->as_double());
+  return std::nullopt;
+}
+
+// Everything but the nonce: signature, iss, aud/azp, exp, iat, sub.
+IdTokenCheck verify_id_token(std::string_view token, const ProviderMetadata& metadata, const std::vector<Jwk>& keys,
+                             std::string_view client_id, std::int64_t now) {
   if (token.empty() || token.size() > max_id_token_size) return fail("the ID token is missing or too large");
   if (std::count(token.begin(), token.end(), '.') != 2) return fail("the ID token is not a compact JWS");
   // Every segment must be strict base64url before cjose sees it: cjose 0.6 aborts on some malformed input.
@@ -92,14 +104,7 @@ IdTokenCheck validate_id_token(std::string_view token, const ProviderMetadata& m
   if (ec || !claims_v.is_object()) return fail("the ID token payload is not a JSON object");
   auto& claims = claims_v.as_object();
   auto str = [&](std::string_view name) { return core::json_string(claims, name); };
-  auto num = [&](std::string_view name) -> std::optional<std::int64_t> {
-    const auto* v = claims.if_contains(name);
-    if (!v) return std::nullopt;
-    if (v->is_int64()) return v->as_int64();
-    if (v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
-    if (v->is_double()) return static_cast<std::int64_t>(v->as_double());
-    return std::nullopt;
-  };
+  auto num = [&](std::string_view name) { return int_claim(claims, name); };
 
   if (str("iss") != metadata.issuer) return fail("the ID token's iss is not the provider's issuer");
   const auto* aud = claims.if_contains("aud");
@@ -123,14 +128,51 @@ IdTokenCheck validate_id_token(std::string_view token, const ProviderMetadata& m
   const auto iat = num("iat");
   if (!iat) return fail("the ID token has no iat");
   if (*iat - clock_skew_seconds > now) return fail("the ID token was issued in the future");
-  if (!core::constant_time_equal(str("nonce"), expected_nonce) || expected_nonce.empty())
-    return fail("the ID token's nonce is not the one this sign-in sent");
   if (str("sub").empty()) return fail("the ID token has no sub");
 
   IdTokenCheck ok;
   ok.ok = true;
   ok.claims = std::move(claims);
   return ok;
+}
+
+}  // namespace
+
+IdTokenCheck validate_id_token(std::string_view token, const ProviderMetadata& metadata, const std::vector<Jwk>& keys,
+                               std::string_view client_id, std::string_view expected_nonce, std::int64_t now) {
+  auto check = verify_id_token(token, metadata, keys, client_id, now);
+  if (!check.ok) return check;
+  if (expected_nonce.empty() || !core::constant_time_equal(core::json_string(check.claims, "nonce"), expected_nonce))
+    return fail("the ID token's nonce is not the one this sign-in sent");
+  return check;
+}
+
+IdTokenCheck validate_refreshed_id_token(std::string_view token, const ProviderMetadata& metadata,
+                                         const std::vector<Jwk>& keys, std::string_view client_id,
+                                         const boost::json::object& previous, std::string_view sign_in_nonce,
+                                         std::int64_t now) {
+  auto check = verify_id_token(token, metadata, keys, client_id, now);
+  if (!check.ok) return check;
+  const auto& claims = check.claims;
+  auto same = [&](std::string_view name) {
+    const auto* a = claims.if_contains(name);
+    const auto* b = previous.if_contains(name);
+    return (a == nullptr) == (b == nullptr) && (a == nullptr || *a == *b);
+  };
+  if (!same("iss")) return fail("the refreshed ID token's iss differs from the sign-in's");
+  if (!same("sub")) return fail("the refreshed ID token is for another subject");
+  if (!same("aud")) return fail("the refreshed ID token's aud differs from the sign-in's");
+  if (!same("azp")) return fail("the refreshed ID token's azp differs from the sign-in's");
+  if (claims.contains("auth_time") && !same("auth_time"))
+    return fail("the refreshed ID token's auth_time is not the original authentication's");
+  if (const auto* nonce = claims.if_contains("nonce")) {
+    if (!nonce->is_string() || sign_in_nonce.empty() || !core::constant_time_equal(nonce->as_string(), sign_in_nonce))
+      return fail("the refreshed ID token carries a nonce other than the sign-in's");
+  }
+  const auto iat = int_claim(claims, "iat");
+  const auto previous_iat = int_claim(previous, "iat");
+  if (previous_iat && iat && *iat < *previous_iat) return fail("the refreshed ID token is older than the one it replaces");
+  return check;
 }
 
 }  // namespace postern::authn

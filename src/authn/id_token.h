@@ -26,4 +26,12 @@ struct IdTokenCheck {
                                              const std::vector<Jwk>& keys, std::string_view client_id,
                                              std::string_view expected_nonce, std::int64_t now);
 
+// An ID token from a refresh (OpenID Connect Core §12.2): the same checks, then iss, sub, aud and azp must equal
+// `previous`'s (the claims of the ID token it replaces), auth_time too when present, iat must not go back, and a
+// nonce, which may be absent, must be the sign-in's.
+[[nodiscard]] IdTokenCheck validate_refreshed_id_token(std::string_view token, const ProviderMetadata& metadata,
+                                                       const std::vector<Jwk>& keys, std::string_view client_id,
+                                                       const boost::json::object& previous,
+                                                       std::string_view sign_in_nonce, std::int64_t now);
+
 }  // namespace postern::authn

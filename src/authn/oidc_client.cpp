@@ -130,6 +130,120 @@ void OidcClient::add_client_auth(const ProviderMetadata& m, std::vector<std::pai
   }
 }
 
+namespace {
+
+// The token endpoint's answer, read. `status` 0: the call itself failed (network, timeout).
+struct TokenResponse {
+  int status = 0;
+  std::string failure;  // transport failure, or "error" of an OAuth error body; never a token
+  boost::json::object body;
+  bool json = false;
+};
+
+TokenResponse read_token_response(const net::FetchResponse& res) {
+  TokenResponse out;
+  if (!res.ok()) {
+    out.failure = res.failure;
+    return out;
+  }
+  out.status = res.status;
+  boost::system::error_code ec;
+  auto body = boost::json::parse(res.body, ec);
+  if (!ec && body.is_object()) {
+    out.json = true;
+    out.body = std::move(body.as_object());
+    if (res.status != 200) out.failure = core::json_string(out.body, "error").substr(0, 64);
+  }
+  return out;
+}
+
+// Unix time `expires_in` seconds from now, or 0 when the response has none.
+std::int64_t expiry_from(const boost::json::object& tokens) {
+  const auto* v = tokens.if_contains("expires_in");
+  std::int64_t seconds = 0;
+  if (v && v->is_int64()) seconds = v->as_int64();
+  else if (v && v->is_uint64()) seconds = static_cast<std::int64_t>(v->as_uint64());
+  else if (v && v->is_string()) seconds = std::atoll(std::string(v->as_string()).c_str());
+  return seconds > 0 ? session::unix_now() + seconds : 0;
+}
+
+std::int64_t exp_of(const boost::json::object& claims) {
+  const auto* v = claims.if_contains("exp");
+  if (v && v->is_int64()) return v->as_int64();
+  if (v && v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
+  return 0;
+}
+
+// The payload of a compact JWS this client already verified (a session's ID token), or an empty object.
+boost::json::object payload_of(std::string_view jws) {
+  const auto first = jws.find('.');
+  const auto second = first == std::string_view::npos ? first : jws.find('.', first + 1);
+  if (second == std::string_view::npos) return {};
+  auto text = core::base64url_decode(jws.substr(first + 1, second - first - 1));
+  if (!text) return {};
+  boost::system::error_code ec;
+  auto v = boost::json::parse(*text, ec);
+  return !ec && v.is_object() ? std::move(v.as_object()) : boost::json::object{};
+}
+
+void fill_identity(SignInResult& result, boost::json::object claims) {
+  result.email = core::json_string(claims, "email");
+  result.name = core::json_string(claims, "name");
+  result.groups.clear();
+  if (const auto* g = claims.if_contains("groups"); g && g->is_array()) {
+    for (const auto& item : g->as_array())
+      if (item.is_string()) result.groups.emplace_back(item.as_string());
+  }
+  result.claims_json = boost::json::serialize(claims);
+}
+
+}  // namespace
+
+net::Task<OidcClient::UserinfoMerge> OidcClient::merge_userinfo(net::UpstreamPool& pool, const ProviderMetadata& m,
+                                                                 const std::string& access_token,
+                                                                 const std::string& subject,
+                                                                 boost::json::object& claims) {
+  if (m.userinfo_endpoint.empty() || access_token.empty()) co_return UserinfoMerge::unavailable;
+  net::FetchRequest ui;
+  ui.url = m.userinfo_endpoint;
+  ui.headers.emplace_back("Authorization", "Bearer " + access_token);
+  auto info = co_await net::fetch(pool, tls_, std::move(ui));
+  if (!info.ok() || info.status != 200) {
+    telemetry::log(telemetry::Level::warn, "userinfo request failed; using the ID token's claims only",
+                   {{"error", info.ok() ? "status " + std::to_string(info.status) : info.failure}});
+    co_return UserinfoMerge::unavailable;
+  }
+  boost::system::error_code ec;
+  auto v = boost::json::parse(info.body, ec);
+  if (ec || !v.is_object()) co_return UserinfoMerge::malformed;
+  if (core::json_string(v.as_object(), "sub") != subject) co_return UserinfoMerge::wrong_subject;
+  for (const auto& [k, val] : v.as_object())
+    if (!claims.contains(k)) claims[k] = val;
+  co_return UserinfoMerge::merged;
+}
+
+net::Task<IdTokenCheck> OidcClient::check_id_token(net::UpstreamPool& pool, const ProviderMetadata& m,
+                                                   const std::string& token, std::string nonce,
+                                                   const boost::json::object* previous) {
+  std::string error;
+  auto jwks = co_await keys(pool, m, false, error);
+  if (!jwks) {
+    IdTokenCheck c;
+    c.error = error;
+    co_return c;
+  }
+  auto validate = [&](const std::vector<Jwk>& k) {
+    return previous ? validate_refreshed_id_token(token, m, k, idp_.client_id, *previous, nonce, session::unix_now())
+                    : validate_id_token(token, m, k, idp_.client_id, nonce, session::unix_now());
+  };
+  auto check = validate(*jwks);
+  if (!check.ok && check.unknown_kid) {
+    // The provider may have rotated its keys since we cached them.
+    if (auto refreshed = co_await keys(pool, m, true, error); refreshed && refreshed != jwks) check = validate(*refreshed);
+  }
+  co_return check;
+}
+
 net::Task<SignInResult> OidcClient::complete_sign_in(net::UpstreamPool& pool, std::string code, std::string verifier,
                                                      std::string nonce) {
   SignInResult result;
@@ -144,79 +258,131 @@ net::Task<SignInResult> OidcClient::complete_sign_in(net::UpstreamPool& pool, st
   append_param(form, "code", code);
   append_param(form, "redirect_uri", redirect_uri_);
   append_param(form, "code_verifier", verifier);
-  auto res = co_await net::fetch(pool, tls_, client_post(*m, m->token_endpoint, std::move(form)));
-  if (!res.ok()) {
+  const auto res = read_token_response(co_await net::fetch(pool, tls_, client_post(*m, m->token_endpoint, std::move(form))));
+  if (res.status == 0) {
     result.error = "the token request failed: " + res.failure;
     co_return result;
   }
-  boost::system::error_code ec;
-  auto body = boost::json::parse(res.body, ec);
-  if (ec || !body.is_object()) {
+  if (!res.json) {
     result.error = "the token response is not JSON (status " + std::to_string(res.status) + ")";
     co_return result;
   }
-  const auto& tokens = body.as_object();
   if (res.status != 200) {
-    result.error = "the token request was refused: " + core::json_string(tokens, "error");
+    result.error = "the token request was refused: " + res.failure;
     co_return result;
   }
+  const auto& tokens = res.body;
   result.id_token = core::json_string(tokens, "id_token");
   result.access_token = core::json_string(tokens, "access_token");
   result.refresh_token = core::json_string(tokens, "refresh_token");
+  result.access_expires_at = expiry_from(tokens);
   if (result.id_token.empty()) {
     result.error = "the token response has no id_token";
     co_return result;
   }
-
-  auto jwks = co_await keys(pool, *m, false, error);
-  if (!jwks) {
-    result.error = error;
-    co_return result;
-  }
-  auto check = validate_id_token(result.id_token, *m, *jwks, idp_.client_id, nonce, session::unix_now());
-  if (!check.ok && check.unknown_kid) {
-    // The provider may have rotated its keys since we cached them.
-    if (auto refreshed = co_await keys(pool, *m, true, error); refreshed && refreshed != jwks)
-      check = validate_id_token(result.id_token, *m, *refreshed, idp_.client_id, nonce, session::unix_now());
-  }
+  auto check = co_await check_id_token(pool, *m, result.id_token, nonce, nullptr);
   if (!check.ok) {
     result.error = check.error;
     co_return result;
   }
   auto claims = std::move(check.claims);
   result.subject = core::json_string(claims, "sub");
-
-  if (!m->userinfo_endpoint.empty() && !result.access_token.empty()) {
-    net::FetchRequest ui;
-    ui.url = m->userinfo_endpoint;
-    ui.headers.emplace_back("Authorization", "Bearer " + result.access_token);
-    auto info = co_await net::fetch(pool, tls_, std::move(ui));
-    if (info.ok() && info.status == 200) {
-      auto v = boost::json::parse(info.body, ec);
-      if (ec || !v.is_object()) {
-        result.error = "the userinfo response is not a JSON object";
-        co_return result;
-      }
-      if (core::json_string(v.as_object(), "sub") != result.subject) {
-        result.error = "the userinfo response is for another subject";
-        co_return result;
-      }
-      for (const auto& [k, val] : v.as_object())
-        if (!claims.contains(k)) claims[k] = val;
-    } else {
-      telemetry::log(telemetry::Level::warn, "userinfo request failed; using the ID token's claims only",
-                     {{"error", info.ok() ? "status " + std::to_string(info.status) : info.failure}});
-    }
+  result.id_expires_at = exp_of(claims);
+  switch (co_await merge_userinfo(pool, *m, result.access_token, result.subject, claims)) {
+    case UserinfoMerge::malformed:
+      result.error = "the userinfo response is not a JSON object";
+      co_return result;
+    case UserinfoMerge::wrong_subject:
+      result.error = "the userinfo response is for another subject";
+      co_return result;
+    default:
+      break;
   }
-  result.email = core::json_string(claims, "email");
-  result.name = core::json_string(claims, "name");
-  if (const auto* g = claims.if_contains("groups"); g && g->is_array()) {
-    for (const auto& item : g->as_array())
-      if (item.is_string()) result.groups.emplace_back(item.as_string());
-  }
-  result.claims_json = boost::json::serialize(claims);
+  fill_identity(result, std::move(claims));
   result.ok = true;
   co_return result;
+}
+
+net::Task<RefreshResult> OidcClient::refresh(net::UpstreamPool& pool, RefreshRequest request) {
+  RefreshResult out;
+  auto& result = out.tokens;
+  std::string error;
+  auto m = co_await metadata(pool, error);
+  if (!m) {
+    out.error = error.empty() ? "the provider's metadata is not available" : error;
+    co_return out;  // failed: try again later
+  }
+  std::string form;
+  append_param(form, "grant_type", "refresh_token");
+  append_param(form, "refresh_token", request.refresh_token);
+  const auto res =
+      read_token_response(co_await net::fetch(pool, tls_, client_post(*m, m->token_endpoint, std::move(form))));
+  if (res.status == 0) {
+    out.error = "the refresh request failed: " + res.failure;
+    co_return out;
+  }
+  if (res.status != 200) {
+    out.error = "the refresh was refused (status " + std::to_string(res.status) +
+                (res.failure.empty() ? std::string(")") : ", " + res.failure + ")");
+    // RFC 6749 §5.2: invalid_grant means this grant is over (revoked, expired, the user deactivated). A refusal of our
+    // own client (invalid_client) or a server error says nothing about the user: try again later.
+    if ((res.status == 400 || res.status == 401) && res.failure != "invalid_client")
+      out.outcome = RefreshOutcome::rejected;
+    co_return out;
+  }
+  if (!res.json) {
+    out.error = "the refresh response is not JSON";
+    co_return out;
+  }
+  const auto& tokens = res.body;
+  result.access_token = core::json_string(tokens, "access_token");
+  result.refresh_token = core::json_string(tokens, "refresh_token");
+  if (result.refresh_token.empty()) result.refresh_token = request.refresh_token;  // not rotated
+  result.id_token = core::json_string(tokens, "id_token");
+  result.access_expires_at = expiry_from(tokens);
+  if (result.access_token.empty()) {
+    out.error = "the refresh response has no access_token";
+    out.outcome = RefreshOutcome::rejected;
+    co_return out;
+  }
+  const auto previous = payload_of(request.id_token);
+  result.subject = core::json_string(previous, "sub");
+  boost::json::object claims;
+  if (!result.id_token.empty()) {
+    auto check = co_await check_id_token(pool, *m, result.id_token, request.nonce, &previous);
+    if (!check.ok) {
+      // As strict as at sign-in: a refreshed ID token that does not validate ends the session.
+      out.error = check.error;
+      out.outcome = RefreshOutcome::rejected;
+      co_return out;
+    }
+    claims = std::move(check.claims);
+    result.id_expires_at = exp_of(claims);
+  } else {
+    result.id_token = request.id_token;  // OIDC Core §12.2: a refresh need not return one
+    claims = previous;
+  }
+  switch (co_await merge_userinfo(pool, *m, result.access_token, result.subject, claims)) {
+    case UserinfoMerge::wrong_subject:
+      out.error = "the userinfo response is for another subject";
+      out.outcome = RefreshOutcome::rejected;
+      co_return out;
+    case UserinfoMerge::merged:
+      break;
+    default: {
+      // Keep what the last userinfo said (a thin ID token carries no groups) until the next refresh reads it again.
+      boost::system::error_code ec;
+      auto before = boost::json::parse(request.claims_json, ec);
+      if (!ec && before.is_object())
+        for (const auto& [k, val] : before.as_object())
+          if (!claims.contains(k)) claims[k] = val;
+      break;
+    }
+  }
+  fill_identity(result, std::move(claims));
+  result.ok = true;
+  out.outcome = RefreshOutcome::refreshed;
+  co_return out;
 }
 
 net::Task<void> OidcClient::revoke(net::UpstreamPool& pool, std::string token, std::string hint) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "authn/id_token.h"
 #include "authn/provider_metadata.h"
 #include "core/url.h"
 #include "config/settings.h"
@@ -30,6 +31,27 @@ struct SignInResult {
   std::string id_token;
   std::string access_token;
   std::string refresh_token;
+  std::int64_t access_expires_at = 0;  // unix seconds from expires_in; 0: not said
+  std::int64_t id_expires_at = 0;      // the ID token's exp
+};
+
+// What a session holds that a refresh needs.
+struct RefreshRequest {
+  std::string refresh_token;
+  std::string id_token;     // the session's current ID token (its claims are what a new one must match)
+  std::string nonce;        // the sign-in's
+  std::string claims_json;  // the session's claims, kept where a failed userinfo read leaves a gap
+};
+
+enum class RefreshOutcome {
+  refreshed,  // `tokens` holds the new tokens and identity
+  rejected,   // the grant is over (invalid_grant) or the answer did not validate: the session ends
+  failed,     // temporary (network, timeout, 5xx, 429, our client refused): try again later, keep the session
+};
+struct RefreshResult {
+  RefreshOutcome outcome = RefreshOutcome::failed;
+  std::string error;  // for logs; never a token
+  SignInResult tokens;
 };
 
 class OidcClient {
@@ -48,6 +70,9 @@ class OidcClient {
   // Exchanges `code`, validates the ID token against `nonce`, merges userinfo when its sub matches.
   [[nodiscard]] net::Task<SignInResult> complete_sign_in(net::UpstreamPool& pool, std::string code,
                                                          std::string verifier, std::string nonce);
+  // The refresh-token grant; a returned ID token is validated as at sign-in and against the session's (§12.2),
+  // userinfo re-read with the new access token.
+  [[nodiscard]] net::Task<RefreshResult> refresh(net::UpstreamPool& pool, RefreshRequest request);
   // RFC 7009 revocation when the provider advertises it; failures are logged, not fatal.
   [[nodiscard]] net::Task<void> revoke(net::UpstreamPool& pool, std::string token, std::string hint);
   // The provider's end-session URL, or "" when it has none.
@@ -59,6 +84,16 @@ class OidcClient {
   [[nodiscard]] net::Task<std::shared_ptr<const std::vector<Jwk>>> keys(net::UpstreamPool& pool,
                                                                         const ProviderMetadata& m, bool refresh,
                                                                         std::string& error);
+  enum class UserinfoMerge { merged, unavailable, malformed, wrong_subject };
+  // Reads userinfo with `access_token` and adds its claims that `claims` lacks, when its sub is `subject`.
+  [[nodiscard]] net::Task<UserinfoMerge> merge_userinfo(net::UpstreamPool& pool, const ProviderMetadata& m,
+                                                        const std::string& access_token, const std::string& subject,
+                                                        boost::json::object& claims);
+  // Validates an ID token with the cached keys (refetched once for an unknown kid): a sign-in's against `nonce`, a
+  // refresh's against `previous` (the claims of the token it replaces).
+  [[nodiscard]] net::Task<IdTokenCheck> check_id_token(net::UpstreamPool& pool, const ProviderMetadata& m,
+                                                       const std::string& token, std::string nonce,
+                                                       const boost::json::object* previous);
   // A form POST to one of the provider's endpoints, authenticated as our client.
   [[nodiscard]] net::FetchRequest client_post(const ProviderMetadata& m, std::string url, std::string form) const;
   void add_client_auth(const ProviderMetadata& m, std::vector<std::pair<std::string, std::string>>& headers,

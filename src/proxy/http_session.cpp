@@ -114,7 +114,7 @@ bool wants_websocket(const RequestFacts& facts) {
 // What to do with a request, decided synchronously (see handle_request).
 struct Plan {
   // route: routing decides next (route_request); endpoint: Postern's own endpoint first, then routing.
-  enum class Kind { answer, route, endpoint, sign_in, forward, denied } kind = Kind::answer;
+  enum class Kind { answer, route, endpoint, refresh, sign_in, forward, denied } kind = Kind::answer;
   unsigned status = 0;  // Kind::answer
   std::string_view sentence;
   std::string_view content_type;
@@ -636,6 +636,8 @@ authz::Decision authorize(Connection& c, const RequestParser::value_type& req, c
   return decision;
 }
 
+void decide_route(Connection& c, const RequestParser::value_type& req, Plan& p);
+
 // The routing half of plan_request, for a request no endpoint took.
 void route_request(Connection& c, RequestParser& parser, Plan& p) {
   auto& req = parser.get();
@@ -646,7 +648,20 @@ void route_request(Connection& c, RequestParser& parser, Plan& p) {
                   p.rc.keep_alive);
   }
   const auto& rs = p.route->settings();
-  if (rs.needs_session()) p.lookup = find_session(c, req);
+  if (rs.needs_session()) {
+    p.lookup = find_session(c, req);
+    if (p.lookup.session && c.shared.auth->refresher &&
+        p.lookup.session->tokens_expired(session::Clock::now())) {
+      p.kind = Plan::Kind::refresh;  // handle_request refreshes (or waits for it), then decide_route
+      return;
+    }
+  }
+  decide_route(c, req, p);
+}
+
+// The rest of route_request, once the request's session (if any) is known and fresh.
+void decide_route(Connection& c, const RequestParser::value_type& req, Plan& p) {
+  const auto& rs = p.route->settings();
   const auto decision = authorize(c, req, p);
   if (decision.outcome == authz::Outcome::sign_in_required) {
     p.kind = Plan::Kind::sign_in;
@@ -707,6 +722,11 @@ awaitable<bool> handle_request(Connection& c, RequestParser& parser, Plan& p) {
     }
   } else if (p.kind == Plan::Kind::route) {
     route_request(c, parser, p);
+  }
+  if (!done && p.kind == Plan::Kind::refresh) {
+    // Its tokens have expired: refreshed now (or by whoever already is), else the request signs in again.
+    p.lookup.session = co_await c.shared.auth->refresher->fresh(c.worker.pool, std::move(p.lookup.session));
+    decide_route(c, req, p);
   }
   if (!done) {
     switch (p.kind) {

@@ -14,6 +14,7 @@
 #include "core/url.h"
 #include "portal/error_page.h"
 #include "proxy/cookies.h"
+#include "refresh/schedule.h"
 #include "session/handle_codec.h"
 #include "telemetry/log.h"
 
@@ -315,8 +316,14 @@ net::Task<bool> authenticate_callback(Connection& c, Exchange& ex, const Request
   s->id_token = std::move(result.id_token);
   s->access_token = std::move(result.access_token);
   s->refresh_token = std::move(result.refresh_token);
+  s->nonce = field("n");
   s->issued_at = session::Clock::now();
   s->expires_at = s->issued_at + std::chrono::duration_cast<session::Clock::duration>(c.settings.cookie_expire);
+  if (s->refreshable()) {
+    // Refreshed shortly before the first of the two tokens expires (refresh/schedule.h).
+    s->tokens_expire_at = refresh::tokens_expire_at(result.access_expires_at, result.id_expires_at);
+    s->refresh_due_at = refresh::first_due(s->issued_at, s->tokens_expire_at);
+  }
   auth.store->put(s);
   if (auth.directory) auth.directory->refresh_user(s->user_id);  // a new employee's groups, without the next sync
   telemetry::log(telemetry::Level::info, "signed in", {{"request_id", ex.request_id}, {"user", s->user_id}});

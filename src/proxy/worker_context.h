@@ -15,6 +15,8 @@
 #include "core/string_hash.h"
 #include "directory/directory.h"
 #include "identity/assertion_signer.h"
+#include "refresh/refresh_service.h"
+#include "refresh/session_refresher.h"
 #include "session/handle_codec.h"
 #include "store/session_store.h"
 #include "net/asio_types.h"
@@ -32,6 +34,13 @@ struct AuthServices {
   std::unique_ptr<authn::OidcClient> oidc;  // null: no identity provider configured
   std::unique_ptr<identity::AssertionSigner> signer;
   std::unique_ptr<directory::Directory> directory;  // null: no idp_service_account
+  std::unique_ptr<refresh::SessionRefresher> refresher;  // null without an identity provider
+  std::unique_ptr<refresh::RefreshService> refresh_service;
+  ~AuthServices() {
+    // The background threads use the store and the IdP client: they stop first.
+    if (refresh_service) refresh_service->stop();
+    if (directory) directory->stop();
+  }
 };
 
 // Built once from a config snapshot; shared read-only by all workers.

@@ -1,8 +1,9 @@
-#include <map>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
 #include "core/string_hash.h"
 #include "store/session_store.h"
@@ -11,20 +12,28 @@ namespace postern::store {
 namespace {
 
 using session::Clock;
-
+using SessionPtr = std::shared_ptr<const session::Session>;
 
 class MemoryStore final : public SessionStore {
  public:
   static constexpr std::size_t max_sessions = 1'000'000;
   static constexpr std::size_t max_markers = 200'000;
 
-  void put(std::shared_ptr<const session::Session> s) override {
+  void put(SessionPtr s) override {
     std::unique_lock lock(mutex_);
-    if (sessions_.size() >= max_sessions) purge_sessions_locked();
-    sessions_[s->id] = std::move(s);
+    if (sessions_.size() >= max_sessions && !sessions_.contains(s->id)) purge_sessions_locked();
+    store_locked(std::move(s));
   }
 
-  std::shared_ptr<const session::Session> get(std::string_view id) const override {
+  bool replace(SessionPtr s, std::uint64_t expected_version) override {
+    std::unique_lock lock(mutex_);
+    const auto it = sessions_.find(s->id);
+    if (it == sessions_.end() || it->second->version != expected_version) return false;
+    store_locked(std::move(s));
+    return true;
+  }
+
+  SessionPtr get(std::string_view id) const override {
     std::shared_lock lock(mutex_);
     const auto it = sessions_.find(id);
     if (it == sessions_.end() || it->second->expires_at <= Clock::now()) return nullptr;
@@ -33,12 +42,19 @@ class MemoryStore final : public SessionStore {
 
   void erase(std::string_view id) override {
     std::unique_lock lock(mutex_);
-    if (auto it = sessions_.find(id); it != sessions_.end()) sessions_.erase(it);
+    if (auto it = sessions_.find(id); it != sessions_.end()) {
+      unschedule_locked(*it->second);
+      sessions_.erase(it);
+    }
   }
 
   std::size_t erase_user(std::string_view user_id) override {
     std::unique_lock lock(mutex_);
-    return std::erase_if(sessions_, [&](const auto& s) { return s.second->user_id == user_id; });
+    return std::erase_if(sessions_, [&](const auto& s) {
+      if (s.second->user_id != user_id) return false;
+      unschedule_locked(*s.second);
+      return true;
+    });
   }
 
   bool claim_once(std::string_view key, std::chrono::seconds ttl) override {
@@ -57,20 +73,58 @@ class MemoryStore final : public SessionStore {
     return false;
   }
 
+  // Also drops the expired sessions it meets (they sort first: a scheduled refresh is due before expires_at).
+  std::vector<SessionPtr> due_for_refresh(Clock::time_point now, std::size_t limit) override {
+    std::vector<SessionPtr> out;
+    std::unique_lock lock(mutex_);
+    for (auto it = due_.begin(); it != due_.end() && it->first <= now && out.size() < limit;) {
+      const auto s = sessions_.find(it->second);
+      if (s != sessions_.end() && s->second->expires_at > now) {
+        out.push_back(s->second);
+        ++it;
+        continue;
+      }
+      if (s != sessions_.end()) sessions_.erase(s);
+      it = due_.erase(it);
+    }
+    return out;
+  }
+
+  bool hold_lease(std::string_view, std::string_view, std::chrono::seconds) override { return true; }
+
  private:
+  static bool scheduled(const session::Session& s) {
+    return s.refreshable() && s.refresh_due_at != Clock::time_point{} && s.refresh_due_at < s.expires_at;
+  }
+  void unschedule_locked(const session::Session& s) {
+    if (scheduled(s)) due_.erase({s.refresh_due_at, s.id});
+  }
+  void store_locked(SessionPtr s) {
+    auto& slot = sessions_[s->id];
+    if (slot) unschedule_locked(*slot);
+    if (scheduled(*s)) due_.emplace(s->refresh_due_at, s->id);
+    slot = std::move(s);
+  }
+
   void purge_sessions_locked() {
     const auto now = Clock::now();
-    std::erase_if(sessions_, [&](const auto& s) { return s.second->expires_at <= now; });
+    std::erase_if(sessions_, [&](const auto& s) {
+      if (s.second->expires_at > now) return false;
+      unschedule_locked(*s.second);
+      return true;
+    });
     while (sessions_.size() >= max_sessions) {
       auto oldest = sessions_.begin();
       for (auto it = sessions_.begin(); it != sessions_.end(); ++it)
         if (it->second->expires_at < oldest->second->expires_at) oldest = it;
+      unschedule_locked(*oldest->second);
       sessions_.erase(oldest);
     }
   }
 
   mutable std::shared_mutex mutex_;
-  core::StringMap<std::shared_ptr<const session::Session>> sessions_;
+  core::StringMap<SessionPtr> sessions_;
+  std::set<std::pair<Clock::time_point, std::string>> due_;  // (refresh_due_at, id) of refreshable sessions
   std::unordered_map<std::string, Clock::time_point> markers_;
 };
 

@@ -2,8 +2,10 @@
 // The record store behind sessions, one interface for every backend: `memory` (one process) now, PostgreSQL
 // (shared by replicas) later. Implementations are thread-safe; workers call them directly.
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "session/session.h"
 
@@ -13,13 +15,23 @@ class SessionStore {
  public:
   virtual ~SessionStore() = default;
   virtual void put(std::shared_ptr<const session::Session> s) = 0;
+  // Stores `s` only when the stored session with its id is still at `expected_version` (a refresh writing its
+  // result): false when it changed or ended meanwhile, and then nothing is written.
+  [[nodiscard]] virtual bool replace(std::shared_ptr<const session::Session> s, std::uint64_t expected_version) = 0;
   // The session, or null when unknown or expired.
   [[nodiscard]] virtual std::shared_ptr<const session::Session> get(std::string_view id) const = 0;
   virtual void erase(std::string_view id) = 0;
   // Ends every session of a user (the IdP deactivated or suspended them); returns how many there were.
   virtual std::size_t erase_user(std::string_view user_id) = 0;
-  // One-time markers (handoffs, sign-in states): true only the first time `key` is claimed within `ttl`.
+  // One-time markers (handoffs, sign-in states, a refresh in flight): true only the first time `key` is claimed
+  // within `ttl`.
   [[nodiscard]] virtual bool claim_once(std::string_view key, std::chrono::seconds ttl) = 0;
+  // Sessions whose refresh is due at or before `now`, earliest first, at most `limit`.
+  [[nodiscard]] virtual std::vector<std::shared_ptr<const session::Session>> due_for_refresh(
+      session::Clock::time_point now, std::size_t limit) = 0;
+  // Background work (refresh scheduling, directory sync) runs where this is true: `holder` holds lease `name` for
+  // `ttl` from now (taken when free or expired, renewed when already held). One process alone always holds it.
+  [[nodiscard]] virtual bool hold_lease(std::string_view name, std::string_view holder, std::chrono::seconds ttl) = 0;
 };
 
 // In-process store; bounded (sessions and markers past their expiry are purged; past the caps the oldest expiry

@@ -169,8 +169,9 @@ export class Simulator {
   async #serve(req, res, url) {
     const path = url.pathname;
     const isControl = path === '/__sim' || path.startsWith('/__sim/');
+    let entry = null;
     if (!isControl) {
-      const entry = {
+      entry = {
         time: clock.iso(), method: req.method, path: path + url.search, status: 0,
       };
       res.on('finish', () => {
@@ -189,6 +190,11 @@ export class Simulator {
     }
 
     if (isControl) return this.control.handle(req, res, url, body);
+    // Token calls are logged with their grant, so tests can count refreshes (never the tokens themselves).
+    if (req.method === 'POST' && /\/v1\/token$/.test(path)) {
+      const grant = new URLSearchParams(body?.toString?.() ?? '').get('grant_type');
+      if (grant && entry) entry.grant_type = grant;
+    }
 
     const fault = this.rateLimiter.takeFault(req.method, path);
     if (fault) {

@@ -146,3 +146,45 @@ TEST(ProviderMetadata, IssuerMustMatchTheConfiguredUrl) {
   EXPECT_FALSE(parse_provider_metadata(doc, "https://org.okta.com/oauth2/default", error));
   EXPECT_FALSE(parse_provider_metadata("[]", "https://org.okta.com", error));
 }
+
+// OpenID Connect Core §12.2: a refreshed ID token is checked like a sign-in's, then against the one it replaces.
+namespace {
+IdTokenCheck check_refresh(const Provider& p, const boost::json::object& claims,
+                           const boost::json::object& previous = Provider::good_claims()) {
+  return validate_refreshed_id_token(p.sign(claims), p.metadata_, p.jwks_, "client-1", previous, "n-1", now + 10);
+}
+boost::json::object refreshed_claims() {
+  return with(without(Provider::good_claims(), "nonce"), "iat", now + 10);
+}
+}  // namespace
+
+TEST(IdTokenRefresh, AcceptsATokenWithoutNonceOrWithTheSignInsNonce) {
+  Provider p;
+  EXPECT_TRUE(check_refresh(p, refreshed_claims()).ok);
+  EXPECT_TRUE(check_refresh(p, with(refreshed_claims(), "nonce", "n-1")).ok);
+}
+
+TEST(IdTokenRefresh, RefusesAnotherSubjectIssuerAudienceOrAuthTime) {
+  Provider p;
+  EXPECT_FALSE(check_refresh(p, with(refreshed_claims(), "sub", "00u2")).ok);
+  auto previous_with_two = with(Provider::good_claims(), "aud", boost::json::array{"client-1", "other"});
+  previous_with_two["azp"] = "client-1";
+  EXPECT_FALSE(check_refresh(p, refreshed_claims(), previous_with_two).ok);  // aud changed
+  auto previous_auth = with(Provider::good_claims(), "auth_time", now - 100);
+  EXPECT_FALSE(check_refresh(p, with(refreshed_claims(), "auth_time", now), previous_auth).ok);
+  EXPECT_TRUE(check_refresh(p, with(refreshed_claims(), "auth_time", now - 100), previous_auth).ok);
+  EXPECT_FALSE(check_refresh(p, with(refreshed_claims(), "azp", "client-1")).ok);  // azp appeared
+}
+
+TEST(IdTokenRefresh, RefusesAnotherNonceAnOlderTokenAndEverythingASignInRefuses) {
+  Provider p;
+  EXPECT_FALSE(check_refresh(p, with(refreshed_claims(), "nonce", "n-2")).ok);
+  EXPECT_FALSE(check_refresh(p, with(refreshed_claims(), "iat", now - 10)).ok);
+  EXPECT_FALSE(check_refresh(p, with(refreshed_claims(), "exp", now - 100)).ok);
+  EXPECT_FALSE(check_refresh(p, with(refreshed_claims(), "iss", "https://evil.example.com")).ok);
+  auto forged = p.sign(refreshed_claims());
+  forged.back() = forged.back() == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(validate_refreshed_id_token(forged, p.metadata_, p.jwks_, "client-1", Provider::good_claims(), "n-1",
+                                           now + 10)
+                   .ok);
+}
