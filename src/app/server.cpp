@@ -16,6 +16,7 @@
 #include "net/listener.h"
 #include "net/timeouts.h"
 #include "proxy/http_session.h"
+#include "store/postgres_store.h"
 #include "telemetry/access_log.h"
 #include "telemetry/log.h"
 
@@ -48,7 +49,13 @@ std::shared_ptr<const proxy::Shared> build_shared(config::SnapshotPtr snapshot) 
     shared->route_tls.push_back(any_tls ? net::make_client_tls({rs.tls_skip_verify, rs.tls_custom_ca_pem}) : nullptr);
   }
   auto auth = std::make_shared<proxy::AuthServices>();
-  auth->store = store::make_memory_store();
+  if (settings.store.type == config::StoreSettings::Type::postgres) {
+    // Connects, migrates and loads the sessions; throws StoreStartupError (the message names the problem).
+    auth->store = store::make_postgres_store(settings.store, settings.shared_secret);
+    telemetry::log(telemetry::Level::info, "sessions are stored in PostgreSQL");
+  } else {
+    auth->store = store::make_memory_store();
+  }
   if (settings.idp.configured()) {
     auth->oidc = std::make_unique<authn::OidcClient>(settings.idp,
                                                      settings.authenticate_service_url.origin() + "/oauth2/callback");

@@ -15,7 +15,8 @@ constexpr std::string_view implemented_global[] = {
     "cookie_secure", "cookie_same_site", "signing_key", "signing_key_file", "jwt_claims_headers",
     "signout_redirect_url", "programmatic_redirect_domain_whitelist", "authorize_log_fields", "pass_identity_headers",
     "idp_service_account", "idp_refresh_directory_interval", "idp_refresh_directory_timeout",
-    "idp_directory_rate_limit_reserve"};
+    "idp_directory_rate_limit_reserve", "databroker_storage_type", "databroker_storage_connection_string",
+    "databroker_storage_connection_string_file"};
 
 // Pomerium settings (v0.19 through HEAD) that Postern does not implement yet.
 constexpr std::string_view pending_global[] = {
@@ -24,8 +25,7 @@ constexpr std::string_view pending_global[] = {
     "bearer_token_format", "grpc_client_timeout",
     "grpc_address", "grpc_insecure", "authorize_service_url", "authorize_service_urls",
     "authorize_internal_service_url", "databroker_service_url", "databroker_service_urls",
-    "databroker_internal_service_url", "databroker_storage_type", "databroker_storage_connection_string",
-    "databroker_storage_connection_string_file", "databroker_storage_cert_file", "databroker_storage_key_file",
+    "databroker_internal_service_url", "databroker_storage_cert_file", "databroker_storage_key_file",
     "databroker_storage_ca_file", "databroker_storage_tls_skip_verify", "certificate_authority",
     "certificate_authority_file", "override_certificate_name", "tls_derive", "http_redirect_addr", "autocert",
     "autocert_ca", "autocert_email", "autocert_use_staging", "autocert_eab_key_id", "autocert_eab_mac_key",

@@ -428,6 +428,7 @@ class Loader {
       if (auto m = as_map(*r)) idp.request_params = std::move(*m);
     }
     decode_directory();
+    decode_store();
     if (idp.configured()) {
       const Location where = global("idp_provider") ? global("idp_provider")->location : Location{label_};
       if (idp.url.empty()) problem(where, "idp_provider_url", "is required with idp_provider (the issuer URL)");
@@ -928,6 +929,36 @@ class Loader {
   // idp_service_account: base64 of a JSON object, or the JSON itself (both as Pomerium reads it). {"api_key": …} is
   // an SSWS API token; {"client_id", "private_key", "key_id"} an OAuth 2.0 service app. Problems never quote the
   // value: it is a credential.
+  void decode_store() {
+    auto& st = settings_.store;
+    std::optional<Raw> type_raw = global("databroker_storage_type");
+    if (type_raw) {
+      if (auto t = as_string(*type_raw)) {
+        const std::string type = core::to_lower(std::string(core::trim(*t)));
+        if (type == "memory" || type == "inmemory") st.type = StoreSettings::Type::memory;
+        else if (type == "postgres" || type == "postgresql") st.type = StoreSettings::Type::postgres;
+        else if (type == "redis")
+          problem(*type_raw, "the redis storage type is not supported (Pomerium dropped it too): use postgres, with "
+                             "databroker_storage_connection_string, or memory for a single instance");
+        else problem(*type_raw, "expected memory or postgres, got \"" + type + "\"");
+      }
+    }
+    std::optional<Raw> dsn_raw = global("databroker_storage_connection_string");
+    if (dsn_raw) {
+      if (auto s = as_string(*dsn_raw)) st.connection_string = std::string(core::trim(*s));
+    } else if ((dsn_raw = global("databroker_storage_connection_string_file"))) {
+      if (auto s = file_contents(*dsn_raw)) st.connection_string = std::string(core::trim(*s));
+    }
+    if (st.type == StoreSettings::Type::postgres && st.connection_string.empty()) {
+      if (dsn_raw) problem(*dsn_raw, "the connection string is empty");
+      else problem(*type_raw, "databroker_storage_type postgres needs databroker_storage_connection_string (or "
+                              "databroker_storage_connection_string_file), e.g. postgresql://postern@db:5432/postern");
+    }
+    if (st.type == StoreSettings::Type::memory && dsn_raw && !st.connection_string.empty())
+      warn_once(dsn_raw->key, dsn_raw->location.where + ": " + dsn_raw->key +
+                                  ": set, but databroker_storage_type is memory, so it is not used");
+  }
+
   void decode_directory() {
     auto& d = settings_.directory;
     if (auto r = global("idp_refresh_directory_interval")) {

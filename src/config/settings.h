@@ -126,6 +126,13 @@ struct DirectorySettings {
   [[nodiscard]] bool configured() const noexcept { return credential != Credential::none; }
 };
 
+// Where sessions, one-time markers and leases live (databroker_storage_*, Pomerium's keys).
+struct StoreSettings {
+  enum class Type { memory, postgres };
+  Type type = Type::memory;
+  std::string connection_string;  // libpq: a postgresql:// URL or key=value pairs; a secret (holds the password)
+};
+
 // Names authorize_log_fields accepts (Pomerium's where it has one; groups-count is Postern's).
 inline constexpr std::string_view authorize_log_field_names[] = {
     "request-id", "check-request-id", "method", "path", "host", "ip", "user", "email", "groups-count", "route-id"};
@@ -150,6 +157,7 @@ struct Settings {
   ServiceUrl authenticate_service_url;
   IdentityProviderSettings idp;
   DirectorySettings directory;
+  StoreSettings store;
   std::string shared_secret;  // 32 raw bytes
   std::string cookie_secret;  // 32 raw bytes
   bool secrets_generated = false;  // true when either secret was absent and made up for this process

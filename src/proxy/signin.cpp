@@ -142,6 +142,14 @@ bool is_browser(const RequestHeader& req) {
   return !portal::prefers_json(accept) && portal::accepts_html(accept);
 }
 
+// The shared session store cannot be reached (PostgreSQL down): sign-in cannot complete right now.
+net::Task<bool> send_store_unavailable(Connection& c, Exchange& ex, const RequestContext& ctx, std::string retry) {
+  co_return co_await send_page(c, ex, 503,
+                               "Signing in is not possible for a moment: the session store cannot be reached. Try "
+                               "again shortly.",
+                               ctx.keep_alive, retry, "Try again");
+}
+
 std::shared_ptr<const session::Session> session_from_handle(const Connection& c, std::string_view sealed) {
   auto handle = session::open_handle(sealed, c.settings.cookie_secret, session::unix_now());
   if (!handle) return nullptr;
@@ -294,7 +302,9 @@ net::Task<bool> authenticate_callback(Connection& c, Exchange& ex, const Request
     co_return co_await send_page(c, ex, 400, "The sign-in response has no authorization code.", ctx.keep_alive,
                                  retry, "Sign in again");
   }
+  if (!auth.store->available()) co_return co_await send_store_unavailable(c, ex, ctx, retry);
   if (!auth.store->claim_once("state:" + field("st"), std::chrono::seconds(sign_in_flow_ttl))) {
+    if (!auth.store->available()) co_return co_await send_store_unavailable(c, ex, ctx, retry);
     co_return co_await send_page(c, ex, 400, "This sign-in response was already used.", ctx.keep_alive, retry,
                                  "Sign in again");
   }
@@ -324,7 +334,11 @@ net::Task<bool> authenticate_callback(Connection& c, Exchange& ex, const Request
     s->tokens_expire_at = refresh::tokens_expire_at(result.access_expires_at, result.id_expires_at);
     s->refresh_due_at = refresh::first_due(s->issued_at, s->tokens_expire_at);
   }
-  auth.store->put(s);
+  if (!auth.store->put(s)) {
+    telemetry::log(telemetry::Level::error, "sign-in could not be stored: the session store is unavailable",
+                   {{"request_id", ex.request_id}, {"user", s->user_id}});
+    co_return co_await send_store_unavailable(c, ex, ctx, retry);
+  }
   if (auth.directory) auth.directory->refresh_user(s->user_id);  // a new employee's groups, without the next sync
   telemetry::log(telemetry::Level::info, "signed in", {{"request_id", ex.request_id}, {"user", s->user_id}});
   const auto lifetime = std::chrono::duration_cast<std::chrono::seconds>(c.settings.cookie_expire).count();
@@ -398,6 +412,7 @@ net::Task<bool> route_callback(Connection& c, Exchange& ex, const RequestHeader&
                                  "Sign in again");
   }
   if (!auth.store->claim_once("handoff:" + str("hid"), std::chrono::seconds(handoff_ttl * 2))) {
+    if (!auth.store->available()) co_return co_await send_store_unavailable(c, ex, ctx, str("r"));
     co_return co_await send_page(c, ex, 400, "This sign-in handoff was already used.", ctx.keep_alive, str("r"),
                                  "Continue");
   }

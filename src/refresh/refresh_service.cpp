@@ -81,6 +81,7 @@ void RefreshService::stop() {
     rt.io.stop();  // a refresh in flight is abandoned; its claim lapses and the next holder retries
   });
   thread_.join();
+  if (rt.leased.load()) refresher_.store().release_lease("refresh", holder_);
 }
 
 }  // namespace postern::refresh

@@ -19,10 +19,11 @@ class MemoryStore final : public SessionStore {
   static constexpr std::size_t max_sessions = 1'000'000;
   static constexpr std::size_t max_markers = 200'000;
 
-  void put(SessionPtr s) override {
+  bool put(SessionPtr s) override {
     std::unique_lock lock(mutex_);
     if (sessions_.size() >= max_sessions && !sessions_.contains(s->id)) purge_sessions_locked();
     store_locked(std::move(s));
+    return true;
   }
 
   bool replace(SessionPtr s, std::uint64_t expected_version) override {

@@ -1,6 +1,6 @@
 #pragma once
-// The record store behind sessions, one interface for every backend: `memory` (one process) now, PostgreSQL
-// (shared by replicas) later. Implementations are thread-safe; workers call them directly.
+// The record store behind sessions, one interface for every backend: `memory` (one process; memory_store.cpp) and
+// PostgreSQL (shared by replicas; postgres_store.h). Implementations are thread-safe; workers call them directly.
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -14,7 +14,8 @@ namespace postern::store {
 class SessionStore {
  public:
   virtual ~SessionStore() = default;
-  virtual void put(std::shared_ptr<const session::Session> s) = 0;
+  // False when it could not be stored (the shared database is unreachable): the caller says "try again shortly".
+  [[nodiscard]] virtual bool put(std::shared_ptr<const session::Session> s) = 0;
   // Stores `s` only when the stored session with its id is still at `expected_version` (a refresh writing its
   // result): false when it changed or ended meanwhile, and then nothing is written.
   [[nodiscard]] virtual bool replace(std::shared_ptr<const session::Session> s, std::uint64_t expected_version) = 0;
@@ -32,6 +33,10 @@ class SessionStore {
   // Background work (refresh scheduling, directory sync) runs where this is true: `holder` holds lease `name` for
   // `ttl` from now (taken when free or expired, renewed when already held). One process alone always holds it.
   [[nodiscard]] virtual bool hold_lease(std::string_view name, std::string_view holder, std::chrono::seconds ttl) = 0;
+  // Gives lease `name` up when `holder` has it (a clean shutdown), so another process takes it at once.
+  virtual void release_lease(std::string_view name, std::string_view holder) { (void)name, (void)holder; }
+  // False while a shared store cannot reach its database (writes and claims then fail; cached reads go on).
+  [[nodiscard]] virtual bool available() const { return true; }
 };
 
 // In-process store; bounded (sessions and markers past their expiry are purged; past the caps the oldest expiry

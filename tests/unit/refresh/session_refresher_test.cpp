@@ -53,7 +53,7 @@ struct Fixture {
     s->expires_at = now + 12h;
     s->tokens_expire_at = now - 1s;
     s->refresh_due_at = now - 5min;
-    store->put(s);
+    EXPECT_TRUE(store->put(s));
     return s;
   }
 };

@@ -21,9 +21,9 @@ std::shared_ptr<session::Session> make(std::string id, Clock::time_point due, st
 TEST(MemoryStore, DueSessionsComeEarliestFirst) {
   auto store = make_memory_store();
   const auto now = Clock::now();
-  store->put(make("b", now - 1s));
-  store->put(make("a", now - 2s));
-  store->put(make("later", now + 1min));
+  ASSERT_TRUE(store->put(make("b", now - 1s)));
+  ASSERT_TRUE(store->put(make("a", now - 2s)));
+  ASSERT_TRUE(store->put(make("later", now + 1min)));
   auto due = store->due_for_refresh(now, 10);
   ASSERT_EQ(due.size(), 2u);
   EXPECT_EQ(due[0]->id, "a");
@@ -35,7 +35,7 @@ TEST(MemoryStore, ReplacingMovesTheScheduleAndEraseDropsIt) {
   auto store = make_memory_store();
   const auto now = Clock::now();
   auto s = make("a", now - 1s);
-  store->put(s);
+  ASSERT_TRUE(store->put(s));
   auto moved = std::make_shared<session::Session>(*s);
   moved->refresh_due_at = now + 1h;
   moved->version = 2;
@@ -43,7 +43,7 @@ TEST(MemoryStore, ReplacingMovesTheScheduleAndEraseDropsIt) {
   EXPECT_TRUE(store->replace(moved, 1));
   EXPECT_TRUE(store->due_for_refresh(now, 10).empty());
   EXPECT_EQ(store->get("a")->version, 2u);
-  store->put(make("b", now - 1s, "00u2"));
+  ASSERT_TRUE(store->put(make("b", now - 1s, "00u2")));
   EXPECT_EQ(store->erase_user("00u2"), 1u);
   EXPECT_TRUE(store->due_for_refresh(now, 10).empty());
   store->erase("a");
@@ -56,7 +56,7 @@ TEST(MemoryStore, ExpiredSessionsAreNotDueAndArePurged) {
   const auto now = Clock::now();
   auto s = make("old", now - 2s);
   s->expires_at = now - 1s;
-  store->put(s);
+  ASSERT_TRUE(store->put(s));
   EXPECT_TRUE(store->due_for_refresh(now, 10).empty());
   EXPECT_EQ(store->get("old"), nullptr);
 }
