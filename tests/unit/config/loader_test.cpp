@@ -150,16 +150,32 @@ TEST(Loader, YamlSyntaxErrorNamesTheLine) {
 }
 
 TEST(Loader, UnknownAndPendingKeysAreWarningsNotErrors) {
-  const auto s = load(std::string("databroker_storage_type: postgres\nfancy_new_key: 1\n") + minimal_route +
+  const auto s = load(std::string("databroker_storage_cert_file: /x\nfancy_new_key: 1\n") + minimal_route +
                       "    allowed_groups: [admins]\n    lb_policy: RANDOM\n");
   ASSERT_EQ(s.warnings.size(), 3u);
   EXPECT_TRUE(any_contains(s.warnings, "test.yaml:2: unknown config option: fancy_new_key"));
-  EXPECT_TRUE(any_contains(s.warnings, "test.yaml:1: not supported yet: databroker_storage_type"));
+  EXPECT_TRUE(any_contains(s.warnings, "test.yaml:1: not supported yet: databroker_storage_cert_file"));
   EXPECT_TRUE(any_contains(s.warnings, "not supported yet: lb_policy"));
   // allowed_groups is implemented now: lowered onto the policy language.
   EXPECT_EQ(s.routes[0].legacy.groups, std::vector<std::string>{"admins"});
   ASSERT_TRUE(s.routes[0].policy);
   EXPECT_TRUE(s.routes[0].policy->uses(postern::authz::CriterionKind::groups));
+}
+
+TEST(Loader, StorageTypes) {
+  EXPECT_TRUE(any_contains(problems(std::string("databroker_storage_type: redis\n") + minimal_route),
+                           "test.yaml:1: databroker_storage_type: the redis storage type is not supported"));
+  EXPECT_TRUE(any_contains(problems(std::string("databroker_storage_type: postgres\n") + minimal_route),
+                           "needs databroker_storage_connection_string"));
+  EXPECT_TRUE(any_contains(problems(std::string("databroker_storage_type: etcd\n") + minimal_route),
+                           "expected memory or postgres"));
+  const auto pg = load(std::string("databroker_storage_type: postgres\n"
+                                   "databroker_storage_connection_string: postgresql://p@db/postern\n") +
+                       minimal_route);
+  EXPECT_EQ(pg.store.type, postern::config::StoreSettings::Type::postgres);
+  EXPECT_EQ(pg.store.connection_string, "postgresql://p@db/postern");
+  EXPECT_EQ(load(std::string("databroker_storage_type: memory\n") + minimal_route).store.type,
+            postern::config::StoreSettings::Type::memory);
 }
 
 TEST(Loader, PublicAccessCannotBeCombinedWithAllowLists) {
