@@ -63,8 +63,10 @@ std::shared_ptr<const proxy::Shared> build_shared(config::SnapshotPtr snapshot) 
   auth->signer = std::make_unique<identity::AssertionSigner>(settings.signing_key_pem, settings.shared_secret);
   if (settings.directory.configured() && settings.idp.provider == "okta") {
     // Throws (naming idp_service_account) when a service app's key cannot sign.
-    auth->directory =
-        std::make_unique<directory::Directory>(settings.directory, directory::org_url(settings.idp.url_text));
+    // With PostgreSQL the replicas share one directory: the lease holder reads Okta, the others load its state.
+    auth->directory = std::make_unique<directory::Directory>(
+        settings.directory, directory::org_url(settings.idp.url_text),
+        settings.store.type == config::StoreSettings::Type::postgres ? auth->store.get() : nullptr);
     // Okta deactivated, suspended or locked a user, or cleared their sessions: theirs end here too.
     auth->directory->on_revoke([store = auth->store.get()](std::string_view user) { return store->erase_user(user); });
     auth->directory->start();

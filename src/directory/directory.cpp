@@ -9,7 +9,9 @@
 
 #include <boost/json/parse.hpp>
 
+#include "core/base64.h"
 #include "core/json.h"
+#include "core/random.h"
 #include "core/url.h"
 #include "directory/directory_state.h"
 #include "directory/okta_client.h"
@@ -49,6 +51,14 @@ struct Directory::Runtime {
   };
   std::vector<Recent> recent;
   std::size_t pending_refreshes = 0;  // sign-in re-reads queued or running
+  // With a shared store (Directory::shared_): whether this process holds the directory lease, its name in the lease
+  // table, the version of the shared state it last loaded, and whether the System Log poll must start afresh (the
+  // lease just came here).
+  bool leader = true;
+  std::string holder;
+  std::uint64_t record_seen = 0;
+  bool log_restart = false;
+  net::Timer lease_timer{io};
 
   Runtime(const config::DirectorySettings& s, const std::string& org) {
     tls.set_verify_mode(asio::ssl::verify_peer);
@@ -60,8 +70,12 @@ struct Directory::Runtime {
   }
 };
 
-Directory::Directory(config::DirectorySettings settings, std::string org)
-    : settings_(std::move(settings)), org_(std::move(org)), runtime_(std::make_unique<Runtime>(settings_, org_)) {}
+Directory::Directory(config::DirectorySettings settings, std::string org, store::SessionStore* shared)
+    : settings_(std::move(settings)), org_(std::move(org)), shared_(shared),
+      runtime_(std::make_unique<Runtime>(settings_, org_)) {
+  runtime_->holder = core::base64url_encode(core::random_bytes(16));
+  runtime_->leader = shared_ == nullptr;
+}
 
 Directory::~Directory() { stop(); }
 
@@ -154,6 +168,11 @@ struct DirectoryTasks {
                       telemetry::num("duration_ms", static_cast<long long>(ms.count()))});
       co_return false;
     }
+    if (d.shared_ && rt.leader && rt.state) {
+      // The other replicas load this instead of reading Okta themselves.
+      if (!d.shared_->put_record("directory", rt.state->encode()))
+        telemetry::log(telemetry::Level::warn, "directory state could not be shared; other replicas keep theirs");
+    }
     const auto snap = d.current();
     telemetry::log(telemetry::Level::info, "directory sync",
                    {{"kind", full ? "full" : "delta"},
@@ -234,6 +253,18 @@ struct DirectoryTasks {
                       "&sortOrder=ASCENDING&limit=100";
     bool failing = false;
     while (!rt.stopping) {
+      if (!rt.leader) {  // another replica reads the log
+        rt.log_timer.expires_after(Directory::log_poll_interval);
+        co_await rt.log_timer.async_wait(net::nothrow);
+        continue;
+      }
+      if (rt.log_restart) {
+        // The lease just came here: start a minute back (more than lease_ttl), so nothing the last holder had not
+        // read yet is missed; acting on an event twice is harmless.
+        rt.log_restart = false;
+        url = rt.client->org() + "/api/v1/logs?since=" +
+              okta_time(std::chrono::system_clock::now() - std::chrono::minutes(1)) + "&sortOrder=ASCENDING&limit=100";
+      }
       auto page = co_await rt.client->get(url);
       if (rt.stopping) break;
       if (page.ok()) {
@@ -251,8 +282,57 @@ struct DirectoryTasks {
     }
   }
 
+  // With a shared store: renews (or takes) the lease; while another replica holds it, loads its newer state.
+  static net::Task<void> keep_lease(Directory& d, Directory::Runtime& rt) {
+    while (!rt.stopping) {
+      const bool leader = d.shared_->hold_lease("directory", rt.holder, Directory::lease_ttl);
+      if (leader != rt.leader) {
+        telemetry::log(telemetry::Level::info, leader ? "directory lease taken: this process reads Okta"
+                                                      : "directory lease lost: another process reads Okta");
+        if (leader) {
+          rt.log_restart = true;
+          rt.timer.cancel();  // a follower's short wait: run now
+        }
+      }
+      rt.leader = leader;
+      if (!leader) follow(d, rt);
+      rt.lease_timer.expires_after(Directory::lease_renew_interval);
+      co_await rt.lease_timer.async_wait(net::nothrow);
+    }
+  }
+
+  // Loads the state the lease holder shared, when it is newer than the one this process has.
+  static void follow(Directory& d, Directory::Runtime& rt) {
+    auto record = d.shared_->record_newer_than("directory", rt.record_seen);
+    if (!record) return;
+    auto state = DirectoryState::decode(record->data);
+    if (!state) {
+      telemetry::log(telemetry::Level::warn, "the shared directory state could not be read; keeping this one");
+      rt.record_seen = record->version;
+      return;
+    }
+    rt.record_seen = record->version;
+    rt.state = std::move(state);
+    rt.runs_since_full = 0;
+    d.publish(rt.state->snapshot());
+    {
+      std::lock_guard lock(d.mutex_);
+      d.stats_.users = rt.state->user_count();
+      d.stats_.groups = rt.state->group_count();
+      d.stats_.last_success = std::chrono::system_clock::now();
+    }
+    telemetry::log(telemetry::Level::info, "directory state loaded from the lease holder",
+                   {telemetry::num("users", static_cast<long long>(rt.state->user_count())),
+                    telemetry::num("groups", static_cast<long long>(rt.state->group_count()))});
+  }
+
   static net::Task<void> loop(Directory& d, Directory::Runtime& rt) {
     while (!rt.stopping) {
+      if (!rt.leader) {
+        rt.timer.expires_after(Directory::lease_renew_interval);
+        co_await rt.timer.async_wait(net::nothrow);
+        continue;
+      }
       const bool full = !rt.state || rt.runs_since_full + 1 >= Directory::full_reconcile_every;
       const bool ok = co_await run(d, rt, full);
       if (full && ok) rt.runs_since_full = 0;
@@ -268,6 +348,13 @@ void Directory::start() {
   if (thread_.joinable()) return;
   auto& rt = *runtime_;
   rt.dog.start();
+  if (shared_) {
+    // Decide who leads before the first run, so two replicas starting together do not both read Okta.
+    rt.leader = shared_->hold_lease("directory", rt.holder, lease_ttl);
+    if (!rt.leader) DirectoryTasks::follow(*this, rt);
+    rt.log_restart = true;
+    asio::co_spawn(rt.io, DirectoryTasks::keep_lease(*this, rt), asio::detached);
+  }
   asio::co_spawn(rt.io, DirectoryTasks::loop(*this, rt), asio::detached);
   asio::co_spawn(rt.io, DirectoryTasks::watch_log(*this, rt), asio::detached);
   thread_ = std::thread([&rt] { rt.io.run(); });
@@ -290,11 +377,13 @@ void Directory::stop() {
     rt.stopping = true;
     rt.timer.cancel();
     rt.log_timer.cancel();
+    rt.lease_timer.cancel();
     rt.pool.shutdown();
     rt.dog.stop();
     rt.io.stop();  // a call in flight is abandoned: the next start syncs again
   });
   thread_.join();
+  if (shared_ && rt.leader) shared_->release_lease("directory", rt.holder);  // another replica takes over at once
 }
 
 bool Directory::sync_once() {

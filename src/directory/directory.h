@@ -19,19 +19,26 @@
 
 #include "config/settings.h"
 #include "directory/snapshot.h"
+#include "store/session_store.h"
 
 namespace postern::directory {
 
 class Directory {
  public:
-  // `org` is the org's base URL (org_url of idp_provider_url). Starts nothing: see start().
-  Directory(config::DirectorySettings settings, std::string org);
+  // `org` is the org's base URL (org_url of idp_provider_url). Starts nothing: see start(). With `shared` (a store
+  // replicas share), only the process holding its "directory" lease reads Okta (runs and the System Log) and writes
+  // its state there after each good run; the others load that state and publish it (see follow in directory.cpp).
+  Directory(config::DirectorySettings settings, std::string org, store::SessionStore* shared = nullptr);
   ~Directory();  // stops the thread
   Directory(const Directory&) = delete;
   Directory& operator=(const Directory&) = delete;
 
   static constexpr std::chrono::seconds log_poll_interval{5};  // 12 calls a minute of the logs bucket's 120
   static constexpr unsigned full_reconcile_every = 12;           // with the default 10m interval: every 2 hours
+  // With a shared store: how often the lease is renewed (and a follower looks for a newer state), and its lifetime:
+  // a dead holder's lease passes to another replica within lease_ttl.
+  static constexpr std::chrono::seconds lease_renew_interval{3};
+  static constexpr std::chrono::seconds lease_ttl{10};
 
   // What the runs did, for logs and (with the metrics issue) metrics.
   struct Stats {
@@ -70,6 +77,7 @@ class Directory {
   friend struct DirectoryTasks;
   config::DirectorySettings settings_;
   std::string org_;
+  store::SessionStore* shared_;
   std::function<std::size_t(std::string_view)> on_revoke_;
   mutable std::mutex mutex_;
   std::shared_ptr<const Snapshot> snapshot_;

@@ -8,6 +8,7 @@
 // (users()). Pure: no I/O, owned by the directory's thread.
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -89,6 +90,11 @@ class DirectoryState {
   [[nodiscard]] std::optional<OktaTime> group_watermark() const noexcept { return group_mark_; }
   [[nodiscard]] std::optional<OktaTime> user_watermark() const noexcept { return user_mark_; }
   [[nodiscard]] std::optional<Index> user_index(std::string_view id) const noexcept;
+
+  // The whole state as bytes, for the replicas that do not sync (directory_state_codec.cpp): groups with their
+  // timestamps and members, users, watermarks. decode() returns null for anything encode() did not write.
+  [[nodiscard]] std::string encode() const;
+  [[nodiscard]] static std::unique_ptr<DirectoryState> decode(std::string_view bytes);
 
  private:
   struct GroupRecord {

@@ -93,6 +93,21 @@ class MemoryStore final : public SessionStore {
 
   bool hold_lease(std::string_view, std::string_view, std::chrono::seconds) override { return true; }
 
+  bool put_record(std::string_view name, std::string_view data) override {
+    std::unique_lock lock(mutex_);
+    auto& r = records_[std::string(name)];
+    ++r.version;
+    r.data.assign(data);
+    return true;
+  }
+
+  std::optional<Record> record_newer_than(std::string_view name, std::uint64_t seen) override {
+    std::shared_lock lock(mutex_);
+    const auto it = records_.find(std::string(name));
+    if (it == records_.end() || it->second.version <= seen) return std::nullopt;
+    return it->second;
+  }
+
  private:
   static bool scheduled(const session::Session& s) {
     return s.refreshable() && s.refresh_due_at != Clock::time_point{} && s.refresh_due_at < s.expires_at;
@@ -127,6 +142,7 @@ class MemoryStore final : public SessionStore {
   core::StringMap<SessionPtr> sessions_;
   std::set<std::pair<Clock::time_point, std::string>> due_;  // (refresh_due_at, id) of refreshable sessions
   std::unordered_map<std::string, Clock::time_point> markers_;
+  std::unordered_map<std::string, Record> records_;
 };
 
 }  // namespace

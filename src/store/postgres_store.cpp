@@ -53,6 +53,9 @@ CREATE INDEX postern_sessions_user ON postern_sessions (user_id);
 CREATE INDEX postern_sessions_expiry ON postern_sessions (expires_at_ms);
 CREATE TABLE postern_markers (key bytea PRIMARY KEY, expires_at timestamptz NOT NULL);
 CREATE TABLE postern_leases (name text PRIMARY KEY, holder text NOT NULL, expires_at timestamptz NOT NULL);
+)sql",
+    R"sql(
+CREATE TABLE postern_records (name text PRIMARY KEY, version bigint NOT NULL, data bytea NOT NULL);
 )sql"};
 static_assert(std::size(migrations) == postgres_schema_version);
 
@@ -301,6 +304,45 @@ RETURNING holder)sql",
       return false;
     }
     return r.rows() == 1;
+  }
+
+  bool put_record(std::string_view name, std::string_view data) override {
+    if (!available()) return false;
+    std::string error;
+    auto conn = pool_.take(store_write_timeout, error);
+    if (!conn) return false;
+    const std::string sealed = core::aead_seal(key_, data, "postern record v1:" + std::string(name));
+    auto r = conn->exec(R"sql(
+INSERT INTO postern_records (name, version, data) VALUES ($1, 1, $2)
+ON CONFLICT (name) DO UPDATE SET version = postern_records.version + 1, data = EXCLUDED.data)sql",
+                        {{name}, {sealed, true}}, store_bulk_timeout);
+    if (!r.ok()) {
+      note_failure(*conn);
+      log_failure("record write", r.error());
+      return false;
+    }
+    return true;
+  }
+
+  std::optional<Record> record_newer_than(std::string_view name, std::uint64_t seen) override {
+    if (!available()) return std::nullopt;
+    std::string error;
+    auto conn = pool_.take(store_write_timeout, error);
+    if (!conn) return std::nullopt;
+    const std::string after = std::to_string(seen);
+    auto r = conn->exec("SELECT version, data FROM postern_records WHERE name = $1 AND version > $2",
+                        {{name}, {after}}, store_bulk_timeout);
+    if (!r.ok()) {
+      note_failure(*conn);
+      return std::nullopt;
+    }
+    if (r.rows() != 1) return std::nullopt;
+    auto plain = core::aead_open(key_, r.bytes(0, 1), "postern record v1:" + std::string(name));
+    if (!plain) {
+      log_failure("record read", "a record this shared_secret cannot open");
+      return std::nullopt;
+    }
+    return Record{std::strtoull(std::string(r.text(0, 0)).c_str(), nullptr, 10), std::move(*plain)};
   }
 
   void release_lease(std::string_view name, std::string_view holder) override {

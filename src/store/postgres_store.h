@@ -27,7 +27,7 @@ struct StoreStartupError : std::runtime_error {
 };
 
 // The schema version this binary writes.
-inline constexpr int postgres_schema_version = 1;
+inline constexpr int postgres_schema_version = 2;
 
 [[nodiscard]] std::unique_ptr<SessionStore> make_postgres_store(const config::StoreSettings& settings,
                                                                 std::string_view shared_secret);

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -35,6 +37,15 @@ class SessionStore {
   [[nodiscard]] virtual bool hold_lease(std::string_view name, std::string_view holder, std::chrono::seconds ttl) = 0;
   // Gives lease `name` up when `holder` has it (a clean shutdown), so another process takes it at once.
   virtual void release_lease(std::string_view name, std::string_view holder) { (void)name, (void)holder; }
+  // Named records shared by replicas (the Okta directory's state): written by the process holding the matching
+  // lease, read by the others. put_record bumps the record's version; false when it could not be written.
+  struct Record {
+    std::uint64_t version = 0;
+    std::string data;
+  };
+  [[nodiscard]] virtual bool put_record(std::string_view name, std::string_view data) = 0;
+  // The record when its version is newer than `seen` (0: any version); nullopt when it is not (or unreachable).
+  [[nodiscard]] virtual std::optional<Record> record_newer_than(std::string_view name, std::uint64_t seen) = 0;
   // False while a shared store cannot reach its database (writes and claims then fail; cached reads go on).
   [[nodiscard]] virtual bool available() const { return true; }
 };

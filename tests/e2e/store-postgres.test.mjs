@@ -187,7 +187,7 @@ describe('what is at rest', { skip }, () => {
       assert.equal(leaks, '0');
       const markers = await pg.sql(`SELECT count(*) FROM postern_markers WHERE length(key) <> 32`);
       assert.equal(markers, '0', 'marker keys are SHA-256 hashes');
-      assert.equal(await pg.sql('SELECT version FROM postern_schema'), '1');
+      assert.equal(await pg.sql('SELECT version FROM postern_schema'), '2');
     } finally {
       await env.stop();
     }
@@ -206,10 +206,10 @@ describe('what is at rest', { skip }, () => {
         timeoutMs: 20_000,
       });
       assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, /schema is version 99, newer than this Postern's \(1\)/);
+      assert.match(r.stderr, /schema is version 99, newer than this Postern's \(2\)/);
       assert.doesNotMatch(r.stderr, /postgresql:\/\//, 'the connection string is not echoed');
     } finally {
-      await pg.sql('UPDATE postern_schema SET version = 1');
+      await pg.sql('UPDATE postern_schema SET version = 2');
     }
   });
 });
@@ -231,5 +231,53 @@ describe('storage type', () => {
     const r = await runPostern({ config: { ...base, databroker_storage_type: 'postgres' }, args: ['validate'] });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /databroker_storage_type: databroker_storage_type postgres needs databroker_storage_connection_string/);
+  });
+});
+
+describe('the Okta directory behind the lease', { skip }, () => {
+  const SSWS = '00postern-demo-ssws-token-0123456789abcdef';  // the demo seed's API token
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64');
+
+  it('one replica reads Okta and shares its state; the other enforces the same groups; the lease moves when the reader dies', async () => {
+    const env = await startSignInEnv({
+      sim, up,
+      scopes: ['openid', 'profile', 'email', 'offline_access'],  // no groups claim: groups come from the directory
+      config: {
+        databroker_storage_type: 'postgres', databroker_storage_connection_string: pg.url,
+        idp_service_account: b64({ api_key: SSWS }), idp_refresh_directory_interval: '2s',
+      },
+      routes: (u) => [
+        { from: 'http://127.0.0.1', to: u.origin, prefix: '/finance/', allowed_groups: ['Finance'] },
+        { from: 'http://127.0.0.1', to: u.origin, allow_any_authenticated_user: true },
+      ],
+    });
+    env.b = await startReplica(env);
+    env.routeB = `http://127.0.0.1:${env.portB}`;
+    try {
+      const leads = (p) => /directory lease taken/.test(p.stderr);
+      const syncs = (p) => p.logs().filter((l) => l.msg === 'directory sync').length;
+      await env.p.waitFor(() => syncs(env.p) + syncs(env.b) >= 1, { timeoutMs: 15_000, what: 'a directory sync' });
+      const [reader, follower, followerBase] = leads(env.p) || syncs(env.p) > 0 ? [env.p, env.b, env.routeB] : [env.b, env.p, env.route];
+      await follower.waitForLog((l) => l.msg === 'directory state loaded from the lease holder', { timeoutMs: 10_000 });
+      await sleep(5000);  // a few more runs
+      assert.equal(syncs(follower), 0, 'the follower never read Okta');
+      assert.ok(syncs(reader) >= 2, 'the reader kept syncing');
+      // bob is in Finance only according to the directory: the follower lets him in, and not alice.
+      const bob = await login(env, USERS.bob);
+      const alice = await login(env, USERS.alice);
+      const finance = (cookie) => follower.request(`${followerBase}/finance/x`, { headers: { accept: JSON_ACCEPT, cookie: `_pomerium=${cookie}` } });
+      assert.equal((await finance(bob.cookie)).status, 200);
+      assert.equal((await finance(alice.cookie)).status, 403);
+      // The reader dies: the follower takes the lease and reads Okta itself.
+      reader.child.kill('SIGKILL');
+      await reader.exited;
+      reader.stopping = true;
+      await follower.waitForLog((l) => l.msg === 'directory lease taken: this process reads Okta', { timeoutMs: 15_000 });
+      await follower.waitFor(() => syncs(follower) >= 1, { timeoutMs: 10_000, what: 'a sync on the new reader' });
+      assert.equal((await finance(bob.cookie)).status, 200);
+    } finally {
+      await env.b?.stop({ graceMs: 3000 });
+      await env.stop().catch(() => {});
+    }
   });
 });

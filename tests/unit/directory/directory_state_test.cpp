@@ -124,3 +124,42 @@ TEST(DirectoryState, TheWholeSnapshotMatchesTheState) {
 
 }  // namespace
 }  // namespace postern::directory
+
+namespace postern::directory {
+namespace {
+
+TEST(DirectoryStateCodec, RoundTripsGroupsMembersUsersAndWatermarks) {
+  DirectoryState s;
+  const auto a = s.note_user({"00ua", "a@x", "ACTIVE", {}});
+  const auto b = s.note_user({"00ub", "b@x", "SUSPENDED", {}});
+  s.note_user({"00uc", "c@x", "ACTIVE", {}});
+  s.set_members(group("00g1", "Eng", "2026-03-01T10:00:00.000Z", "2026-03-02T10:00:00.000Z"), {a, b});
+  s.set_members(GroupListing{"00g2", "Fin", std::nullopt, std::nullopt}, {b});
+  s.groups_listed_through(at("2026-03-04T10:00:00.000Z"));
+  auto back = DirectoryState::decode(s.encode());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->user_count(), 3u);
+  EXPECT_EQ(back->group_count(), 2u);
+  EXPECT_EQ(back->group_delta_filter(), s.group_delta_filter());
+  EXPECT_FALSE(back->user_delta_filter());
+  EXPECT_EQ(back->users(std::vector<DirectoryState::Index>{b})[0].group_ids,
+            (std::vector<std::string>{"00g1", "00g2"}));
+  EXPECT_EQ(back->users(std::vector<DirectoryState::Index>{b})[0].status, "SUSPENDED");
+  EXPECT_FALSE(back->group_changed(group("00g1", "Eng", "2026-03-01T10:00:00.000Z", "2026-03-02T10:00:00.000Z")));
+  EXPECT_TRUE(back->group_changed(GroupListing{"00g2", "Fin", std::nullopt, std::nullopt}));
+  EXPECT_EQ(back->encode(), s.encode());
+}
+
+TEST(DirectoryStateCodec, RefusesTruncatedOrForeignBytes) {
+  DirectoryState s;
+  const auto a = s.note_user({"00ua", "a@x", "ACTIVE", {}});
+  s.set_members(group("00g1", "Eng", "2026-03-01T10:00:00.000Z", "2026-03-02T10:00:00.000Z"), {a});
+  const auto bytes = s.encode();
+  for (std::size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(DirectoryState::decode(bytes.substr(0, n))) << n;
+  EXPECT_FALSE(DirectoryState::decode(bytes + "x"));
+  EXPECT_FALSE(DirectoryState::decode("{}"));
+  EXPECT_TRUE(DirectoryState::decode(DirectoryState().encode()));
+}
+
+}  // namespace
+}  // namespace postern::directory
