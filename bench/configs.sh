@@ -130,3 +130,28 @@ routes:
 $auth
 EOF_CONF
 }
+
+# bench_pg_tool TOOL ARGS...: a PostgreSQL server program (Debian's newest installed version); as the postgres user when
+# run as root, because initdb and postgres refuse root.
+bench_pg_tool() {
+  local tool=$1 bin
+  shift
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [[ -n $bin ]] || { echo "PostgreSQL is not installed (make deps installs Debian's postgresql)" >&2; return 1; }
+  if (($(id -u) == 0)); then runuser -u postgres -- "$bin/$tool" "$@"; else "$bin/$tool" "$@"; fi
+}
+
+# bench_pg_start DIR PORT: a private cluster in DIR (trust authentication, 127.0.0.1:PORT, no system service);
+# prints its data directory. Stop it with bench_pg_stop. Connection string: postgresql://postgres@127.0.0.1:PORT/postgres
+bench_pg_start() {
+  local dir=$1 port=$2
+  mkdir -p "$dir"
+  if (($(id -u) == 0)); then chmod 755 "$(dirname "$dir")"; chown postgres: "$dir"; fi
+  bench_pg_tool initdb -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 ||
+    { cat "$dir/initdb.log" >&2; return 1; }
+  bench_pg_tool pg_ctl -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1" start >/dev/null || { cat "$dir/server.log" >&2; return 1; }
+  echo "$dir/data"
+}
+
+bench_pg_stop() { bench_pg_tool pg_ctl -D "$1" -m fast -w stop >/dev/null 2>&1 || true; }

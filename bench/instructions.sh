@@ -7,7 +7,8 @@
 #   bench/instructions.sh [-d SECONDS] [-c CONNECTIONS] [-p BASE_PORT] [-s] [-k]
 #
 # With -s, also Postern on a route that needs a signed-in user, twice: with allow_any_authenticated_user
-# (postern-signin) and with the 5-criteria policy of bench/configs.sh (postern-policy), each signed in once through
+# (postern-signin), with the 5-criteria policy of bench/configs.sh (postern-policy), and with the PostgreSQL session
+# store on a private cluster (postern-signin-pg: the cache in front of it is the hot path), each signed in once through
 # the Okta simulator (tests/okta-sim) with wrk sending the session cookie: what a policy costs per request.
 #
 # Each proxy runs one worker under callgrind in front of the same backend (nginx answering 100 bytes); wrk loads it
@@ -55,6 +56,7 @@ cleanup() {
   local p
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  [[ -z ${pg_data:-} ]] || bench_pg_stop "$pg_data"
   if ((keep_tmp)); then log "kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
@@ -139,13 +141,17 @@ if ((signed_in)); then
   sleep 0.05
   sim_url=$(head -n 1 "$tmp/okta-sim/url")
   [[ $sim_url =~ ^http://127\.0\.0\.1:[0-9]+$ ]] || die "the Okta simulator did not start (logs in $tmp; -k keeps them)"
-  for name in postern-signin postern-policy; do
+  pg_data=$(bench_pg_start "$tmp/pg" "$((port_base + 5))") || die "PostgreSQL did not start"
+  for name in postern-signin postern-policy postern-signin-pg; do
     client_id=postern-instr-$name-$RANDOM client_secret=instr-$(head -c 18 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
     code=$(sim_register_client "$sim_url" "$signin_port" "$client_id" "$client_secret" "$tmp/okta-sim/$name.json")
     [[ $code == 2?? ]] || die "the Okta simulator refused the client registration (HTTP $code)"
     mkdir -p "$tmp/$name"
     postern_signin_config "$name" "$signin_port" "$backend_port" "$sim_url" "$client_id" "$client_secret" \
       >"$tmp/$name/config.yaml"
+    [[ $name != postern-signin-pg ]] ||
+      printf 'databroker_storage_type: postgres\ndatabroker_storage_connection_string: postgresql://postgres@127.0.0.1:%s/postgres\n' \
+        "$((port_base + 5))" >>"$tmp/$name/config.yaml"
     valgrind --tool=callgrind --callgrind-out-file="$tmp/$name.callgrind" \
       "$POSTERN_BIN" --config "$tmp/$name/config.yaml" --threads 1 >"$tmp/$name/access.log" 2>"$tmp/$name/stderr.log" &
     pid=$!
@@ -158,6 +164,8 @@ if ((signed_in)); then
     kill -TERM "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
+  bench_pg_stop "$pg_data"
+  pg_data=
 fi
 
 {

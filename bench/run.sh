@@ -5,7 +5,7 @@
 #
 #   bench/run.sh [-d SECONDS] [-w SECONDS] [-c "32 256"] [-p BASE_PORT] [-W WORKERS] [-k] [TARGET...]
 #
-# Targets: direct nginx postern postern-signin postern-policy (default: all five). Everything listens on 127.0.0.1; all run-time files live
+# Targets: direct nginx postern postern-signin postern-policy postern-signin-pg (default: all six). Everything listens on 127.0.0.1; all run-time files live
 # in one temp dir (removed on exit unless -k); the table goes to stdout and bench/results/<timestamp>.md.
 set -euo pipefail
 export LC_ALL=C
@@ -29,7 +29,7 @@ usage: $0 [-d SECONDS] [-w SECONDS] [-c "32 256"] [-p BASE_PORT] [-W WORKERS] [-
       (default $port_base, or \$BENCH_PORT); the Okta simulator picks a free port of its own
   -W  worker processes/threads of the backend, nginx and postern (default $workers)
   -k  keep the temp dir (configs, logs, wrk output) and print its path
-targets: direct nginx postern postern-signin postern-policy (default: all); postern binary: \$POSTERN_BIN or build/postern
+targets: direct nginx postern postern-signin postern-policy postern-signin-pg (default: all); postern binary: \$POSTERN_BIN or build/postern
 EOF
 }
 
@@ -47,7 +47,7 @@ while getopts "d:w:c:p:W:kh" opt; do
 done
 shift $((OPTIND - 1))
 targets=("$@")
-((${#targets[@]})) || targets=(direct nginx postern postern-signin postern-policy)
+((${#targets[@]})) || targets=(direct nginx postern postern-signin postern-policy postern-signin-pg)
 
 die() { echo "run.sh: $*" >&2; exit 1; }
 log() { echo "run.sh: $*" >&2; }
@@ -58,14 +58,15 @@ done
 ((duration > 0 && workers > 0)) || die "-d and -W must be > 0"
 [[ -n ${conns// /} ]] || die "-c needs at least one connection count"
 for t in "${targets[@]}"; do
-  case $t in direct | nginx | postern | postern-signin | postern-policy) ;; *) usage >&2; die "unknown target '$t'" ;; esac
+  case $t in direct | nginx | postern | postern-signin | postern-policy | postern-signin-pg) ;; *) usage >&2; die "unknown target '$t'" ;; esac
 done
 
 backend_port=$port_base status_port=$((port_base + 1)) nginx_port=$((port_base + 2)) postern_port=$((port_base + 3))
-signin_port=$((port_base + 4))
+signin_port=$((port_base + 4)) pg_port=$((port_base + 5))
 has_target() { [[ " ${targets[*]} " == *" $1 "* ]]; }
-uses_postern() { has_target postern || has_target postern-signin || has_target postern-policy; }
-uses_signin() { has_target postern-signin || has_target postern-policy; }
+uses_postern() { has_target postern || has_target postern-signin || has_target postern-policy || has_target postern-signin-pg; }
+uses_signin() { has_target postern-signin || has_target postern-policy || has_target postern-signin-pg; }
+is_signin() { [[ $1 == postern-signin || $1 == postern-policy || $1 == postern-signin-pg ]]; }
 
 # postern-signin: the Okta simulator's demo seed and the user signed in as
 sim_server=$repo/tests/okta-sim/server.mjs sim_seed=$repo/tests/okta-sim/seed/demo.json
@@ -139,6 +140,7 @@ cleanup() {
   trap - EXIT INT TERM
   [[ -n $wrk_pid ]] && stop "$wrk_pid"
   for ((i = ${#started[@]} - 1; i >= 0; i--)); do stop "${started[i]}"; done
+  [[ -z $pg_data ]] || bench_pg_stop "$pg_data"
   if ((keep_tmp)); then log "kept $tmp"; else rm -rf "$tmp"; fi
   exit "$rc"
 }
@@ -243,6 +245,14 @@ sim_calls() {
   echo "$n"
 }
 
+# postern-signin-pg: a private PostgreSQL cluster in the temp dir (bench_pg_start in configs.sh).
+pg_data=
+start_pg() {
+  [[ -z $pg_data ]] || return 0
+  pg_data=$(bench_pg_start "$tmp/pg" "$pg_port") || die "PostgreSQL did not start (see $tmp/pg; -k keeps it)"
+  log "PostgreSQL on 127.0.0.1:$pg_port ($tmp/pg)"
+}
+
 # Postern on a route that needs a signed-in user, with the Okta simulator as its IdP; signs in once (bench/signin.mjs)
 # and hands wrk the session cookie. The simulator is not part of the target: its CPU is not counted.
 # start_postern_signin NAME: postern-signin authorizes with allow_any_authenticated_user, postern-policy with the
@@ -256,6 +266,11 @@ start_postern_signin() {
   [[ $code == 2?? ]] || { cat "$tmp/okta-sim/client.json" >&2; die "the Okta simulator refused the client registration (HTTP $code)"; }
   mkdir -p "$dir"
   postern_signin_config "$name" "$signin_port" "$backend_port" "$sim_url" "$client_id" "$client_secret" >"$dir/config.yaml"
+  if [[ $name == postern-signin-pg ]]; then
+    start_pg
+    printf 'databroker_storage_type: postgres\ndatabroker_storage_connection_string: postgresql://postgres@127.0.0.1:%s/postgres\n' \
+      "$pg_port" >>"$dir/config.yaml"
+  fi
   run_postern "$name" "$signin_port"
   check_redirects "$signin_port" "$name"
   target_cookie=$(node "$bench_dir/signin.mjs" "http://127.0.0.1:$signin_port/" "$signin_user" "$signin_password" \
@@ -310,7 +325,7 @@ check_redirects() {
 # check_target NAME: what the target must do before and after every measured run.
 check_target() {
   check_serves "$target_port" "$1" "$target_cookie"
-  [[ $1 != postern-signin && $1 != postern-policy ]] || check_redirects "$target_port" "$1"
+  ! is_signin "$1" || check_redirects "$target_port" "$1"
 }
 
 # run_wrk OUTFILE SECONDS CONNS URL [wrk args...] (plus -H "Cookie: $target_cookie" when set): wrk -t1 in the background (so Ctrl-C is handled at once),
@@ -340,18 +355,18 @@ measure() {
   local t=$1 c=$2 url="http://127.0.0.1:$target_port/" out="$tmp/wrk-$1-$2.txt"
   local cpu0 cpu1 be0 be1 idp0 idp1 reqs secs errs p50 p99
   ((warmup == 0)) || run_wrk "$tmp/warmup.txt" "$warmup" "$c" "$url"
-  [[ $t != postern-signin && $t != postern-policy ]] || idp0=$(sim_calls)
+  ! is_signin "$t" || idp0=$(sim_calls)
   be0=$(backend_requests)
   cpu0=$(cpu_ticks "$target_pid")
   run_wrk "$out" "$duration" "$c" "$url" --latency -s "$tmp/report.lua"
   cpu1=$(cpu_ticks "$target_pid")
   be1=$(backend_requests)
-  [[ $t != postern-signin && $t != postern-policy ]] || idp1=$(sim_calls)
+  ! is_signin "$t" || idp1=$(sim_calls)
   read -r _ reqs secs errs p50 p99 < <(grep '^BENCH ' "$out") || die "no result line in $out"
   ((reqs > 0)) || { cat "$out" >&2; die "$t: wrk completed no requests"; }
   check_target "$t"
   [[ $t != postern* ]] || : >"$tmp/$t/access.log"
-  [[ $t != postern-signin && $t != postern-policy ]] || log "$t c=$c: $((idp1 - idp0)) requests to the Okta simulator during the run"
+  ! is_signin "$t" || log "$t c=$c: $((idp1 - idp0)) requests to the Okta simulator during the run"
   awk -v t="$t" -v c="$c" -v n="$reqs" -v s="$secs" -v e="$errs" -v p50="$p50" -v p99="$p99" \
     -v fwd="$((be1 - be0))" -v ticks="$((cpu1 - cpu0))" -v hz="$clk_tck" 'BEGIN {
       printf "%s\t%d\t%.0f\t%.3f\t%.3f\t%d\t%.1f\t%.2f\n",
@@ -371,12 +386,12 @@ for t in "${targets[@]}"; do
     direct) start_direct ;;
     nginx) start_nginx_proxy ;;
     postern) start_postern ;;
-    postern-signin | postern-policy) start_postern_signin "$t" ;;
+    postern-signin | postern-policy | postern-signin-pg) start_postern_signin "$t" ;;
   esac
   check_target "$t"
   for c in $conns; do measure "$t" "$c"; done
   [[ $t == direct ]] || forget_and_stop "$target_pid"
-  [[ $t != postern-signin && $t != postern-policy ]] || forget_and_stop "$sim_pid"
+  ! is_signin "$t" || forget_and_stop "$sim_pid"
 done
 
 # --- report --------------------------------------------------------------------------------------------------
@@ -394,6 +409,9 @@ result=$bench_dir/results/$stamp.md
   echo "- wrk -t1, keep-alive, ${duration}s per run after a ${warmup}s warm-up; $workers workers each for the backend, nginx and postern; 100-byte responses"
   if has_target postern-signin; then
     echo "- postern-signin: route with allow_any_authenticated_user and pass_identity_headers, IdP tests/okta-sim (demo seed, groups scope), signed in once as $signin_user; wrk sends the _pomerium cookie on every request; the simulator's CPU is not counted"
+  fi
+  if has_target postern-signin-pg; then
+    echo "- postern-signin-pg: postern-signin with the PostgreSQL session store (a private cluster on 127.0.0.1, fsync on); PostgreSQL's CPU is not counted"
   fi
   if has_target postern-policy; then
     echo "- postern-policy: the same, with a 5-criteria policy (domain, groups, method, claim; deny by path) instead of allow_any_authenticated_user"
@@ -413,14 +431,16 @@ result=$bench_dir/results/$stamp.md
       r = ($2 in rps && rps[$2] > 0) ? sprintf("%.2f", $3 / rps[$2]) : "-"
       u = ($2 in cpu && cpu[$2] > 0) ? sprintf("%.2f", $8 / cpu[$2]) : "-"
       p = ($1 == "postern-signin" && $2 in prps && prps[$2] > 0) ? sprintf("%.2f", $3 / prps[$2]) : "-"
-      q = ($1 == "postern-policy" && $2 in srps && srps[$2] > 0) ? sprintf("%.2f", $3 / srps[$2]) : "-"
+      q = (($1 == "postern-policy" || $1 == "postern-signin-pg") && $2 in srps && srps[$2] > 0) ? sprintf("%.2f", $3 / srps[$2]) : "-"
       printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, r, u, p, q
       if (p != "-") signin = signin sprintf("%s%s at %s connections", signin == "" ? "" : ", ", p, $2)
-      if (q != "-") policy = policy sprintf("%s%s at %s connections", policy == "" ? "" : ", ", q, $2)
+      if (q != "-" && $1 == "postern-policy") policy = policy sprintf("%s%s at %s connections", policy == "" ? "" : ", ", q, $2)
+      if (q != "-" && $1 == "postern-signin-pg") pgr = pgr sprintf("%s%s at %s connections", pgr == "" ? "" : ", ", q, $2)
     }
     END {
       if (signin != "") printf "\npostern-signin req/s ÷ postern (public) req/s: %s (target: ≥ 0.80)\n", signin
       if (policy != "") printf "\npostern-policy req/s ÷ postern-signin req/s: %s (target: ≥ 0.95)\n", policy
+      if (pgr != "") printf "\npostern-signin-pg req/s ÷ postern-signin req/s: %s (target: ≥ 0.95)\n", pgr
     }' "$tmp/rows.tsv" "$tmp/rows.tsv"
 } | tee "$result"
 log "saved $result"

@@ -324,8 +324,9 @@ net::Task<bool> authenticate_callback(Connection& c, Exchange& ex, const Request
   s->claims_json = std::move(result.claims_json);
   s->claims = session::Claims::from_json(s->claims_json);
   s->id_token = std::move(result.id_token);
-  s->access_token = std::move(result.access_token);
   s->refresh_token = std::move(result.refresh_token);
+  // Kept only when there is no refresh token: revoking the refresh token revokes it (Okta), a refresh brings a new one.
+  if (!s->refreshable()) s->access_token = std::move(result.access_token);
   s->nonce = field("n");
   s->issued_at = session::Clock::now();
   s->expires_at = s->issued_at + std::chrono::duration_cast<session::Clock::duration>(c.settings.cookie_expire);

@@ -26,8 +26,8 @@ std::shared_ptr<session::Session> refreshed_session(const session::Session& s, a
   n->claims_json = std::move(tokens.claims_json);
   n->claims = session::Claims::from_json(n->claims_json);
   n->id_token = std::move(tokens.id_token);
-  n->access_token = std::move(tokens.access_token);
   n->refresh_token = std::move(tokens.refresh_token);
+  n->access_token.clear();  // see Session::access_token
   n->tokens_expire_at = tokens_expire_at(tokens.access_expires_at, tokens.id_expires_at);
   n->refresh_due_at = first_due(now, n->tokens_expire_at);
   n->refresh_failures = 0;

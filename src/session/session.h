@@ -20,6 +20,9 @@ struct Session {
   std::string claims_json;          // every claim, ID token merged with userinfo, as a JSON object
   Claims claims;                    // claims_json indexed by path for policy (Claims::from_json(claims_json))
   std::string id_token;
+  // Only for a session without a refresh token (to revoke it at sign-out): with one, revoking the refresh token
+  // revokes the access tokens minted with it (Okta), and a refresh reads userinfo with the new one it brings. Not
+  // keeping it saves ~1 KiB per session.
   std::string access_token;
   std::string refresh_token;
   std::string nonce;  // the sign-in's nonce: a refreshed ID token that carries one must carry this one
