@@ -48,6 +48,14 @@ std::shared_ptr<const proxy::Shared> build_shared(config::SnapshotPtr snapshot) 
     for (const auto& t : rs.to) any_tls = any_tls || t.tls();
     shared->route_tls.push_back(any_tls ? net::make_client_tls({rs.tls_skip_verify, rs.tls_custom_ca_pem}) : nullptr);
   }
+  // Sessions index only the claims policy can ask for (session/claims.h).
+  std::vector<std::string> claim_paths;
+  for (const auto& route : snapshot->routes.routes()) {
+    const auto& rs = route.settings();
+    if (rs.policy) rs.policy->claim_paths(claim_paths);
+    if (rs.report_policy) rs.report_policy->claim_paths(claim_paths);
+  }
+  session::Claims::index_only(std::move(claim_paths));
   auto auth = std::make_shared<proxy::AuthServices>();
   if (settings.store.type == config::StoreSettings::Type::postgres) {
     // Connects, migrates and loads the sessions; throws StoreStartupError (the message names the problem).

@@ -284,4 +284,9 @@ std::vector<std::string> Policy::describe() const {
   return out;
 }
 
+void Policy::claim_paths(std::vector<std::string>& out) const {
+  for (const auto& c : criteria_)
+    if (c.kind == CriterionKind::claim) out.insert(out.end(), c.claim_paths.begin(), c.claim_paths.end());
+}
+
 }  // namespace postern::authz

@@ -110,6 +110,8 @@ class Policy {
   [[nodiscard]] bool uses_time() const noexcept { return uses_time_; }
   [[nodiscard]] bool uses(CriterionKind k) const noexcept;
   [[nodiscard]] std::size_t criterion_count() const noexcept { return criteria_.size(); }
+  // Appends every claim path a `claim/…` criterion of this policy may look up (what sessions must index).
+  void claim_paths(std::vector<std::string>& out) const;
 
   // Why, for logs, the CLI and (with show_error_details) the deny page: a summary (the deciding rule), then the
   // criteria evaluated, each with its value. Each reason is a few pieces to be joined; they point into the policy,

@@ -159,7 +159,8 @@ std::shared_ptr<const session::Session> session_from_handle(const Connection& c,
 // The groups upstreams and the user page see: the directory's ids and names, else the token's groups claim.
 std::vector<std::string_view> shown_groups(Connection& c, const session::Session& s) {
   if (const auto* g = directory_groups(c, s)) return {g->values().begin(), g->values().end()};
-  return {s.groups.begin(), s.groups.end()};
+  if (const auto* g = s.claims.find("groups")) return {g->values().begin(), g->values().end()};
+  return {};
 }
 
 json::object user_claims(Connection& c, const session::Session& s) {
@@ -320,7 +321,6 @@ net::Task<bool> authenticate_callback(Connection& c, Exchange& ex, const Request
   s->user_id = result.subject;
   s->email = result.email;
   s->name = result.name;
-  s->groups = std::move(result.groups);
   s->claims_json = std::move(result.claims_json);
   s->claims = session::Claims::from_json(s->claims_json);
   s->id_token = std::move(result.id_token);

@@ -22,7 +22,6 @@ std::shared_ptr<session::Session> refreshed_session(const session::Session& s, a
   auto n = std::make_shared<session::Session>(s);
   n->email = std::move(tokens.email);
   n->name = std::move(tokens.name);
-  n->groups = std::move(tokens.groups);
   n->claims_json = std::move(tokens.claims_json);
   n->claims = session::Claims::from_json(n->claims_json);
   n->id_token = std::move(tokens.id_token);

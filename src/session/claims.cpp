@@ -10,6 +10,19 @@ namespace json = boost::json;
 
 namespace {
 
+// Set once at startup (Claims::index_only), read by every from_json after: no lock needed.
+std::vector<std::string>* indexed_paths = nullptr;
+
+// Whether `path` (or a path below it) is indexed.
+bool wanted(const std::string& path, bool prefix_only) {
+  if (!indexed_paths) return true;
+  for (const auto& p : *indexed_paths) {
+    if (p == path) return true;
+    if (prefix_only && p.size() > path.size() && p.starts_with(path) && p[path.size()] == '/') return true;
+  }
+  return false;
+}
+
 bool scalar_text(const json::value& v, std::string& out) {
   switch (v.kind()) {
     case json::kind::string: out.assign(v.get_string()); return true;
@@ -35,9 +48,10 @@ void flatten(const json::object& o, const std::string& prefix, unsigned depth,
     std::vector<std::string> values;
     std::string text;
     if (v.is_object()) {
-      if (depth + 1 < Claims::max_depth) flatten(v.get_object(), path, depth + 1, out);
+      if (depth + 1 < Claims::max_depth && wanted(path, true)) flatten(v.get_object(), path, depth + 1, out);
       continue;
     }
+    if (!wanted(path, false)) continue;
     if (v.is_array()) {
       for (const auto& item : v.get_array())
         if (scalar_text(item, text)) values.push_back(text);
@@ -51,6 +65,13 @@ void flatten(const json::object& o, const std::string& prefix, unsigned depth,
 }
 
 }  // namespace
+
+void Claims::index_only(std::vector<std::string> paths) {
+  static std::vector<std::string> kept;
+  kept = std::move(paths);
+  kept.emplace_back("groups");
+  indexed_paths = &kept;
+}
 
 Claims Claims::from_json(std::string_view text) {
   Claims c;

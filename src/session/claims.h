@@ -20,7 +20,13 @@ class Claims {
   // writes them; null and objects inside lists are skipped.
   [[nodiscard]] static Claims from_json(std::string_view json);
 
-  // The values at `path` (segments joined with '/'); null when the claim is absent.
+  // Which paths sessions index, for the whole process: what the configuration's policies look up (their `claim/…`
+  // criteria) plus "groups". Set once at startup, before any session is made; never set (tests, `policy check`):
+  // every path. An index holds only what policy can ask: the claims themselves stay in the session's claims_json.
+  // (A configuration reload that adds a claim criterion must re-index the sessions.)
+  static void index_only(std::vector<std::string> paths);
+
+  // The values at `path` (segments joined with '/'); null when the claim is absent (or not indexed).
   [[nodiscard]] const core::StringSet* find(std::string_view path) const noexcept;
   [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
 

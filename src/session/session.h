@@ -16,7 +16,6 @@ struct Session {
   std::string user_id;  // the IdP's `sub` (Okta: 00u…)
   std::string email;
   std::string name;
-  std::vector<std::string> groups;  // group names from the groups claim, when the IdP sent it
   std::string claims_json;          // every claim, ID token merged with userinfo, as a JSON object
   Claims claims;                    // claims_json indexed by path for policy (Claims::from_json(claims_json))
   std::string id_token;

@@ -25,14 +25,11 @@ std::string session_sealing_key(std::string_view shared_secret) {
 }
 
 std::string encode_session(const session::Session& s) {
-  json::array groups;
-  for (const auto& g : s.groups) groups.emplace_back(g);
   json::object o{{"v", 1},
                  {"id", s.id},
                  {"user", s.user_id},
                  {"email", s.email},
                  {"name", s.name},
-                 {"groups", std::move(groups)},
                  {"claims", s.claims_json},
                  {"idt", s.id_token},
                  {"at", s.access_token},
@@ -61,9 +58,6 @@ std::shared_ptr<session::Session> decode_session(std::string_view text) {
   if (s->id.empty()) return nullptr;
   s->email = str("email");
   s->name = str("name");
-  if (const auto* g = o.if_contains("groups"); g && g->is_array())
-    for (const auto& item : g->as_array())
-      if (item.is_string()) s->groups.emplace_back(item.as_string());
   s->claims_json = str("claims");
   s->claims = session::Claims::from_json(s->claims_json);
   s->id_token = str("idt");
