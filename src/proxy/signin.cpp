@@ -184,7 +184,7 @@ std::string claim_value(Connection& c, const session::Session& s, std::string_vi
     return out;
   }
   boost::system::error_code ec;
-  auto v = json::parse(s.claims_json, ec);
+  auto v = json::parse(s.claims_json(), ec);
   if (ec || !v.is_object()) return {};
   const auto* member = v.as_object().if_contains(claim);
   if (!member) return {};
@@ -321,9 +321,8 @@ net::Task<bool> authenticate_callback(Connection& c, Exchange& ex, const Request
   s->user_id = result.subject;
   s->email = result.email;
   s->name = result.name;
-  s->claims_json = std::move(result.claims_json);
-  s->claims = session::Claims::from_json(s->claims_json);
   s->id_token = std::move(result.id_token);
+  s->set_claims(result.claims_json);  // after id_token: the claims it does not carry are kept apart
   s->refresh_token = std::move(result.refresh_token);
   // Kept only when there is no refresh token: revoking the refresh token revokes it (Okta), a refresh brings a new one.
   if (!s->refreshable()) s->access_token = std::move(result.access_token);
@@ -367,7 +366,7 @@ net::Task<bool> authenticate_sign_out(Connection& c, Exchange& ex, const Request
   std::string id_token;
   for (const auto& s : ended) {
     auth.store->erase(s->id);
-    if (id_token.empty()) id_token = s->id_token;
+    if (id_token.empty()) id_token = s->id_token.text();
     if (auth.oidc) {
       co_await auth.oidc->revoke(c.worker.pool, s->refresh_token, "refresh_token");
       co_await auth.oidc->revoke(c.worker.pool, s->access_token, "access_token");

@@ -22,9 +22,8 @@ std::shared_ptr<session::Session> refreshed_session(const session::Session& s, a
   auto n = std::make_shared<session::Session>(s);
   n->email = std::move(tokens.email);
   n->name = std::move(tokens.name);
-  n->claims_json = std::move(tokens.claims_json);
-  n->claims = session::Claims::from_json(n->claims_json);
   n->id_token = std::move(tokens.id_token);
+  n->set_claims(tokens.claims_json);  // after id_token: the claims it does not carry are kept apart
   n->refresh_token = std::move(tokens.refresh_token);
   n->access_token.clear();  // see Session::access_token
   n->tokens_expire_at = tokens_expire_at(tokens.access_expires_at, tokens.id_expires_at);
@@ -50,7 +49,7 @@ SessionRefresher::SessionRefresher(store::SessionStore& store, RefreshCall call,
 net::Task<Outcome> SessionRefresher::refresh(net::UpstreamPool& pool, std::shared_ptr<const session::Session> s) {
   if (!s || !s->refreshable()) co_return Outcome::busy;
   if (!store_.claim_once("refresh:" + s->id + ":" + std::to_string(s->version), claim_ttl)) co_return Outcome::busy;
-  authn::RefreshRequest request{s->refresh_token, s->id_token, s->nonce, s->claims_json};
+  authn::RefreshRequest request{s->refresh_token, s->id_token.text(), s->nonce, s->claims_json()};
   auto result = co_await call_(pool, std::move(request));
   const auto now = clock_();
   switch (result.outcome) {

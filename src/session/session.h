@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "session/claims.h"
+#include "session/compact_jws.h"
 
 namespace postern::session {
 
@@ -16,9 +17,11 @@ struct Session {
   std::string user_id;  // the IdP's `sub` (Okta: 00u…)
   std::string email;
   std::string name;
-  std::string claims_json;          // every claim, ID token merged with userinfo, as a JSON object
-  Claims claims;                    // claims_json indexed by path for policy (Claims::from_json(claims_json))
-  std::string id_token;
+  CompactJws id_token;  // held decoded: id_token.text() is the token as received
+  // The claims userinfo added to the ID token's, as a JSON object ("" when none): with the ID token's own they are
+  // all the claims (claims_json()). Kept apart so that the ID token's claims are not held twice (~0.5 KiB a session).
+  std::string extra_claims;
+  Claims claims;  // claims_json() indexed by path for policy (see Claims::index_only)
   // Only for a session without a refresh token (to revoke it at sign-out): with one, revoking the refresh token
   // revokes the access tokens minted with it (Okta), and a refresh reads userinfo with the new one it brings. Not
   // keeping it saves ~1 KiB per session.
@@ -39,6 +42,10 @@ struct Session {
   std::uint64_t version = 1;
 
   [[nodiscard]] bool refreshable() const noexcept { return !refresh_token.empty(); }
+  // Every claim as a JSON object: the ID token's payload, then extra_claims (ID token first, as at sign-in).
+  [[nodiscard]] std::string claims_json() const;
+  // From all the claims (an ID token merged with userinfo) and id_token, already set: extra_claims and the index.
+  void set_claims(std::string_view all_claims_json);
   // The tokens have expired and a refresh must succeed before the session is used again.
   [[nodiscard]] bool tokens_expired(Clock::time_point now) const noexcept {
     return refreshable() && tokens_expire_at != Clock::time_point{} && now >= tokens_expire_at;

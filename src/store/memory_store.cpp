@@ -79,7 +79,7 @@ class MemoryStore final : public SessionStore {
     std::vector<SessionPtr> out;
     std::unique_lock lock(mutex_);
     for (auto it = due_.begin(); it != due_.end() && it->first <= now && out.size() < limit;) {
-      const auto s = sessions_.find(it->second);
+      const auto s = sessions_.find(it->second->id);
       if (s != sessions_.end() && s->second->expires_at > now) {
         out.push_back(s->second);
         ++it;
@@ -113,12 +113,12 @@ class MemoryStore final : public SessionStore {
     return s.refreshable() && s.refresh_due_at != Clock::time_point{} && s.refresh_due_at < s.expires_at;
   }
   void unschedule_locked(const session::Session& s) {
-    if (scheduled(s)) due_.erase({s.refresh_due_at, s.id});
+    if (scheduled(s)) due_.erase({s.refresh_due_at, &s});
   }
   void store_locked(SessionPtr s) {
     auto& slot = sessions_[s->id];
     if (slot) unschedule_locked(*slot);
-    if (scheduled(*s)) due_.emplace(s->refresh_due_at, s->id);
+    if (scheduled(*s)) due_.emplace(s->refresh_due_at, s.get());
     slot = std::move(s);
   }
 
@@ -140,7 +140,8 @@ class MemoryStore final : public SessionStore {
 
   mutable std::shared_mutex mutex_;
   core::StringMap<SessionPtr> sessions_;
-  std::set<std::pair<Clock::time_point, std::string>> due_;  // (refresh_due_at, id) of refreshable sessions
+  // (refresh_due_at, the record) of refreshable sessions; an entry goes before its record leaves sessions_.
+  std::set<std::pair<Clock::time_point, const session::Session*>> due_;
   std::unordered_map<std::string, Clock::time_point> markers_;
   std::unordered_map<std::string, Record> records_;
 };

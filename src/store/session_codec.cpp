@@ -30,8 +30,8 @@ std::string encode_session(const session::Session& s) {
                  {"user", s.user_id},
                  {"email", s.email},
                  {"name", s.name},
-                 {"claims", s.claims_json},
-                 {"idt", s.id_token},
+                 {"extra", s.extra_claims},
+                 {"idt", s.id_token.text()},
                  {"at", s.access_token},
                  {"rt", s.refresh_token},
                  {"nonce", s.nonce},
@@ -58,12 +58,12 @@ std::shared_ptr<session::Session> decode_session(std::string_view text) {
   if (s->id.empty()) return nullptr;
   s->email = str("email");
   s->name = str("name");
-  s->claims_json = str("claims");
-  s->claims = session::Claims::from_json(s->claims_json);
   s->id_token = str("idt");
   s->access_token = str("at");
   s->refresh_token = str("rt");
   s->nonce = str("nonce");
+  s->extra_claims = str("extra");
+  s->claims = session::Claims::from_json(s->claims_json());
   const auto iat = num("iat"), exp = num("exp"), ver = num("ver");
   if (!iat || !exp || !ver || *ver <= 0) return nullptr;
   s->issued_at = from_millis(*iat);

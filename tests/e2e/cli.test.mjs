@@ -289,12 +289,12 @@ describe('configuration sources', { concurrency: true }, () => {
       config: {
         address: '127.0.0.1:0',
         insecure_server: true,
-        databroker_storage_type: 'memory',
+        databroker_storage_cert_file: '/nonexistent.pem',
         routes: [publicRoute('http://app.example.test', a.origin, { lb_policy: 'RANDOM' })],
       },
       t,
     });
-    for (const key of ['databroker_storage_type', 'lb_policy']) {
+    for (const key of ['databroker_storage_cert_file', 'lb_policy']) {
       assert.ok(
         p.messages().some((m) => m.includes(`not supported yet: ${key}`)),
         `no "not supported yet: ${key}" warning; stderr:\n${p.stderr}`,

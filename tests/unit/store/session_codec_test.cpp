@@ -13,9 +13,8 @@ session::Session sample() {
   s.user_id = "00u1";
   s.email = "alice@example.com";
   s.name = "Alice";
-  s.claims_json = R"({"email":"alice@example.com","groups":["Engineering","Ops"]})";
-  s.claims = session::Claims::from_json(s.claims_json);
-  s.id_token = "eyJhbGciOiJSUzI1NiJ9.e30.sig";
+  s.id_token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIwMHUxIn0.c2ln";
+  s.set_claims(R"({"email":"alice@example.com","groups":["Engineering","Ops"]})");
   s.access_token = "access";
   s.refresh_token = "refresh";
   s.nonce = "n-1";
@@ -37,8 +36,9 @@ TEST(SessionCodec, RoundTripsEveryField) {
   EXPECT_EQ(back->email, s.email);
   ASSERT_TRUE(back->claims.find("groups"));
   EXPECT_EQ(back->claims.find("groups")->size(), 2u);
-  EXPECT_EQ(back->claims_json, s.claims_json);
-  EXPECT_EQ(back->id_token, s.id_token);
+  EXPECT_EQ(back->claims_json(), s.claims_json());
+  EXPECT_EQ(back->id_token.text(), s.id_token.text());
+  EXPECT_EQ(back->id_token.text(), "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIwMHUxIn0.c2ln");
   EXPECT_EQ(back->access_token, s.access_token);
   EXPECT_EQ(back->refresh_token, s.refresh_token);
   EXPECT_EQ(back->nonce, s.nonce);
