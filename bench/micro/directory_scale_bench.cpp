@@ -6,7 +6,6 @@
 //   - after the script changed `--changed` groups at the simulator, the delta run's API calls (target ≤ 30), then
 //     the calls of a delta run with nothing changed.
 // Heap bytes are counted by replacing operator new/delete (live bytes = allocated − freed, malloc_usable_size).
-#include <malloc.h>
 #include <sys/resource.h>
 #include <yaml-cpp/yaml.h>
 
@@ -29,25 +28,9 @@
 #include "directory/sync.h"
 #include "net/upstream_pool.h"
 #include "net/watchdog.h"
+#include "heap_counter.h"
 
-namespace {
-std::atomic<long long> live_bytes{0};
-}
-
-void* operator new(std::size_t n) {
-  void* p = std::malloc(n ? n : 1);
-  if (!p) throw std::bad_alloc();
-  live_bytes.fetch_add(static_cast<long long>(malloc_usable_size(p)), std::memory_order_relaxed);
-  return p;
-}
-namespace {
-void release(void* p) noexcept {
-  if (p) live_bytes.fetch_sub(static_cast<long long>(malloc_usable_size(p)), std::memory_order_relaxed);
-  std::free(p);
-}
-}  // namespace
-void operator delete(void* p) noexcept { release(p); }
-void operator delete(void* p, std::size_t) noexcept { release(p); }
+using postern::bench::live_bytes;
 
 namespace {
 using namespace postern;

@@ -2,7 +2,6 @@
 // `count` sessions the way a sign-in does (an RS256 ID token of an Okta org with five groups, a refresh token, the
 // claims of the ID token merged with userinfo), puts them in the store and counts the live heap bytes that adds
 // (operator new/delete replaced: allocated − freed, malloc_usable_size). Run: build/bench/micro/postern_session_memory_bench [count]
-#include <malloc.h>
 
 #include <atomic>
 #include <cstdio>
@@ -14,25 +13,9 @@
 #include "core/base64.h"
 #include "refresh/schedule.h"
 #include "store/session_store.h"
+#include "heap_counter.h"
 
-namespace {
-std::atomic<long long> live_bytes{0};
-}
-
-void* operator new(std::size_t n) {
-  void* p = std::malloc(n ? n : 1);
-  if (!p) throw std::bad_alloc();
-  live_bytes.fetch_add(static_cast<long long>(malloc_usable_size(p)), std::memory_order_relaxed);
-  return p;
-}
-namespace {
-void release(void* p) noexcept {
-  if (p) live_bytes.fetch_sub(static_cast<long long>(malloc_usable_size(p)), std::memory_order_relaxed);
-  std::free(p);
-}
-}  // namespace
-void operator delete(void* p) noexcept { release(p); }
-void operator delete(void* p, std::size_t) noexcept { release(p); }
+using postern::bench::live_bytes;
 
 namespace {
 

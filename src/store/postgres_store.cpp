@@ -207,18 +207,7 @@ SELECT pg_notify('postern_sessions', 'put:' || id || ':' || version) FROM w)sql"
 
   void erase(std::string_view id) override {
     cache_erase(std::string(id));
-    std::string error;
-    auto conn = available() ? pool_.take(store_write_timeout, error) : PgPool::Lease{};
-    if (conn) {
-      auto r = conn->exec(R"sql(
-WITH d AS (DELETE FROM postern_sessions WHERE id = $1 RETURNING id)
-SELECT pg_notify('postern_sessions', 'erase:' || id) FROM d)sql",
-                          {{id}}, store_write_timeout);
-      if (r.ok()) return;
-      error = r.error();
-      note_failure(*conn);
-    }
-    queue_erase("id", std::string(id), error);
+    delete_sessions(Erase::by_id, id);
   }
 
   std::size_t erase_user(std::string_view user_id) override {
@@ -231,19 +220,7 @@ SELECT pg_notify('postern_sessions', 'erase:' || id) FROM d)sql",
         return true;
       });
     }
-    std::string error;
-    auto conn = available() ? pool_.take(store_write_timeout, error) : PgPool::Lease{};
-    if (conn) {
-      auto r = conn->exec(R"sql(
-WITH d AS (DELETE FROM postern_sessions WHERE user_id = $1 RETURNING id)
-SELECT pg_notify('postern_sessions', 'erase:' || id) FROM d)sql",
-                          {{user_id}}, store_write_timeout);
-      if (r.ok()) return std::max<std::size_t>(cached, static_cast<std::size_t>(r.rows()));
-      error = r.error();
-      note_failure(*conn);
-    }
-    queue_erase("user", std::string(user_id), error);
-    return cached;
+    return std::max(cached, delete_sessions(Erase::by_user, user_id));
   }
 
   bool claim_once(std::string_view key, std::chrono::seconds ttl) override {
@@ -425,32 +402,44 @@ ON CONFLICT (name) DO UPDATE SET version = postern_records.version + 1, data = E
     telemetry::log(telemetry::Level::warn, "session store call failed", {{"call", std::string(what)}, {"error", error}});
   }
 
-  void queue_erase(std::string kind, std::string value, const std::string& error) {
+  // Erases in the database, each announced on the feed: by session id or by user. Without the database (or on a
+  // failure) the erase is queued and replayed by the listener once it is back; returns how many rows went.
+  enum class Erase { by_id, by_user };
+  static PgResult exec_delete(PgConnection& c, Erase kind, std::string_view value) {
+    return c.exec(kind == Erase::by_id ? "WITH d AS (DELETE FROM postern_sessions WHERE id = $1 RETURNING id) "
+                                         "SELECT pg_notify('postern_sessions', 'erase:' || id) FROM d"
+                                       : "WITH d AS (DELETE FROM postern_sessions WHERE user_id = $1 RETURNING id) "
+                                         "SELECT pg_notify('postern_sessions', 'erase:' || id) FROM d",
+                  {{value}}, store_write_timeout);
+  }
+
+  std::size_t delete_sessions(Erase kind, std::string_view value) {
+    std::string error;
+    auto conn = available() ? pool_.take(store_write_timeout, error) : PgPool::Lease{};
+    if (conn) {
+      auto r = exec_delete(*conn, kind, value);
+      if (r.ok()) return static_cast<std::size_t>(r.rows());
+      error = r.error();
+      note_failure(*conn);
+    }
     std::lock_guard lock(pending_mutex_);
     if (pending_erases_.size() >= max_pending_erases) pending_erases_.pop_front();
-    pending_erases_.emplace_back(std::move(kind), std::move(value));
-    telemetry::log(telemetry::Level::warn, "session erase queued until PostgreSQL is back", {{"error", error}});
+    pending_erases_.emplace_back(kind, std::string(value));
+    telemetry::log(telemetry::Level::warn, "session erase queued until PostgreSQL is back",
+                   {{"error", error.empty() ? std::string("the database is unavailable") : error}});
+    return 0;
   }
 
   void replay_erases(PgConnection& c) {
-    std::deque<std::pair<std::string, std::string>> todo;
+    std::deque<std::pair<Erase, std::string>> todo;
     {
       std::lock_guard lock(pending_mutex_);
       todo.swap(pending_erases_);
     }
-    while (!todo.empty()) {
-      const auto& [kind, value] = todo.front();
-      auto r = c.exec(kind == "id" ? "WITH d AS (DELETE FROM postern_sessions WHERE id = $1 RETURNING id) "
-                                     "SELECT pg_notify('postern_sessions', 'erase:' || id) FROM d"
-                                   : "WITH d AS (DELETE FROM postern_sessions WHERE user_id = $1 RETURNING id) "
-                                     "SELECT pg_notify('postern_sessions', 'erase:' || id) FROM d",
-                      {{value}}, store_write_timeout);
-      if (!r.ok()) break;
-      todo.pop_front();
-    }
+    while (!todo.empty() && exec_delete(c, todo.front().first, todo.front().second).ok()) todo.pop_front();
     if (!todo.empty()) {
       std::lock_guard lock(pending_mutex_);
-      for (auto& e : todo) pending_erases_.push_front(std::move(e));
+      for (auto it = todo.rbegin(); it != todo.rend(); ++it) pending_erases_.push_front(std::move(*it));
     }
   }
 
@@ -605,7 +594,7 @@ ON CONFLICT (name) DO UPDATE SET version = postern_records.version + 1, data = E
   mutable std::unordered_set<std::string> absent_;
   mutable std::deque<std::string> absent_order_;
   std::mutex pending_mutex_;
-  std::deque<std::pair<std::string, std::string>> pending_erases_;  // ("id" | "user", value)
+  std::deque<std::pair<Erase, std::string>> pending_erases_;
   std::thread listener_;
 };
 
