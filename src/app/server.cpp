@@ -100,7 +100,7 @@ struct Server::Impl {
   struct Worker {
     explicit Worker(std::shared_ptr<const proxy::Shared> shared)
         : io(net::worker_concurrency_hint), context(io, std::move(shared)), guard(asio::make_work_guard(io)) {}
-    asio::io_context io;
+    net::IoContext io;
     proxy::WorkerContext context;
     std::optional<net::Acceptor> acceptor;
     asio::executor_work_guard<asio::io_context::executor_type> guard;
@@ -220,6 +220,10 @@ int Server::run() {
       asio::co_spawn(w.io, Impl::accept_loop(w), asio::detached);
       Impl::watch_commands(w, std::make_shared<net::Timer>(w.io.get_executor()));
       w.io.run();
+      // Connections still open after the grace period are suspended coroutines: destroy them now, while the
+      // worker's pools and watchdog they release into still exist (see net::IoContext).
+      w.io.shutdown_work();
+      w.finished = true;
     });
   }
 
@@ -240,7 +244,9 @@ int Server::run() {
   bool stopping = false;
   std::function<void()> check_done;
   asio::steady_timer poll(control);
+  bool grace_over = false;
   check_done = [&] {
+    if (grace_over) return;  // a poll that completed just before the grace timer must not re-arm itself
     bool all = true;
     for (auto& w : impl_->workers) all = all && w->finished.load();
     if (all) {
@@ -264,6 +270,7 @@ int Server::run() {
     grace.expires_after(net::timeouts::shutdown_grace);
     grace.async_wait([&](boost::system::error_code gec) {
       if (!gec) telemetry::log(telemetry::Level::warn, "grace period over; closing remaining connections");
+      grace_over = true;
       poll.cancel();
       for (auto& w : impl_->workers) w->command.store(Impl::Worker::stop, std::memory_order_release);
     });

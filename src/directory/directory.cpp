@@ -33,7 +33,7 @@ struct Reread {
 }  // namespace
 
 struct Directory::Runtime {
-  asio::io_context io;
+  net::IoContext io;
   net::Watchdog dog{io};
   net::UpstreamPool pool{io, dog};
   asio::ssl::context tls{asio::ssl::context::tls_client};
@@ -383,6 +383,7 @@ void Directory::stop() {
     rt.io.stop();  // a call in flight is abandoned: the next start syncs again
   });
   thread_.join();
+  rt.io.shutdown_work();  // abandoned calls unwind while the pool and watchdog they use still exist
   if (shared_ && rt.leader) shared_->release_lease("directory", rt.holder);  // another replica takes over at once
 }
 

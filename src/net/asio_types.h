@@ -25,6 +25,18 @@ using Timer = boost::asio::basic_waitable_timer<std::chrono::steady_clock,
 // exception.
 inline constexpr auto nothrow = boost::asio::as_tuple(boost::asio::use_awaitable_t<Executor>{});
 
+// An io_context whose pending work (suspended coroutine frames, queued handlers) can be destroyed while the objects
+// those frames refer to still exist. A plain io_context destroys them in its own destructor, which runs after the
+// members declared beside it (a worker's buffer pools, upstream pool, watchdog) are gone, so a frame releasing a
+// pooled buffer on its way out would write into freed memory. Call shutdown_work() once run() has returned (on any
+// thread, none running it), before destroying what the work uses; the io_context and its I/O objects stay valid to
+// destroy afterwards, in any order the usual rules allow.
+class IoContext : public boost::asio::io_context {
+ public:
+  using boost::asio::io_context::io_context;
+  void shutdown_work() { shutdown(); }
+};
+
 // One thread per io_context and nothing shared between them: no locking in the scheduler or the reactor. No other
 // thread may post to a worker's io_context or stop it (the server's control thread sets a flag the worker polls).
 inline constexpr int worker_concurrency_hint = BOOST_ASIO_CONCURRENCY_HINT_UNSAFE;

@@ -9,22 +9,13 @@ namespace postern::proxy {
 namespace http = boost::beast::http;
 
 std::optional<std::string_view> find_cookie(const Fields& fields, std::string_view name) {
-  for (auto it = fields.find(http::field::cookie); it != fields.end() && it->name() == http::field::cookie; ++it) {
-    std::string_view rest = it->value();
-    while (!rest.empty()) {
-      const auto semi = rest.find(';');
-      const std::string_view pair = core::trim(rest.substr(0, semi));
-      rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
-      const auto eq = pair.find('=');
-      if (eq == std::string_view::npos) continue;
-      if (core::trim(pair.substr(0, eq)) == name) {
-        std::string_view value = core::trim(pair.substr(eq + 1));
-        if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
-        return value;
-      }
-    }
-  }
-  return std::nullopt;
+  std::optional<std::string_view> found;
+  for_each_cookie(fields, [&](std::string_view n, std::string_view v) {
+    if (n != name) return true;
+    found = v;
+    return false;
+  });
+  return found;
 }
 
 std::string set_cookie(const CookieSpec& spec, const config::Settings& settings) {
@@ -51,7 +42,7 @@ std::string set_cookie(const CookieSpec& spec, const config::Settings& settings)
   return out;
 }
 
-void remove_cookies(Fields& fields, std::initializer_list<std::string_view> names) {
+void remove_cookies(Fields& fields, std::initializer_list<std::string_view> names, std::string_view prefix) {
   std::vector<std::string> kept_headers;
   bool changed = false;
   for (auto it = fields.find(http::field::cookie); it != fields.end() && it->name() == http::field::cookie; ++it) {
@@ -63,7 +54,7 @@ void remove_cookies(Fields& fields, std::initializer_list<std::string_view> name
       rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
       if (pair.empty()) continue;
       const std::string_view name = core::trim(pair.substr(0, pair.find('=')));
-      if (std::find(names.begin(), names.end(), name) != names.end()) {
+      if (std::find(names.begin(), names.end(), name) != names.end() || (!prefix.empty() && name.starts_with(prefix))) {
         changed = true;
         continue;
       }

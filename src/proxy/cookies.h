@@ -8,8 +8,28 @@
 #include "proxy/http_types.h"
 
 #include "config/settings.h"
+#include "core/strings.h"
 
 namespace postern::proxy {
+
+// Calls fn(name, value) for each cookie in the request's Cookie header(s), in order, until fn returns false.
+template <class Fn>
+void for_each_cookie(const Fields& fields, Fn&& fn) {
+  namespace http = boost::beast::http;
+  for (auto it = fields.find(http::field::cookie); it != fields.end() && it->name() == http::field::cookie; ++it) {
+    std::string_view rest = it->value();
+    while (!rest.empty()) {
+      const auto semi = rest.find(';');
+      const std::string_view pair = core::trim(rest.substr(0, semi));
+      rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+      const auto eq = pair.find('=');
+      if (eq == std::string_view::npos) continue;
+      std::string_view value = core::trim(pair.substr(eq + 1));
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+      if (!fn(core::trim(pair.substr(0, eq)), value)) return;
+    }
+  }
+}
 
 // The value of cookie `name` in the request's Cookie header(s); nullopt when absent.
 [[nodiscard]] std::optional<std::string_view> find_cookie(const Fields& fields,
@@ -26,7 +46,8 @@ struct CookieSpec {
 // A Set-Cookie value with Path=/, HttpOnly / SameSite per settings.
 [[nodiscard]] std::string set_cookie(const CookieSpec& spec, const config::Settings& settings);
 
-// Removes cookies named `names` from the Cookie header(s), keeping the others in order.
-void remove_cookies(Fields& fields, std::initializer_list<std::string_view> names);
+// Removes cookies named `names`, or whose name starts with `prefix` (when not empty), from the Cookie header(s),
+// keeping the others in order.
+void remove_cookies(Fields& fields, std::initializer_list<std::string_view> names, std::string_view prefix = {});
 
 }  // namespace postern::proxy

@@ -33,6 +33,15 @@ constexpr std::int64_t assertion_ttl = 5 * 60;
 constexpr std::int64_t assertion_reuse = 4 * 60;
 
 const std::string& csrf_cookie_name(const config::Settings& s) { return s.csrf_cookie_name; }
+
+// Each sign-in in progress has a cookie of its own (two tabs, or a tab and an expired XHR, sign in at once without
+// overwriting each other's state): `<csrf cookie>_<16 characters of the state's SHA-256>`, found again from the
+// `state` the IdP sends back. At most max_sign_in_flows per browser; the oldest go first.
+constexpr std::size_t max_sign_in_flows = 5;
+std::string flow_cookie_prefix(const config::Settings& s) { return s.csrf_cookie_name + "_"; }
+std::string flow_cookie_name(const config::Settings& s, std::string_view state) {
+  return flow_cookie_prefix(s) + core::base64url_encode(core::sha256(state)).substr(0, 16);
+}
 const std::string& authenticate_cookie_name(const config::Settings& s) { return s.authenticate_cookie_name; }
 
 std::optional<std::string> query_param(std::string_view target, std::string_view name) {
@@ -256,17 +265,37 @@ net::Task<bool> authenticate_sign_in(Connection& c, Exchange& ex, const RequestH
                           {"v", verifier},        {"r", params.redirect},
                           {"p", params.programmatic}, {"iat", session::unix_now()}};
   const std::string sealed = session::seal_json(flow, c.settings.cookie_secret, "postern sign-in flow v1");
+  // Flows this browser started before stay; past the bound, the oldest (or unreadable) ones are deleted.
+  std::vector<std::pair<std::int64_t, std::string>> earlier;  // (iat, cookie name)
+  const std::string prefix = flow_cookie_prefix(c.settings);
+  for_each_cookie(req, [&](std::string_view name, std::string_view value) {
+    if (name.starts_with(prefix) && earlier.size() < 64) {
+      auto old = session::open_json(value, c.settings.cookie_secret, "postern sign-in flow v1");
+      earlier.emplace_back(old ? core::json_int64(*old, "iat").value_or(0) : 0, std::string(name));
+    }
+    return true;
+  });
+  std::vector<std::string> set_cookies;
+  if (earlier.size() >= max_sign_in_flows) {
+    std::sort(earlier.begin(), earlier.end());
+    for (std::size_t i = 0; i + max_sign_in_flows - 1 < earlier.size(); ++i)
+      set_cookies.push_back(cookie(c, earlier[i].second, "", 0, false));
+  }
+  set_cookies.push_back(cookie(c, flow_cookie_name(c.settings, state), sealed, sign_in_flow_ttl, false));
   co_return co_await send_redirect(c, ex, auth.oidc->authorization_url(*metadata, state, nonce, challenge),
-                                   ctx.keep_alive,
-                                   one(cookie(c, csrf_cookie_name(c.settings), sealed, sign_in_flow_ttl, false)));
+                                   ctx.keep_alive, std::move(set_cookies));
 }
 
 net::Task<bool> authenticate_callback(Connection& c, Exchange& ex, const RequestHeader& req,
                                       const RequestContext& ctx) {
   auto& auth = *c.shared.auth;
-  const auto flow_cookie = find_cookie(req, csrf_cookie_name(c.settings));
+  const auto state = query_param(ctx.target, "state");
+  const std::string flow_name = state && state->size() <= 512 ? flow_cookie_name(c.settings, *state) : std::string();
+  const auto flow_cookie = flow_name.empty() ? std::nullopt : find_cookie(req, flow_name);
   std::optional<json::object> flow;
   if (flow_cookie) flow = session::open_json(*flow_cookie, c.settings.cookie_secret, "postern sign-in flow v1");
+  // This flow's cookie is spent whatever happens next (single use; the state is claimed below too).
+  auto spent = [&] { return one(cookie(c, flow_name, "", 0, false)); };
   const std::string home = c.settings.authenticate_service_url.origin() + "/.pomerium/";
   if (!flow) {
     co_return co_await send_page(c, ex, 400,
@@ -280,10 +309,9 @@ net::Task<bool> authenticate_callback(Connection& c, Exchange& ex, const Request
   const auto iat = core::json_int64(*flow, "iat");
   if (!iat || *iat + sign_in_flow_ttl < session::unix_now()) {
     co_return co_await send_page(c, ex, 400, "This sign-in took too long and has expired.", ctx.keep_alive, retry,
-                                 "Sign in again");
+                                 "Sign in again", spent());
   }
-  const auto state = query_param(ctx.target, "state");
-  if (!state || !core::constant_time_equal(*state, field("st"))) {
+  if (!core::constant_time_equal(*state, field("st"))) {
     telemetry::log(telemetry::Level::warn, "sign-in callback with a state that does not match this browser's",
                    {{"request_id", ex.request_id}});
     co_return co_await send_page(c, ex, 400, "This sign-in response does not belong to this browser.",
@@ -296,7 +324,7 @@ net::Task<bool> authenticate_callback(Connection& c, Exchange& ex, const Request
     co_return co_await send_page(c, ex, denied ? 401 : 400,
                                  denied ? "The identity provider did not allow this sign-in."
                                         : "The identity provider reported an error during sign-in.",
-                                 ctx.keep_alive, retry, "Sign in again");
+                                 ctx.keep_alive, retry, "Sign in again", spent());
   }
   const auto code = query_param(ctx.target, "code");
   if (!code || code->empty() || code->size() > 4096) {
@@ -307,14 +335,14 @@ net::Task<bool> authenticate_callback(Connection& c, Exchange& ex, const Request
   if (!auth.store->claim_once("state:" + field("st"), std::chrono::seconds(sign_in_flow_ttl))) {
     if (!auth.store->available()) co_return co_await send_store_unavailable(c, ex, ctx, retry);
     co_return co_await send_page(c, ex, 400, "This sign-in response was already used.", ctx.keep_alive, retry,
-                                 "Sign in again");
+                                 "Sign in again", spent());
   }
   auto result = co_await auth.oidc->complete_sign_in(c.worker.pool, *code, field("v"), field("n"));
   if (!result.ok) {
     telemetry::log(telemetry::Level::warn, "sign-in failed", {{"request_id", ex.request_id}, {"error", result.error}});
     co_return co_await send_page(c, ex, 502,
                                  "Sign-in failed: the identity provider's answer could not be verified.",
-                                 ctx.keep_alive, retry, "Sign in again");
+                                 ctx.keep_alive, retry, "Sign in again", spent());
   }
   auto s = std::make_shared<session::Session>();
   s->id = random_token(32);
@@ -344,8 +372,10 @@ net::Task<bool> authenticate_callback(Connection& c, Exchange& ex, const Request
   const auto lifetime = std::chrono::duration_cast<std::chrono::seconds>(c.settings.cookie_expire).count();
   const std::string handle =
       session::seal_handle({s->id, session::unix_now() + lifetime}, c.settings.cookie_secret);
+  auto set_cookies = spent();
+  set_cookies.push_back(cookie(c, authenticate_cookie_name(c.settings), handle, lifetime, false));
   co_return co_await send_redirect(c, ex, handoff_url(c, *s, redirect, field("p")), ctx.keep_alive,
-                                   one(cookie(c, authenticate_cookie_name(c.settings), handle, lifetime, false)));
+                                   std::move(set_cookies));
 }
 
 net::Task<bool> authenticate_sign_out(Connection& c, Exchange& ex, const RequestHeader& req,
@@ -634,7 +664,8 @@ void strip_postern_credentials(RequestHeader& req, const config::Settings& setti
   if ((authorization.size() >= 9 && core::iequals(authorization.substr(0, 9), "Pomerium ")) ||
       (authorization.size() >= 16 && core::iequals(authorization.substr(0, 16), "Bearer Pomerium-")))
     req.erase(http::field::authorization);
-  remove_cookies(req, {settings.cookie_name, settings.authenticate_cookie_name, settings.csrf_cookie_name});
+  remove_cookies(req, {settings.cookie_name, settings.authenticate_cookie_name, settings.csrf_cookie_name},
+                 settings.csrf_cookie_name + "_");
 }
 
 std::span<const std::pair<std::string_view, std::string_view>> identity_headers(Connection& c,

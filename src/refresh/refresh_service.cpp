@@ -15,7 +15,7 @@ namespace postern::refresh {
 namespace asio = boost::asio;
 
 struct RefreshService::Runtime {
-  asio::io_context io;
+  net::IoContext io;
   net::Watchdog dog{io};
   net::UpstreamPool pool{io, dog};
   net::Timer timer{io};
@@ -81,6 +81,7 @@ void RefreshService::stop() {
     rt.io.stop();  // a refresh in flight is abandoned; its claim lapses and the next holder retries
   });
   thread_.join();
+  rt.io.shutdown_work();  // abandoned refreshes unwind while the pool and watchdog they use still exist
   if (rt.leased.load()) refresher_.store().release_lease("refresh", holder_);
 }
 

@@ -116,6 +116,32 @@ describe('shutdown', () => {
     assert.ok(r.ms < 5000, `exit took ${r.ms} ms`);
   });
 
+  it('on SIGTERM with slow streams that outlive the grace period, closes them and exits 0 within grace + 2 s', async (t) => {
+    const up = await startUpstream({ name: 'shutdown-streams', t });
+    const p = await startPostern({
+      config: {
+        address: '127.0.0.1:0',
+        insecure_server: true,
+        routes: [publicRoute('http://app.example.test', up.origin, { timeout: '0s' })],
+      },
+      t,
+    });
+    // Ten responses that drip for a minute, and ten that have not even started: the process must not wait for them
+    // (or hang), and must not crash while abandoning them.
+    const drips = Array.from({ length: 10 }, () =>
+      p.request('http://app.example.test/drip?n=600&ms=100', { timeoutMs: 30_000 }).catch((e) => e));
+    const slow = Array.from({ length: 10 }, () =>
+      p.request('http://app.example.test/slow?ms=60000', { timeoutMs: 30_000 }).catch((e) => e));
+    await sleep(500);
+    const r = await p.stop({ graceMs: 20_000 });
+    assert.equal(r.forced, false, `needed SIGKILL after ${r.ms} ms`);
+    assert.equal(r.signal, null, `ended by ${r.signal}`);
+    assert.equal(r.code, 0, `exit ${r.code}; stderr:\n${p.stderr.slice(-2000)}`);
+    assert.ok(r.ms < 12_000, `exit took ${r.ms} ms (grace 10 s)`);
+    assert.match(p.stderr, /grace period over/);
+    await Promise.all([...drips, ...slow]);  // every client saw its connection end
+  });
+
   it('on SIGTERM with nothing in flight exits 0 promptly', async (t) => {
     const p = await startPostern({ config: { address: '127.0.0.1:0', insecure_server: true }, t });
     assert.equal((await p.request('http://x.example.test/ping')).status, 200);

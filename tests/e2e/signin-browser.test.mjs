@@ -60,4 +60,27 @@ describe('sign-in in a real browser', { skip: haveChromium ? false : `${CHROMIUM
     assert.ok((await page.content()).includes('alice@example.com'), 'the user page shows alice');
     await context.close();
   });
+
+  it('two sign-ins at once in one browser (two tabs) both complete', async () => {
+    const context = await browser.newContext();
+    const [first, second] = [await context.newPage(), await context.newPage()];
+    const one = `${env.route}/tab/one`, two = `${env.route}/tab/two`;
+    // Both tabs start signing in before either finishes: each has its own sign-in state.
+    await first.goto(one, { waitUntil: 'domcontentloaded', timeout: 10_000 });
+    await second.goto(two, { waitUntil: 'domcontentloaded', timeout: 10_000 });
+    for (const page of [first, second]) {
+      assert.ok(page.url().startsWith(`${env.sim.url}/signin/`), `on the IdP form: ${page.url()}`);
+    }
+    const flows = (await context.cookies(env.auth)).filter((c) => c.name.startsWith('_pomerium_csrf_'));
+    assert.equal(flows.length, 2, `one sign-in cookie per flow: ${flows.map((c) => c.name)}`);
+    for (const [page, target] of [[first, one], [second, two]]) {
+      await page.fill('#username', USERS.alice.login);
+      await page.fill('#password', USERS.alice.password);
+      await Promise.all([page.waitForURL(target, { timeout: 10_000 }), page.click('#okta-signin-submit')]);
+      assert.equal((await page.textContent('#user'))?.trim(), 'alice@example.com', `${target} is signed in`);
+    }
+    const left = (await context.cookies(env.auth)).filter((c) => c.name.startsWith('_pomerium_csrf_'));
+    assert.equal(left.length, 0, `each flow's cookie is spent: ${left.map((c) => c.name)}`);
+    await context.close();
+  });
 });

@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startUpstream, unusedPort } from './lib/index.mjs';
 import {
-  startSim, startSignInEnv, Browser, signIn, describeHops, atOAuthCallback, setsCookie, hasSignInAgainLink,
+  startSim, startSignInEnv, Browser, signIn, describeHops, atOAuthCallback, setsCookie, hasSignInAgainLink, flowCookies,
   BROWSER_ACCEPT, JSON_ACCEPT, USERS,
   stopAll,
 } from './lib/signin.mjs';
@@ -142,8 +142,9 @@ describe('callback failures', () => {
 
   it('a missing CSRF cookie is 400 with a link to sign in again', async () => {
     const { browser, callbackUrl } = await uptoCallback(env);
-    assert.ok(browser.cookie('localhost', '_pomerium_csrf'), 'the CSRF cookie was set by /.pomerium/sign_in');
-    browser.deleteCookie('localhost', '_pomerium_csrf');
+    const flows = flowCookies(browser);
+    assert.equal(flows.length, 1, 'the sign-in flow cookie was set by /.pomerium/sign_in');
+    browser.deleteCookie('localhost', flows[0].name);
     const res = await browser.fetch(callbackUrl.href);
     assertHtmlPage(res, 400, 'no CSRF cookie');
     assert.ok(hasSignInAgainLink(res.text), `a link to sign in again:\n${res.text.slice(0, 1500)}`);

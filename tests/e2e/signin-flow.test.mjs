@@ -10,7 +10,7 @@ import { createRemoteJWKSet, createLocalJWKSet, jwtVerify, calculateJwkThumbprin
 import { startUpstream, request, makePki } from './lib/index.mjs';
 import {
   startSim, startSignInEnv, Browser, signIn, describeHops, simUser, echoOf, echoHeader, parseCookieLine,
-  setsCookie, idpDiscovery, BROWSER_ACCEPT, JSON_ACCEPT, USERS,
+  setsCookie, setsFlowCookie, flowCookies, idpDiscovery, BROWSER_ACCEPT, JSON_ACCEPT, USERS,
   stopAll,
 } from './lib/signin.mjs';
 
@@ -168,6 +168,18 @@ describe('sign-in (org authorization server, groups scope, claim headers)', () =
     );
   });
 
+  it('at most five sign-ins in progress per browser: a sixth drops the oldest flow cookie', async () => {
+    const b = new Browser();
+    for (let i = 0; i < 7; i++) {
+      const toSignIn = await b.fetch(`${env.route}/flow-${i}`);
+      assert.equal(toSignIn.status, 302);
+      const toIdp = await b.fetch(new URL(toSignIn.location, env.route).href);
+      assert.equal(toIdp.status, 302, `sign_in ${i}: ${toIdp.status}`);
+      assert.ok(setsFlowCookie(toIdp), `flow ${i} has its own cookie`);
+    }
+    assert.equal(flowCookies(b).length, 5, `flow cookies: ${flowCookies(b).map((c) => c.name)}`);
+  });
+
   it('/.pomerium/sign_in redirects to the IdP authorize endpoint with PKCE S256, state and nonce, and sets _pomerium_csrf', async () => {
     const { loc } = await expectSignInRedirect(env, `${env.route}/start`);
     const b = new Browser();
@@ -184,9 +196,9 @@ describe('sign-in (org authorization server, groups scope, claim headers)', () =
     assert.ok((q.get('nonce') || '').length >= 16, 'nonce');
     assert.match(q.get('code_challenge') || '', /^[A-Za-z0-9_-]{43}$/, 'code_challenge is a base64url SHA-256');
     assert.equal(q.get('code_challenge_method'), 'S256');
-    assert.ok(setsCookie(res, '_pomerium_csrf'), `sets _pomerium_csrf: ${JSON.stringify(res.setCookies)}`);
-    assert.ok(b.cookie('localhost', '_pomerium_csrf'), '_pomerium_csrf is a cookie of the authenticate host');
-    assert.equal(b.cookie('127.0.0.1', '_pomerium_csrf'), undefined, 'not a cookie of the route host');
+    assert.ok(setsFlowCookie(res), `sets a _pomerium_csrf_<flow> cookie: ${JSON.stringify(res.setCookies)}`);
+    assert.equal(flowCookies(b, 'localhost').length, 1, 'the flow cookie is a cookie of the authenticate host');
+    assert.equal(flowCookies(b, '127.0.0.1').length, 0, 'not a cookie of the route host');
     // two sign-ins get different state, nonce and PKCE challenge
     const res2 = await new Browser().fetch(loc.href);
     const q2 = new URL(res2.location).searchParams;

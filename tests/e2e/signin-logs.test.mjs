@@ -25,7 +25,9 @@ describe('no secrets in the logs', () => {
     assert.equal(r.res.status, 200, describeHops(r.hops));
     const session = b.cookie('127.0.0.1', '_pomerium');
     const authSession = b.cookie('localhost', '_pomerium_authenticate');
-    const csrf = b.cookie('localhost', '_pomerium_csrf');
+    // The flow cookie is spent by the callback: take its value from the Set-Cookie that made it.
+    const csrf = r.hops.flatMap((h) => h.setCookie ?? []).map((l) => /^_pomerium_csrf_[^=]+=([^;]+)/.exec(l)?.[1]).find(Boolean);
+    assert.ok(csrf, 'the sign-in set a flow cookie');
     assert.ok(session && authSession, 'signed in');
     assert.ok(r.code, 'captured the authorization code');
     assert.ok(r.sessionEncrypted, 'captured pomerium_session_encrypted');

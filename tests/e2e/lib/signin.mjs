@@ -609,6 +609,16 @@ export function setsCookie(res, name) {
   });
 }
 
+/** The sign-in flow cookies (`_pomerium_csrf_<id>`, one per sign-in in progress) a browser holds for `host`. */
+export function flowCookies(browser, host = 'localhost') {
+  return browser.cookies(host).filter((c) => c.name.startsWith('_pomerium_csrf_'));
+}
+
+/** True when `res` sets a sign-in flow cookie (`_pomerium_csrf_<id>`). */
+export function setsFlowCookie(res) {
+  return (res.setCookies ?? [].concat(res.headers['set-cookie'] ?? [])).some((line) => /^_pomerium_csrf_[A-Za-z0-9_-]{16}=[^;]+/.test(line));
+}
+
 /** True when `res` deletes cookie `name` (Max-Age ≤ 0 or an Expires in the past). */
 export function clearsCookie(res, name) {
   return (res.setCookies ?? [].concat(res.headers['set-cookie'] ?? [])).some((line) => {

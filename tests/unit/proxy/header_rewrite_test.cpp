@@ -53,7 +53,9 @@ http::request<http::empty_body> upstream_head(const proxy::RequestHeader& req, c
 // The head the client gets for an upstream response head given as text.
 http::response<http::empty_body> downstream_head(const std::string& upstream, const Fixture& fx,
                                                  proxy::DownstreamFraming framing = {}) {
-  proxy::UpstreamResponseParser parser(std::pmr::new_delete_resource());
+  // The parser stores the head in a monotonic arena (it never frees), as production gives it one per request.
+  std::pmr::monotonic_buffer_resource arena;
+  proxy::UpstreamResponseParser parser(&arena);
   boost::system::error_code ec;
   parser.put(boost::asio::buffer(upstream), ec);
   EXPECT_TRUE(parser.is_header_done()) << ec.message();
