@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "directory/okta_api.h"
+#include "identity/hpke_key.h"
 #include "net/listener.h"
 #include "net/timeouts.h"
 #include "proxy/http_session.h"
@@ -69,6 +70,7 @@ std::shared_ptr<const proxy::Shared> build_shared(config::SnapshotPtr snapshot) 
                                                      settings.authenticate_service_url.origin() + "/oauth2/callback");
   }
   auth->signer = std::make_unique<identity::AssertionSigner>(settings.signing_key_pem, settings.shared_secret);
+  auth->hpke_public_key = identity::hpke_public_key(settings.shared_secret);
   if (settings.directory.configured() && settings.idp.provider == "okta") {
     // Throws (naming idp_service_account) when a service app's key cannot sign.
     // With PostgreSQL the replicas share one directory: the lease holder reads Okta, the others load its state.

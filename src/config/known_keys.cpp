@@ -16,7 +16,7 @@ constexpr std::string_view implemented_global[] = {
     "signout_redirect_url", "programmatic_redirect_domain_whitelist", "authorize_log_fields", "pass_identity_headers",
     "idp_service_account", "idp_refresh_directory_interval", "idp_refresh_directory_timeout",
     "idp_directory_rate_limit_reserve", "databroker_storage_type", "databroker_storage_connection_string",
-    "databroker_storage_connection_string_file"};
+    "databroker_storage_connection_string_file", "runtime_flags"};
 
 // Pomerium settings (v0.19 through HEAD) that Postern does not implement yet.
 constexpr std::string_view pending_global[] = {
@@ -37,7 +37,7 @@ constexpr std::string_view pending_global[] = {
     "proxy_log_level", "access_log_fields", "metrics_address", "metrics_basic_auth",
     "metrics_certificate", "metrics_certificate_key", "metrics_certificate_file", "metrics_certificate_key_file",
     "metrics_client_ca", "metrics_client_ca_file", "health_check_addr", "health_check_systemd_disabled",
-    "debug_address", "runtime_flags", "installation_id", "tracing_provider", "tracing_sample_rate",
+    "debug_address", "installation_id", "tracing_provider", "tracing_sample_rate",
     "tracing_jaeger_collector_endpoint", "tracing_jaeger_agent_endpoint", "tracing_zipkin_endpoint",
     "tracing_datadog_address", "otel_traces_exporter", "otel_exporter_otlp_endpoint",
     "otel_exporter_otlp_traces_endpoint", "otel_exporter_otlp_protocol", "otel_exporter_otlp_headers",
@@ -52,11 +52,11 @@ constexpr std::string_view implemented_route[] = {
     "timeout", "idle_timeout", "allow_websockets", "tls_skip_verify", "tls_server_name", "tls_custom_ca",
     "tls_custom_ca_file", "allow_public_unauthenticated_access", "allowed_users", "allowed_domains",
     "allow_any_authenticated_user", "pass_identity_headers", "allowed_groups", "allowed_idp_claims",
-    "cors_allow_preflight", "policy", "sub_policies", "show_error_details",
+    "cors_allow_preflight", "policy", "sub_policies", "show_error_details", "name", "description", "logo_url",
     "policy_mode"};  // policy_mode is Postern's own (shadow mode)
 
 constexpr std::string_view pending_route[] = {
-    "id", "name", "description", "logo_url", "redirect", "response", "regex_priority_order", "host_rewrite_header",
+    "id", "redirect", "response", "regex_priority_order", "host_rewrite_header",
     "host_path_regex_rewrite_pattern", "host_path_regex_rewrite_substitution", "allow_spdy", "allow_upgrades", "rewrite_response_headers",
     "set_authorization_header", "tls_upstream_server_name", "tls_client_cert", "tls_client_key",
     "tls_client_cert_file", "tls_client_key_file", "tls_upstream_allow_renegotiation", "tls_downstream_server_name",

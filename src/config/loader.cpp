@@ -398,13 +398,15 @@ class Loader {
     }
     if (auto r = global("idp_provider_url")) {
       if (auto u = service_url(*r, true)) {
-        if (u->scheme == "http" && !loopback_host(u->host)) {
-          problem(*r, "expected an https URL (plain http is accepted only for loopback addresses), got " +
-                          describe(*r));
-        } else {
-          idp.url = *u;
-          idp.url_text = std::string(core::trim(*as_string(*r)));
-        }
+        // Pomerium starts with plain http too; it is said loudly, once, because codes and tokens then cross the
+        // network in the clear. Every URL Postern builds itself stays https.
+        if (u->scheme == "http" && !loopback_host(u->host))
+          warn_once(r->key, r->location.where + ": " + r->key + ": " + describe(*r) +
+                                " is plain http on a host that is not loopback: authorization codes, tokens and the "
+                                "client secret cross the network unencrypted and can be read or changed on the way; "
+                                "use https");
+        idp.url = *u;
+        idp.url_text = std::string(core::trim(*as_string(*r)));
       }
     }
     if (auto r = global("idp_client_id")) {
@@ -429,6 +431,7 @@ class Loader {
     }
     decode_directory();
     decode_store();
+    decode_runtime_flags();
     if (idp.configured()) {
       const Location where = global("idp_provider") ? global("idp_provider")->location : Location{label_};
       if (idp.url.empty()) problem(where, "idp_provider_url", "is required with idp_provider (the issuer URL)");
@@ -929,6 +932,24 @@ class Loader {
   // idp_service_account: base64 of a JSON object, or the JSON itself (both as Pomerium reads it). {"api_key": …} is
   // an SSWS API token; {"client_id", "private_key", "key_id"} an OAuth 2.0 service app. Problems never quote the
   // value: it is a credential.
+  void decode_runtime_flags() {
+    auto r = global("runtime_flags");
+    if (!r) return;
+    auto m = as_map(*r);
+    if (!m) return;
+    for (const auto& [name, value] : *m) {
+      const auto b = value == "true" ? std::optional<bool>(true) : value == "false" ? std::optional<bool>(false) : std::nullopt;
+      if (!b) {
+        problem(*r, "runtime flag " + name + ": expected true or false, got \"" + value + "\"");
+        continue;
+      }
+      if (name == "pomerium_jwt_endpoint") settings_.runtime_flags.pomerium_jwt_endpoint = *b;
+      else if (name == "routes_portal") settings_.runtime_flags.routes_portal = *b;
+      else warn_once("runtime_flags." + name, r->location.where + ": runtime_flags: " + name +
+                                                  " is not a flag Postern reads; ignored");
+    }
+  }
+
   void decode_store() {
     auto& st = settings_.store;
     std::optional<Raw> type_raw = global("databroker_storage_type");
@@ -1061,6 +1082,10 @@ class Loader {
     flag("allow_any_authenticated_user", legacy.any_authenticated_user);
     flag("cors_allow_preflight", legacy.cors_preflight);
     flag("show_error_details", route.show_error_details);
+    for (const auto& [key, out] : {std::pair{"name", &route.name}, std::pair{"description", &route.description},
+                                   std::pair{"logo_url", &route.logo_url}})
+      if (auto r = get(key))
+        if (auto s = as_string(*r)) *out = std::string(core::trim(*s));
     read_allow_lists(node, prefix, legacy);
     if (auto r = get("sub_policies")) {
       if (!r->node.IsSequence()) {

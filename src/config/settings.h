@@ -81,6 +81,8 @@ struct RouteSettings {
   // (legacy keys + policy:, exactly what enforce mode would run) is evaluated and logged.
   std::shared_ptr<const authz::Policy> report_policy;
   bool show_error_details = false;  // the deny page says which rule denied
+  // The routes portal (/.pomerium/routes): how the route is shown to users.
+  std::string name, description, logo_url;
   // True when the policy may ask who the user is (so the session must be looked up).
   [[nodiscard]] bool needs_session() const noexcept {
     return (policy && policy->uses_user()) || (report_policy && report_policy->uses_user());
@@ -158,6 +160,11 @@ struct Settings {
   IdentityProviderSettings idp;
   DirectorySettings directory;
   StoreSettings store;
+  // runtime_flags (Pomerium's): the ones Postern reads.
+  struct RuntimeFlags {
+    bool pomerium_jwt_endpoint = false;  // /.pomerium/jwt answers the identity assertion itself
+    bool routes_portal = true;           // /.pomerium/routes and /.pomerium/api/v1/routes
+  } runtime_flags;
   std::string shared_secret;  // 32 raw bytes
   std::string cookie_secret;  // 32 raw bytes
   bool secrets_generated = false;  // true when either secret was absent and made up for this process

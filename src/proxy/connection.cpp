@@ -32,6 +32,8 @@ net::Task<bool> send_local(Connection& c, Exchange& ex, unsigned status, std::st
                            std::string_view content_type, std::string body) {
   LocalResponse res;
   res.result(status);
+  // Postern's own answers (not the upstream's) say so, as Pomerium's do.
+  if (status >= 400) res.set("x-pomerium-intercepted-response", "true");
   if (content_type.empty()) {
     auto page = portal::render_error(status, sentence, ex.request_id, ex.json);
     res.set(http::field::content_type, page.content_type);
@@ -48,6 +50,7 @@ net::Task<bool> send_page(Connection& c, Exchange& ex, unsigned status, std::str
   LocalResponse res;
   res.result(status);
   auto page = portal::render_error(status, sentence, ex.request_id, ex.json, link_url, link_text);
+  if (status >= 400) res.set("x-pomerium-intercepted-response", "true");
   res.set(http::field::content_type, page.content_type);
   res.body() = std::move(page.body);
   for (const auto& cookie : set_cookies) res.insert(http::field::set_cookie, cookie);

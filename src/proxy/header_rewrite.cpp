@@ -191,9 +191,16 @@ void write_upstream_request_head(const RequestHeader& req, const config::Setting
   }
   // With nothing in front of us trusted, these describe the connection we accepted.
   if (!keep_client_xfp && !replaced("X-Forwarded-Proto")) append_header(out, "X-Forwarded-Proto", {ctx.scheme});
+  // Only when the Host header is rewritten (as Pomerium's Envoy does): with preserve_host_header the upstream sees the
+  // original Host itself, and a trusted proxy's X-Forwarded-Host goes on unchanged.
   if (!replaced("X-Forwarded-Host")) {
-    if (!trusted || client_xfh.empty()) append_header(out, "X-Forwarded-Host", {ctx.original_host});
-    else append_header(out, "X-Forwarded-Host", {client_xfh, ", ", ctx.original_host});
+    if (rs.preserve_host_header) {
+      if (trusted && !client_xfh.empty()) append_header(out, "X-Forwarded-Host", {client_xfh});
+    } else if (!trusted || client_xfh.empty()) {
+      append_header(out, "X-Forwarded-Host", {ctx.original_host});
+    } else {
+      append_header(out, "X-Forwarded-Host", {client_xfh, ", ", ctx.original_host});
+    }
   }
   if (!replaced("X-Request-Id")) append_header(out, "X-Request-Id", {ctx.request_id});
   for (const auto& [name, value] : rs.set_request_headers)

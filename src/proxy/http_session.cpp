@@ -728,6 +728,11 @@ awaitable<bool> handle_request(Connection& c, RequestParser& parser, Plan& p) {
     p.lookup.session = co_await c.shared.auth->refresher->fresh(c.worker.pool, std::move(p.lookup.session));
     decide_route(c, req, p);
   }
+  if (!done && (p.kind == Plan::Kind::sign_in || p.kind == Plan::Kind::denied) && p.rc.path == "/robots.txt") {
+    // A route crawlers may not see keeps them out (as Pomerium does), instead of a sign-in redirect or a 403 page.
+    result = co_await send_local(c, ex, 200, {}, p.rc.keep_alive, "text/plain", "User-agent: *\nDisallow: /\n");
+    done = true;
+  }
   if (!done) {
     switch (p.kind) {
       case Plan::Kind::sign_in:

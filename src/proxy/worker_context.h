@@ -33,6 +33,7 @@ struct AuthServices {
   std::unique_ptr<store::SessionStore> store;
   std::unique_ptr<authn::OidcClient> oidc;  // null: no identity provider configured
   std::unique_ptr<identity::AssertionSigner> signer;
+  std::string hpke_public_key;  // /.well-known/pomerium/hpke-public-key (identity/hpke_key.h)
   std::unique_ptr<directory::Directory> directory;  // null: no idp_service_account
   std::unique_ptr<refresh::SessionRefresher> refresher;  // null without an identity provider
   std::unique_ptr<refresh::RefreshService> refresh_service;

@@ -250,11 +250,16 @@ TEST(LoaderSignIn, ReadsPomeriumSignInKeys) {
   EXPECT_NE(s.warnings[0].find("\"Example.com\" has upper case"), std::string::npos);
 }
 
-TEST(LoaderSignIn, RejectsUnknownProvidersPlainHttpAndShortSecrets) {
+TEST(LoaderSignIn, RejectsUnknownProvidersAndShortSecretsWarnsOfPlainHttp) {
   EXPECT_TRUE(any_contains(problems(signin_globals(), {{"IDP_PROVIDER", "google"}}),
                            "environment variable IDP_PROVIDER: idp_provider: \"google\" is not an identity provider"));
-  EXPECT_TRUE(any_contains(problems(signin_globals(), {{"IDP_PROVIDER_URL", "http://corp.okta.com"}}),
-                           "plain http is accepted only for loopback"));
+  // Pomerium starts with a plain-http IdP on another host; Postern too, with one loud warning.
+  EXPECT_TRUE(problems(signin_globals(), {{"IDP_PROVIDER_URL", "http://corp.okta.com"}}).empty());
+  const auto plain = load(signin_globals(), {{"IDP_PROVIDER_URL", "http://corp.okta.com"}});
+  EXPECT_EQ(plain.idp.url_text, "http://corp.okta.com");
+  EXPECT_TRUE(any_contains(plain.warnings, "environment variable IDP_PROVIDER_URL: idp_provider_url: "));
+  EXPECT_TRUE(any_contains(plain.warnings, "cross the network unencrypted"));
+  EXPECT_FALSE(any_contains(load(signin_globals()).warnings, "unencrypted"));
   EXPECT_TRUE(problems(signin_globals(), {{"IDP_PROVIDER_URL", "http://127.0.0.1:9000/oauth2/default"}}).empty());
   EXPECT_TRUE(any_contains(problems(signin_globals(), {{"SHARED_SECRET", postern::core::base64_encode("short")}}),
                            "shared_secret: expected base64 of exactly 32 random bytes"));
