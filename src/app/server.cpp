@@ -17,6 +17,7 @@
 #include "net/listener.h"
 #include "net/timeouts.h"
 #include "proxy/http_session.h"
+#include "proxy/https_redirect.h"
 #include "store/postgres_store.h"
 #include "telemetry/access_log.h"
 #include "telemetry/log.h"
@@ -105,6 +106,7 @@ struct Server::Impl {
     net::IoContext io;
     proxy::WorkerContext context;
     std::optional<net::Acceptor> acceptor;
+    std::optional<net::Acceptor> redirect_acceptor;  // http_redirect_addr
     asio::executor_work_guard<asio::io_context::executor_type> guard;
     std::thread thread;
     std::atomic<bool> finished{false};
@@ -135,11 +137,11 @@ struct Server::Impl {
   std::shared_ptr<const proxy::Shared> shared;
   std::vector<std::unique_ptr<Worker>> workers;
 
-  static net::Task<void> accept_loop(Worker& w) {
+  static net::Task<void> accept_loop(Worker& w, net::Acceptor& acceptor, bool redirect) {
     while (true) {
-      auto [ec, socket] = co_await w.acceptor->async_accept(nothrow);
+      auto [ec, socket] = co_await acceptor.async_accept(nothrow);
       if (ec) {
-        if (w.context.draining || !w.acceptor->is_open()) co_return;
+        if (w.context.draining || !acceptor.is_open()) co_return;
         if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
           telemetry::log(telemetry::Level::error, "accept failed; pausing", {{"error", ec.message()}});
           net::Timer pause(w.io.get_executor(), std::chrono::milliseconds(100));
@@ -147,7 +149,11 @@ struct Server::Impl {
         }
         continue;
       }
-      asio::co_spawn(w.io, proxy::serve_connection(w.context, std::move(socket)), [](std::exception_ptr e) {
+      asio::co_spawn(w.io,
+                     redirect ? proxy::serve_https_redirect(w.context, std::move(socket),
+                                                            w.acceptor->local_endpoint().port())
+                              : proxy::serve_connection(w.context, std::move(socket)),
+                     [](std::exception_ptr e) {
         if (!e) return;
         try {
           std::rethrow_exception(e);
@@ -163,6 +169,7 @@ struct Server::Impl {
     w.context.draining = true;
     boost::system::error_code ec;
     w.acceptor->close(ec);
+    if (w.redirect_acceptor) w.redirect_acceptor->close(ec);
     w.context.watchdog.expire_idle("shutdown");
     w.context.pool.clear();
     poll_drained(w);
@@ -189,6 +196,8 @@ Server::Server(config::SnapshotPtr snapshot, unsigned worker_count) : impl_(std:
   const auto address = snapshot->settings.address;
   impl_->shared = build_shared(std::move(snapshot));
   unsigned short port = address.port;
+  unsigned short redirect_port =
+      impl_->shared->snapshot->settings.http_redirect_address ? impl_->shared->snapshot->settings.http_redirect_address->port : 0;
   for (unsigned i = 0; i < std::max(1u, worker_count); ++i) {
     auto w = std::make_unique<Impl::Worker>(impl_->shared);
     try {
@@ -197,6 +206,15 @@ Server::Server(config::SnapshotPtr snapshot, unsigned worker_count) : impl_(std:
       throw std::runtime_error("cannot listen on " + address.to_string() + ": " + e.code().message());
     }
     port = w->acceptor->local_endpoint().port();  // port 0: the others join the port the first one got
+    if (const auto& redirect = impl_->shared->snapshot->settings.http_redirect_address) {
+      try {
+        w->redirect_acceptor.emplace(net::open_listener(w->io, redirect->host, redirect_port));
+      } catch (const boost::system::system_error& e) {
+        throw std::runtime_error("cannot listen on " + redirect->to_string() + " (http_redirect_addr): " +
+                                 e.code().message());
+      }
+      redirect_port = w->redirect_acceptor->local_endpoint().port();
+    }
     impl_->workers.push_back(std::move(w));
   }
   config::ListenAddress bound{address.host, port};
@@ -204,6 +222,9 @@ Server::Server(config::SnapshotPtr snapshot, unsigned worker_count) : impl_(std:
                  {{"address", bound.to_string()}, telemetry::boolean("tls", impl_->shared->server_tls != nullptr),
                   telemetry::num("workers", static_cast<long long>(impl_->workers.size())),
                   telemetry::num("routes", static_cast<long long>(impl_->shared->snapshot->routes.routes().size()))});
+  if (const auto& redirect = impl_->shared->snapshot->settings.http_redirect_address)
+    telemetry::log(telemetry::Level::info, "redirecting http to https",
+                   {{"address", config::ListenAddress{redirect->host, redirect_port}.to_string()}});
 }
 
 Server::~Server() {
@@ -219,7 +240,8 @@ int Server::run() {
     Impl::Worker& w = *wp;
     w.thread = std::thread([&w] {
       w.context.watchdog.start();
-      asio::co_spawn(w.io, Impl::accept_loop(w), asio::detached);
+      asio::co_spawn(w.io, Impl::accept_loop(w, *w.acceptor, false), asio::detached);
+      if (w.redirect_acceptor) asio::co_spawn(w.io, Impl::accept_loop(w, *w.redirect_acceptor, true), asio::detached);
       Impl::watch_commands(w, std::make_shared<net::Timer>(w.io.get_executor()));
       w.io.run();
       // Connections still open after the grace period are suspended coroutines: destroy them now, while the

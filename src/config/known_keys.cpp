@@ -16,7 +16,7 @@ constexpr std::string_view implemented_global[] = {
     "signout_redirect_url", "programmatic_redirect_domain_whitelist", "authorize_log_fields", "pass_identity_headers",
     "idp_service_account", "idp_refresh_directory_interval", "idp_refresh_directory_timeout",
     "idp_directory_rate_limit_reserve", "databroker_storage_type", "databroker_storage_connection_string",
-    "databroker_storage_connection_string_file", "runtime_flags"};
+    "databroker_storage_connection_string_file", "runtime_flags", "http_redirect_addr"};
 
 // Pomerium settings (v0.19 through HEAD) that Postern does not implement yet.
 constexpr std::string_view pending_global[] = {
@@ -27,7 +27,7 @@ constexpr std::string_view pending_global[] = {
     "authorize_internal_service_url", "databroker_service_url", "databroker_service_urls",
     "databroker_internal_service_url", "databroker_storage_cert_file", "databroker_storage_key_file",
     "databroker_storage_ca_file", "databroker_storage_tls_skip_verify", "certificate_authority",
-    "certificate_authority_file", "override_certificate_name", "tls_derive", "http_redirect_addr", "autocert",
+    "certificate_authority_file", "override_certificate_name", "tls_derive", "autocert",
     "autocert_ca", "autocert_email", "autocert_use_staging", "autocert_eab_key_id", "autocert_eab_mac_key",
     "autocert_must_staple", "autocert_dir", "autocert_trusted_ca", "autocert_trusted_ca_file", "downstream_mtls",
     "client_ca", "client_ca_file", "client_crl", "client_crl_file", "use_proxy_protocol", "codec_type",

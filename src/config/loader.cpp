@@ -301,6 +301,15 @@ class Loader {
     if (auto r = global("insecure_server")) {
       if (auto b = as_bool(*r)) settings_.insecure_server = *b;
     }
+    if (auto r = global("http_redirect_addr")) {
+      if (auto s = as_string(*r); s && !core::trim(*s).empty()) {
+        ListenAddress a;
+        parse_address(*r, *s, &a);
+        if (!a.host.empty()) settings_.http_redirect_address = a;
+        if (settings_.insecure_server)
+          problem(*r, "redirects to https, but insecure_server is on: there is no https listener to send people to");
+      }
+    }
     decode_certificates();
     if (auto r = global("timeout_read")) {
       if (auto d = as_duration(*r)) settings_.timeout_read = *d;
@@ -580,7 +589,8 @@ class Loader {
     }
   }
 
-  void parse_address(const Raw& r, const std::string& text) {
+  void parse_address(const Raw& r, const std::string& text, ListenAddress* out = nullptr) {
+    if (!out) out = &settings_.address;
     const std::string_view s = core::trim(text);
     std::string host;
     std::string_view port_text;
@@ -621,7 +631,7 @@ class Loader {
         return;
       }
     }
-    settings_.address = {host, static_cast<std::uint16_t>(port)};
+    *out = {host, static_cast<std::uint16_t>(port)};
   }
 
   void decode_certificates() {

@@ -142,6 +142,7 @@ inline constexpr std::string_view authorize_log_field_names[] = {
 struct Settings {
   std::string config_file;  // "" when configured from the environment only
   ListenAddress address{"0.0.0.0", 443};
+  std::optional<ListenAddress> http_redirect_address;  // http_redirect_addr: plain http answered with 301 to https
   bool insecure_server = false;
   std::vector<CertificatePair> certificates;
   Duration timeout_read = std::chrono::seconds(30);

@@ -6,8 +6,8 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startUpstream, startPostern, runPostern, unusedPort } from './lib/index.mjs';
-import { startSim, startSignInEnv, Browser, signIn, describeHops, echoOf, stopAll, BROWSER_ACCEPT, JSON_ACCEPT, USERS } from './lib/signin.mjs';
+import { startUpstream, startPostern, runPostern, unusedPort, request, rawRequest } from './lib/index.mjs';
+import { startSim, startSignInEnv, Browser, signIn, describeHops, echoOf, decodeJwt, stopAll, BROWSER_ACCEPT, JSON_ACCEPT, USERS } from './lib/signin.mjs';
 
 let sim, up, env;
 before(async () => {
@@ -131,7 +131,10 @@ describe('more of Pomerium\'s endpoints', () => {
     assert.equal(res.status, 200);
     assert.match(res.headers['content-type'], /application\/jwt/);
     const upstream = echoOf(await env.p.request(`${env.route}/x`, { headers: { accept: JSON_ACCEPT, cookie: `_pomerium=${cookie}` } }));
-    assert.equal(res.text, upstream.headers['x-pomerium-jwt-assertion']);
+    // Each worker signs its own copy (iat differs between workers): the same identity, for this host.
+    const mine = decodeJwt(res.text), theirs = decodeJwt(upstream.headers['x-pomerium-jwt-assertion']);
+    for (const k of ['sub', 'email', 'sid', 'iss', 'aud']) assert.equal(mine[k], theirs[k], k);
+    assert.equal(mine.aud, '127.0.0.1');
     assert.equal((await get('/.pomerium/jwt')).status, 401);
   });
 
@@ -157,6 +160,36 @@ describe('more of Pomerium\'s endpoints', () => {
     } finally {
       await p.stop();
     }
+  });
+});
+
+describe('http_redirect_addr', () => {
+  it('answers plain http with 301 to the same host and target on the https listener; other hosts 404; garbage 400', async () => {
+    const redirectPort = await unusedPort();
+    const p = await startPostern({
+      config: {
+        address: '127.0.0.1:0', http_redirect_addr: `127.0.0.1:${redirectPort}`,  // TLS: a self-signed certificate
+        routes: [{ from: 'https://app.example.test', to: up.origin, allow_public_unauthenticated_access: true }],
+      },
+    });
+    try {
+      const hop = await request({ port: redirectPort, path: '/x/y?z=1', headers: { host: 'app.example.test' } });
+      assert.equal(hop.status, 301);
+      assert.equal(hop.headers.location, `https://app.example.test:${p.port}/x/y?z=1`);
+      const other = await request({ port: redirectPort, path: '/', headers: { host: 'evil.example.test' } });
+      assert.equal(other.status, 404);
+      assert.equal(other.headers.location, undefined, 'no redirect to a host Postern does not serve');
+      const garbage = await rawRequest({ port: redirectPort, data: 'NOT HTTP\r\n\r\n' });
+      assert.equal(garbage.response?.status, 400, garbage.raw);
+    } finally {
+      await p.stop();
+    }
+    const r = await runPostern({
+      config: { address: '127.0.0.1:0', insecure_server: true, http_redirect_addr: `127.0.0.1:${redirectPort}` },
+      args: ['validate'],
+    });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /http_redirect_addr: redirects to https, but insecure_server is on/);
   });
 });
 
