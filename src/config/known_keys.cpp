@@ -16,7 +16,7 @@ constexpr std::string_view implemented_global[] = {
     "signout_redirect_url", "programmatic_redirect_domain_whitelist", "authorize_log_fields", "pass_identity_headers",
     "idp_service_account", "idp_refresh_directory_interval", "idp_refresh_directory_timeout",
     "idp_directory_rate_limit_reserve", "databroker_storage_type", "databroker_storage_connection_string",
-    "databroker_storage_connection_string_file", "runtime_flags", "http_redirect_addr"};
+    "databroker_storage_connection_string_file", "runtime_flags", "http_redirect_addr", "forward_auth_url"};
 
 // Pomerium settings (v0.19 through HEAD) that Postern does not implement yet.
 constexpr std::string_view pending_global[] = {
@@ -43,7 +43,7 @@ constexpr std::string_view pending_global[] = {
     "otel_exporter_otlp_traces_endpoint", "otel_exporter_otlp_protocol", "otel_exporter_otlp_headers",
     "otel_exporter_otlp_timeout", "otel_traces_sampler_arg", "google_cloud_serverless_authentication_service_account",
     "envoy_admin_address", "envoy_admin_access_log_path", "envoy_admin_profile_path",
-    "envoy_bind_config_source_address", "envoy_bind_config_freebind", "forward_auth_url",
+    "envoy_bind_config_source_address", "envoy_bind_config_freebind",
     "grpc_client_dns_roundrobin", "pomerium_debug", "headers", "jwt_claims_headers_file"};
 
 constexpr std::string_view implemented_route[] = {

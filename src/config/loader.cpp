@@ -393,6 +393,9 @@ class Loader {
   }
 
   void decode_signin() {
+    if (auto r = global("forward_auth_url")) {
+      if (auto u = service_url(*r, false)) settings_.forward_auth_url = *u;
+    }
     if (auto r = global("authenticate_service_url")) {
       if (auto u = service_url(*r, false)) settings_.authenticate_service_url = *u;
     }

@@ -158,6 +158,8 @@ struct Settings {
 
   // Sign-in.
   ServiceUrl authenticate_service_url;
+  // forward_auth_url (Pomerium ≤ v0.20): the host on which /verify answers nginx auth_request, Traefik and Caddy.
+  ServiceUrl forward_auth_url;
   IdentityProviderSettings idp;
   DirectorySettings directory;
   StoreSettings store;

@@ -566,13 +566,17 @@ void plan_request(Connection& c, RequestParser& parser, Plan& p) {
   const auto& auth_url = c.settings.authenticate_service_url;
   p.rc.on_authenticate_host =
       !auth_url.empty() && host->host == auth_url.host && (!auth_url.port || *auth_url.port == port);
+  const auto& fwd_url = c.settings.forward_auth_url;
+  p.rc.on_forward_auth_host =
+      !fwd_url.empty() && host->host == fwd_url.host && (!fwd_url.port || *fwd_url.port == port);
   const auto match = c.shared.snapshot->routes.match(p.rc.host, port, p.rc.path);
   p.rc.host_known = match.host_known;
   p.route = match.route;
   p.websocket = wants_websocket(facts);
   const std::string& path = p.rc.path;
   const bool ours = path.starts_with("/.pomerium") || path.starts_with("/.well-known/pomerium") ||
-                    (p.rc.on_authenticate_host && (path == "/oauth2/callback" || path == "/" || path == "/robots.txt"));
+                    (p.rc.on_authenticate_host && (path == "/oauth2/callback" || path == "/" || path == "/robots.txt")) ||
+                    (p.rc.on_forward_auth_host && (path == "/verify" || path == "/"));
   p.kind = ours ? Plan::Kind::endpoint : Plan::Kind::route;
 }
 

@@ -34,7 +34,6 @@ constexpr std::int64_t handoff_ttl = 2 * 60;
 constexpr std::int64_t assertion_ttl = 5 * 60;
 constexpr std::int64_t assertion_reuse = 4 * 60;
 
-const std::string& csrf_cookie_name(const config::Settings& s) { return s.csrf_cookie_name; }
 
 // Each sign-in in progress has a cookie of its own (two tabs, or a tab and an expired XHR, sign in at once without
 // overwriting each other's state): `<csrf cookie>_<16 characters of the state's SHA-256>`, found again from the
@@ -565,22 +564,33 @@ net::Task<bool> user_page(Connection& c, Exchange& ex, const RequestHeader& req,
 
 // The routes portal (runtime flag routes_portal): the routes this user may reach, as Pomerium lists them. A route is
 // listed when its policy allows this user a GET of its path (or of / for a prefix or regex route) now, from here.
+// The decision of `route`'s policy for `s` (null: anonymous) asking `method` `path` from this request's client, now.
+authz::Decision decide_for(Connection& c, const config::CompiledRoute& route, const session::Session* s,
+                           std::string_view method, std::string_view path) {
+  const core::StringSet* groups = nullptr;
+  if (s) {
+    groups = directory_groups(c, *s);
+    if (!groups) groups = s->claims.find("groups");
+  }
+  const authz::Subject subject = s ? authz::Subject{s->user_id, s->email, groups, &s->claims} : authz::Subject{};
+  authz::Input in;
+  in.subject = s ? &subject : nullptr;
+  in.method = method;
+  in.path = path;
+  in.source_ip = core::parse_ip(c.exchange.client_ip);
+  in.now = std::chrono::system_clock::now();
+  const auto& rs = route.settings();
+  if (!rs.policy) return {};
+  return rs.policy->evaluate(in);
+}
+
 json::array reachable_routes(Connection& c, const session::Session& s) {
-  const core::StringSet* groups = directory_groups(c, s);
-  if (!groups) groups = s.claims.find("groups");
-  const authz::Subject subject{s.user_id, s.email, groups, &s.claims};
   json::array out;
   const auto& routes = c.shared.snapshot->routes.routes();
   for (std::size_t i = 0; i < routes.size(); ++i) {
     const auto& rs = routes[i].settings();
     const std::string path = !rs.path.empty() ? rs.path : !rs.prefix.empty() ? rs.prefix : "/";
-    authz::Input in;
-    in.subject = &subject;
-    in.method = "GET";
-    in.path = path;
-    in.source_ip = core::parse_ip(c.exchange.client_ip);
-    in.now = std::chrono::system_clock::now();
-    if (!rs.policy || rs.policy->evaluate(in).outcome != authz::Outcome::allow) continue;
+    if (decide_for(c, routes[i], &s, "GET", path).outcome != authz::Outcome::allow) continue;
     std::string from = rs.from;
     if (!rs.path.empty() || !rs.prefix.empty()) from += path;
     std::string name = rs.name;
@@ -593,6 +603,81 @@ json::array reachable_routes(Connection& c, const session::Session& s) {
                                {"logo_url", rs.logo_url}});
   }
   return out;
+}
+
+// ---- forward-auth ----------------------------------------------------------------------------------------------
+
+// The URL a forward-auth request asks about: ?uri=, else X-Original-URL (nginx), else X-Forwarded-Proto, -Host and
+// -Uri (Traefik, Caddy). Parsed strictly (core/url.h); nullopt when absent or not an http(s) URL.
+struct ForwardedTarget {
+  ParsedUrl url;
+  std::string text;  // as given
+  std::string path;  // the path part of url.rest ("/" when empty)
+};
+std::optional<ForwardedTarget> forwarded_target(const RequestHeader& req, std::string_view target) {
+  std::string url;
+  if (auto q = query_param(target, "uri")) url = *q;
+  else if (auto o = core::trim(req["X-Original-URL"]); !o.empty()) url = std::string(o);
+  else if (auto h = core::trim(req["X-Forwarded-Host"]); !h.empty()) {
+    const auto proto = core::trim(req["X-Forwarded-Proto"]);
+    url = std::string(proto.empty() ? "https" : proto) + "://" + std::string(h) + std::string(core::trim(req["X-Forwarded-Uri"]));
+  }
+  if (url.empty() || url.size() > 8192) return std::nullopt;
+  auto parsed = parse_http_url(url);
+  if (!parsed) return std::nullopt;
+  std::string path = parsed->rest.substr(0, parsed->rest.find_first_of("?#"));
+  if (path.empty()) path = "/";
+  return ForwardedTarget{std::move(*parsed), std::move(url), std::move(path)};
+}
+
+net::Task<bool> forward_auth_verify(Connection& c, Exchange& ex, const RequestHeader& req, const RequestContext& ctx) {
+  ex.json = true;  // a machine asks; pages would be thrown away
+  const auto target = forwarded_target(req, ctx.target);
+  if (!target) co_return co_await send_local(c, ex, 400, "Name the request to check: ?uri=, X-Original-URL or X-Forwarded-Uri.", ctx.keep_alive);
+  auto path = config::normalize_path(target->path);
+  if (!path) co_return co_await send_local(c, ex, 403, "The request's path is refused.", ctx.keep_alive);
+  const auto match = c.shared.snapshot->routes.match(target->url.host, target->url.port, *path);
+  if (!match.route) co_return co_await send_local(c, ex, 403, "No route serves this URL.", ctx.keep_alive);
+  auto lookup = find_session(c, req);
+  if (lookup.session && c.shared.auth->refresher && lookup.session->tokens_expired(session::Clock::now()))
+    lookup.session = co_await c.shared.auth->refresher->fresh(c.worker.pool, std::move(lookup.session));
+  std::string method(core::trim(req["X-Forwarded-Method"]));
+  if (method.empty()) method = std::string(core::trim(req["X-Original-Method"]));
+  if (method.empty()) method = "GET";
+  const auto decision = decide_for(c, *match.route, lookup.session.get(), method, *path);
+  if (decision.outcome == authz::Outcome::sign_in_required) {
+    LocalResponse res;
+    res.result(http::status::unauthorized);
+    res.set("x-pomerium-intercepted-response", "true");
+    // Where the fronting proxy sends the browser (nginx: auth_request_set $signin $upstream_http_x_auth_redirect).
+    res.set("X-Auth-Redirect", c.settings.forward_auth_url.origin() + "/?uri=" + core::form_encode(target->text));
+    auto page = portal::render_error(401, "Sign-in required.", ex.request_id, true);
+    res.set(http::field::content_type, page.content_type);
+    res.body() = std::move(page.body);
+    co_return co_await send_response(c, ex, res, ctx.keep_alive);
+  }
+  if (decision.outcome != authz::Outcome::allow)
+    co_return co_await send_local(c, ex, 403, "Access to this URL is denied.", ctx.keep_alive);
+  LocalResponse res;
+  res.result(http::status::ok);
+  res.set(http::field::content_type, "text/plain");
+  if (lookup.session && match.route->settings().pass_identity_headers.value_or(c.settings.pass_identity_headers))
+    for (const auto& [name, value] : identity_headers(c, *lookup.session, target->url.host)) res.set(name, value);
+  res.body() = "OK\n";
+  co_return co_await send_response(c, ex, res, ctx.keep_alive);
+}
+
+// /?uri= on the forward-auth host: a browser nginx sent here signs in for that URL.
+net::Task<bool> forward_auth_sign_in(Connection& c, Exchange& ex, const RequestHeader& req, const RequestContext& ctx) {
+  const auto target = forwarded_target(req, ctx.target);
+  if (!target || !is_our_url(c, target->text)) {
+    co_return co_await send_page(c, ex, 400, "This sign-in link does not name a URL Postern serves.", ctx.keep_alive,
+                                 {}, {});
+  }
+  if (!c.shared.auth->oidc || c.settings.authenticate_service_url.empty())
+    co_return co_await send_local(c, ex, 503, "Sign-in is not configured.", ctx.keep_alive);
+  co_return co_await send_redirect(c, ex, signed_link(c.settings, "/.pomerium/sign_in", "sign_in", target->text),
+                                   ctx.keep_alive);
 }
 
 net::Task<bool> routes_portal(Connection& c, Exchange& ex, const RequestHeader& req, const RequestContext& ctx,
@@ -759,6 +844,10 @@ net::Task<std::optional<bool>> handle_postern_endpoint(Connection& c, Exchange& 
     res.set(http::field::access_control_allow_origin, "*");
     res.body() = json::serialize(doc);
     co_return co_await send_response(c, ex, res, ctx.keep_alive);
+  }
+  if (ctx.on_forward_auth_host) {
+    if (path == "/verify") co_return co_await forward_auth_verify(c, ex, req, ctx);
+    if (path == "/") co_return co_await forward_auth_sign_in(c, ex, req, ctx);
   }
   if (ctx.on_authenticate_host) {
     if (path == "/oauth2/callback") {

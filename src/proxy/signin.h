@@ -22,10 +22,15 @@ struct RequestContext {
   std::string path;  // normalised
   std::string_view target;  // as received, with the query
   bool on_authenticate_host = false;
+  bool on_forward_auth_host = false;  // forward_auth_url's host: /verify and /?uri=
   bool host_known = false;  // some route serves this host
   bool keep_alive = false;
 };
 
+// Forward-auth (forward_auth_url): /verify answers whether the request named by ?uri= (or X-Original-URL, or
+// X-Forwarded-Proto/-Host/-Uri) may pass its route: 200 with the identity headers, 401 when it needs sign-in, 403
+// when policy denies or no route serves it. /?uri= sends a browser to sign in for that URL; the sign-in ends at
+// that host's /.pomerium/callback/ (which the fronting proxy passes to Postern), setting the route cookie.
 // Handles Postern's own endpoints; nullopt when `ctx.path` is not one of them (routing goes on). The bool is whether
 // the connection may be kept.
 [[nodiscard]] net::Task<std::optional<bool>> handle_postern_endpoint(Connection& c, Exchange& ex,
