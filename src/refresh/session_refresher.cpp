@@ -86,10 +86,21 @@ net::Task<std::shared_ptr<const session::Session>> SessionRefresher::fresh(net::
                                                                           std::shared_ptr<const session::Session> s) {
   const auto deadline = std::chrono::steady_clock::now() + max_wait;
   net::Timer timer(co_await boost::asio::this_coro::executor);
+  bool waited_for_backoff = false;
   while (s) {
     const auto now = clock_();
     if (!s->tokens_expired(now)) co_return s;
-    if (s->refresh_due_at > now) co_return nullptr;  // backing off after a failure: the request signs in again
+    if (s->refresh_due_at > now) {
+      // Backing off after a failure. A retry due within a moment is waited for (once), so the tokens expiring
+      // between a failed try and its retry do not send the user to sign in; a longer backoff does.
+      const auto until_due = s->refresh_due_at - now;
+      if (waited_for_backoff || until_due > max_backoff_wait) co_return nullptr;
+      waited_for_backoff = true;
+      timer.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(until_due));
+      co_await timer.async_wait(net::nothrow);
+      s = store_.get(s->id);
+      continue;
+    }
     const auto outcome = co_await refresh(pool, s);
     if (outcome == Outcome::ended || outcome == Outcome::failed) co_return nullptr;
     if (outcome == Outcome::busy) {

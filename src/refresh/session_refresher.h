@@ -39,6 +39,8 @@ class SessionRefresher {
   // How long a request whose tokens have expired waits for someone else's refresh, and how often it looks.
   static constexpr std::chrono::seconds max_wait{15};
   static constexpr std::chrono::milliseconds wait_poll{25};
+  // A request whose tokens expired while a retry is due within this long waits for the retry instead of signing in.
+  static constexpr std::chrono::seconds max_backoff_wait{2};
 
   SessionRefresher(store::SessionStore& store, RefreshCall call, directory::Directory* directory = nullptr,
                    std::function<session::Clock::time_point()> clock = session::Clock::now);
