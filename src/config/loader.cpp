@@ -868,6 +868,8 @@ class Loader {
     }
     if (int(!route.prefix.empty()) + int(!route.path.empty()) + int(!route.regex.empty()) > 1)
       problem(route.location, name, "set at most one of prefix, path and regex");
+    if (route.tcp && (!route.prefix.empty() || !route.path.empty() || !route.regex.empty()))
+      problem(route.location, name, "a TCP route (tcp+https://) matches a host and port only: no prefix, path or regex");
     if (auto r = get("prefix_rewrite")) {
       if (auto s = as_string(*r)) route.prefix_rewrite = *s;
     }
@@ -1253,8 +1255,23 @@ class Loader {
     std::string candidate(core::trim(text));
     const auto scheme_end = candidate.find("://");
     const std::string scheme = core::to_lower(candidate.substr(0, scheme_end));
-    if (scheme == "tcp+https" || scheme == "udp+https" || scheme == "ssh") {
+    if (scheme == "udp+https" || scheme == "ssh") {
       problem(r, "not supported yet: " + scheme + " routes");
+      return;
+    }
+    if (scheme == "tcp+https" || scheme == "tcp+http") {
+      // A TCP tunnel: clients ask `CONNECT host:port`; the port is part of the name.
+      // Parsed as the http(s) URL it names (the strict URL parser), after the "tcp+" prefix.
+      auto u = core::parse_http_url(candidate.substr(4));
+      if (!u || !u->explicit_port || !(u->rest.empty() || u->rest == "/") || candidate.find('*') != std::string::npos) {
+        problem(r, "expected tcp+https://host:port (a TCP route names its port, without a path or wildcard), got " +
+                       describe(r));
+        return;
+      }
+      route.tcp = true;
+      route.from_scheme = scheme;
+      route.from_host = u->host;
+      route.from_port = u->port;
       return;
     }
     // A leading "*." label is a wildcard: parse with a placeholder label, then put the star back.
@@ -1318,6 +1335,20 @@ class Loader {
         url_text = std::string(core::trim(std::string_view(url_text).substr(0, comma)));
       }
       const std::string scheme = core::to_lower(url_text.substr(0, url_text.find("://")));
+      if (route.tcp) {
+        // A TCP route's upstream: tcp://host:port.
+        auto u = scheme == "tcp" ? core::parse_http_url("http" + url_text.substr(3)) : std::nullopt;
+        if (!u || !u->explicit_port || !(u->rest.empty() || u->rest == "/")) {
+          problem(where, r.key, "a TCP route's upstream is tcp://host:port, got \"" + text + "\"");
+          continue;
+        }
+        target.scheme = "tcp";
+        target.host = u->host;
+        target.port = u->port;
+        target.url = url_text;
+        route.to.push_back(std::move(target));
+        continue;
+      }
       if (url_text.find("://") != std::string::npos && scheme != "http" && scheme != "https") {
         problem(where, r.key,
                 "not supported yet: upstream scheme \"" + scheme + "\" (use http or https) in \"" + text + "\"");

@@ -94,7 +94,7 @@ RouteTable::RouteTable(const std::vector<RouteSettings>& routes, Duration defaul
 RouteTable::Match RouteTable::match(std::string_view host, std::uint16_t port, std::string_view path) const noexcept {
   Match m;
   for (const auto& route : routes_) {
-    if (!route.matches_host(host, port)) continue;
+    if (route.settings().tcp || !route.matches_host(host, port)) continue;
     m.host_known = true;
     if (route.matches_path(path)) {
       m.route = &route;
@@ -102,6 +102,12 @@ RouteTable::Match RouteTable::match(std::string_view host, std::uint16_t port, s
     }
   }
   return m;
+}
+
+const CompiledRoute* RouteTable::match_connect(std::string_view host, std::uint16_t port) const noexcept {
+  for (const auto& route : routes_)
+    if (route.settings().tcp && route.matches_host(host, port)) return &route;
+  return nullptr;
 }
 
 std::optional<HostAndPort> parse_host_header(std::string_view value) { return core::parse_authority(core::trim(value)); }

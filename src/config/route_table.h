@@ -55,7 +55,10 @@ class RouteTable {
     const CompiledRoute* route = nullptr;  // null: no route
     bool host_known = false;               // some route serves this host (so a miss is a path miss)
   };
+  // HTTP routes only (TCP routes never match a request for a path).
   [[nodiscard]] Match match(std::string_view host, std::uint16_t port, std::string_view path) const noexcept;
+  // The TCP route (from: tcp+https://host:port) a `CONNECT host:port` asks for, or null.
+  [[nodiscard]] const CompiledRoute* match_connect(std::string_view host, std::uint16_t port) const noexcept;
   [[nodiscard]] const std::vector<CompiledRoute>& routes() const noexcept { return routes_; }
 
  private:

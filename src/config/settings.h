@@ -51,6 +51,7 @@ struct RouteSettings {
   std::size_t index = 0;
   std::string from;  // as written
   std::string from_scheme;
+  bool tcp = false;  // from: tcp+https://host:port — a TCP tunnel asked for with CONNECT (to: tcp://host:port)
   std::string from_host;  // lower case; may start with "*."
   std::optional<std::uint16_t> from_port;
   std::vector<UpstreamTarget> to;

@@ -123,6 +123,7 @@ struct Plan {
   RequestContext rc;  // Kind::endpoint, sign_in, forward
   const config::CompiledRoute* route = nullptr;
   SessionLookup lookup;
+  bool connect = false;  // CONNECT host:port to a TCP route (from: tcp+https://host:port)
   bool websocket = false;
   std::optional<RequestFacts> facts;  // set by handle_request before planning
   authz::Decision decision;            // Kind::denied: why (shown with show_error_details)
@@ -208,7 +209,7 @@ awaitable<std::pair<boost::system::error_code, boost::system::error_code>> relay
 // Copies bytes one way until either side fails; then closes both so the opposite pump ends too.
 awaitable<void> pump(net::Stream& from, net::Stream& to, char* buf, std::uint64_t& bytes, Clock::duration idle) {
   while (true) {
-    from.expire_after(idle, "websocket idle");
+    from.expire_after(idle, "tunnel idle");
     auto [ec, n] = co_await from.async_read_some(asio::buffer(buf, body_chunk), nothrow);
     if (ec) break;
     to.expire_after(idle, "websocket idle");
@@ -246,6 +247,74 @@ awaitable<void> tunnel(Connection& c, Exchange& ex, net::UpstreamConnection& up,
   auto reverse = std::make_unique<char[]>(body_chunk);
   co_await (pump(c.stream, up.stream, c.relay_buffer(), ex.bytes_in, idle) &&
             pump(up.stream, c.stream, reverse.get(), ex.bytes_out, idle));
+}
+
+// Ends a TCP tunnel when its session does (signed out, revoked by Okta, expired): looks once a second until `done`.
+awaitable<void> watch_tunnel_session(Connection& c, net::UpstreamConnection& up, std::string sid, net::Timer& timer,
+                                     const bool& done) {
+  while (!done && !sid.empty()) {
+    timer.expires_after(std::chrono::seconds(1));
+    co_await timer.async_wait(nothrow);
+    if (done) break;
+    if (!c.shared.auth->store->get(sid)) {
+      telemetry::log(telemetry::Level::info, "tcp tunnel closed: its session ended",
+                     {{"request_id", std::string(c.exchange.request_id)}});
+      c.stream.close();
+      up.stream.close();
+      break;
+    }
+  }
+}
+
+awaitable<void> pump_both(Connection& c, Exchange& ex, net::UpstreamConnection& up, Clock::duration idle,
+                          net::Timer& timer, bool& done) {
+  auto reverse = std::make_unique<char[]>(body_chunk);
+  co_await (pump(c.stream, up.stream, c.relay_buffer(), ex.bytes_in, idle) &&
+            pump(up.stream, c.stream, reverse.get(), ex.bytes_out, idle));
+  done = true;
+  timer.cancel();
+}
+
+// CONNECT host:port to a TCP route the policy allowed: a fresh connection to the route's tcp:// upstream, 200, then
+// bytes both ways (no length limit) until either side ends, the idle timeout passes, or the session ends.
+awaitable<bool> connect_tunnel(Connection& c, Exchange& ex, const Plan& p) {
+  const auto& target = p.route->pick_upstream(c.worker.requests);
+  ex.upstream = target.url;
+  c.endpoint = net::UpstreamEndpoint{&target, nullptr, {}, 0};
+  auto acquired = co_await c.worker.pool.acquire(c.endpoint, true);
+  if (!acquired.connection) co_return co_await send_local(c, ex, 502, "The TCP upstream could not be reached.", false);
+  auto& up = *acquired.connection;
+  static constexpr std::string_view established = "HTTP/1.1 200 Connection established\r\n\r\n";
+  c.stream.expire_after(c.write_timeout(), "response write");
+  auto [ec, n] = co_await asio::async_write(c.stream, asio::buffer(established.data(), established.size()), nothrow);
+  if (ec) co_return false;
+  ex.status = 200;
+  if (c.buffer.size() > 0) {  // bytes the client sent right behind its CONNECT
+    auto [wec, wn] = co_await asio::async_write(up.stream, c.buffer.data(), nothrow);
+    if (wec) co_return false;
+    ex.bytes_in += wn;
+    c.buffer.consume(wn);
+  }
+  const auto idle = p.route->idle_timeout().count() > 0 ? Clock::duration(p.route->idle_timeout())
+                                                       : Clock::duration(c.settings.timeout_idle);
+  net::Timer timer(c.stream.get_executor());
+  bool done = false;
+  const std::string sid = p.lookup.session ? p.lookup.session->id : std::string();
+  co_await (pump_both(c, ex, up, idle, timer, done) && watch_tunnel_session(c, up, sid, timer, done));
+  co_return false;
+}
+
+// 407 for a CONNECT without a session (pomerium-cli then signs in and retries with Authorization: Pomerium …).
+awaitable<bool> send_proxy_auth_required(Connection& c, Exchange& ex) {
+  LocalResponse res;
+  res.result(http::status::proxy_authentication_required);
+  res.set(http::field::proxy_authenticate, "Pomerium");
+  res.set("x-pomerium-intercepted-response", "true");
+  auto page = portal::render_error(407, "Sign-in required: connect with Authorization: Pomerium <token>.",
+                                   ex.request_id, true);
+  res.set(http::field::content_type, page.content_type);
+  res.body() = std::move(page.body);
+  co_return co_await send_response(c, ex, res, false);
 }
 
 // An error page from inside forward: a plain function call site keeps forward's coroutine frame small (each
@@ -552,6 +621,18 @@ void plan_request(Connection& c, RequestParser& parser, Plan& p) {
     p.body = "OK\n";
     return;
   }
+  if (req.method() == http::verb::connect) {
+    // CONNECT host:port: a TCP tunnel, if a tcp+https:// route names that host and port.
+    const auto authority = core::parse_authority(target);
+    if (!authority || !authority->port)
+      return answer(p, 400, "CONNECT needs host:port.", false);
+    p.route = c.shared.snapshot->routes.match_connect(authority->host, *authority->port);
+    if (!p.route) return answer(p, 404, "There is no TCP route for this host and port.", false);
+    p.connect = true;
+    p.rc = RequestContext{authority->host, *authority->port, "/", target, false, true, false};
+    p.kind = Plan::Kind::route;
+    return;
+  }
   if (target.empty() || target.front() != '/') return answer(p, 400, "The request target must be a path.", false);
   const auto host = config::parse_host_header(facts.host);
   if (!host) return answer(p, 400, "The request has a missing or invalid Host header.", false);
@@ -740,10 +821,12 @@ awaitable<bool> handle_request(Connection& c, RequestParser& parser, Plan& p) {
   if (!done) {
     switch (p.kind) {
       case Plan::Kind::sign_in:
-        result = co_await require_sign_in(c, ex, req, p.rc, p.lookup.programmatic);
+        if (p.connect) result = co_await send_proxy_auth_required(c, ex);
+        else result = co_await require_sign_in(c, ex, req, p.rc, p.lookup.programmatic);
         break;
       case Plan::Kind::forward:
-        result = co_await forward(c, ex, parser, p, facts.keep_alive && !c.worker.draining);
+        if (p.connect) result = co_await connect_tunnel(c, ex, p);
+        else result = co_await forward(c, ex, parser, p, facts.keep_alive && !c.worker.draining);
         break;
       case Plan::Kind::denied:
         result = co_await send_denied(c, ex, p);

@@ -128,7 +128,7 @@ bool is_our_url(const Connection& c, std::string_view url, ParsedUrl* out) {
   const auto& auth = c.settings.authenticate_service_url;
   if (!auth.empty() && p->host == auth.host && p->port == auth.effective_port()) return true;
   for (const auto& r : c.shared.snapshot->routes.routes())
-    if (r.matches_host(p->host, p->port)) return true;
+    if (!r.settings().tcp && r.matches_host(p->host, p->port)) return true;
   return false;
 }
 

@@ -136,9 +136,10 @@ json::array reachable_routes(Connection& c, const session::Session& s) {
     if (!rs.path.empty() || !rs.prefix.empty()) from += path;
     std::string name = rs.name;
     if (name.empty()) name = rs.from_host + (path == "/" ? "" : path);
+    if (rs.tcp) name = rs.name.empty() ? rs.from_host + ":" + std::to_string(rs.from_port.value_or(0)) : rs.name;
     out.push_back(json::object{{"id", "route-" + std::to_string(i)},
                                {"name", name},
-                               {"type", "http"},
+                               {"type", rs.tcp ? "tcp" : "http"},
                                {"from", from},
                                {"description", rs.description},
                                {"logo_url", rs.logo_url}});

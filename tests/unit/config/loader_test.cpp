@@ -433,3 +433,22 @@ TEST(LoaderDirectory, RateLimitReserveIsAShareUpToNinetyPercent) {
                              "test.yaml:1: idp_directory_rate_limit_reserve: expected a share between 0 and 0.9"))
         << bad;
 }
+
+TEST(Loader, TcpRoutes) {
+  const auto s = load("routes:\n  - from: tcp+https://db.example.com:5432\n    to: tcp://10.0.0.5:5432\n"
+                      "    allow_any_authenticated_user: true\n");
+  ASSERT_EQ(s.routes.size(), 1u);
+  EXPECT_TRUE(s.routes[0].tcp);
+  EXPECT_EQ(s.routes[0].from_host, "db.example.com");
+  EXPECT_EQ(s.routes[0].from_port, 5432);
+  ASSERT_EQ(s.routes[0].to.size(), 1u);
+  EXPECT_EQ(s.routes[0].to[0].scheme, "tcp");
+  EXPECT_EQ(s.routes[0].to[0].port, 5432);
+  EXPECT_TRUE(any_contains(problems("routes:\n  - from: tcp+https://db.example.com\n    to: tcp://10.0.0.5:5432\n"),
+                           "a TCP route names its port"));
+  EXPECT_TRUE(any_contains(problems("routes:\n  - from: tcp+https://db.example.com:5432\n    to: http://10.0.0.5\n"),
+                           "a TCP route's upstream is tcp://host:port"));
+  EXPECT_TRUE(any_contains(
+      problems("routes:\n  - from: tcp+https://db.example.com:5432\n    to: tcp://10.0.0.5:1\n    prefix: /x\n"),
+      "matches a host and port only"));
+}
