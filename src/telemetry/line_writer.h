@@ -26,6 +26,7 @@ class LineWriter {
   void number(std::uint64_t v) { out_ = std::to_chars(out_, out_ + 20, v).ptr; }
   void ch(char c) { *out_++ = c; }
   void raw(const char* p, std::size_t n) {
+    if (n == 0) return;  // an empty view may have a null data(): memcpy must not see it (UBSan found this)
     std::memcpy(out_, p, n);
     out_ += n;
   }
