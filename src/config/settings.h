@@ -100,6 +100,10 @@ struct ServiceUrl {
   // scheme://host[:port] (port omitted when absent).
   [[nodiscard]] std::string origin() const;
   [[nodiscard]] std::uint16_t effective_port() const noexcept { return port.value_or(scheme == "https" ? 443 : 80); }
+  // A request for `request_host`:`request_port` is for this URL's host: the same host, on its port when it names one.
+  [[nodiscard]] bool serves(std::string_view request_host, std::uint16_t request_port) const noexcept {
+    return !empty() && request_host == host && (!port || *port == request_port);
+  }
 };
 
 struct IdentityProviderSettings {

@@ -18,6 +18,8 @@ void log_exchange(WorkerContext& worker, const Exchange& ex) {
 net::Task<bool> send_response(Connection& c, Exchange& ex, LocalResponse& res, bool keep_alive) {
   res.version(11);
   if (res.find(http::field::cache_control) == res.end()) res.set(http::field::cache_control, "no-store");
+  // Postern's own error answers (never the upstream's, which do not come this way) say so, as Pomerium's do.
+  if (res.result_int() >= 400) res.set("x-pomerium-intercepted-response", "true");
   add_local_response_headers(res.base(), c.settings, ex.request_id);
   res.keep_alive(keep_alive);
   res.prepare_payload();
@@ -32,8 +34,6 @@ net::Task<bool> send_local(Connection& c, Exchange& ex, unsigned status, std::st
                            std::string_view content_type, std::string body) {
   LocalResponse res;
   res.result(status);
-  // Postern's own answers (not the upstream's) say so, as Pomerium's do.
-  if (status >= 400) res.set("x-pomerium-intercepted-response", "true");
   if (content_type.empty()) {
     auto page = portal::render_error(status, sentence, ex.request_id, ex.json);
     res.set(http::field::content_type, page.content_type);
@@ -50,7 +50,6 @@ net::Task<bool> send_page(Connection& c, Exchange& ex, unsigned status, std::str
   LocalResponse res;
   res.result(status);
   auto page = portal::render_error(status, sentence, ex.request_id, ex.json, link_url, link_text);
-  if (status >= 400) res.set("x-pomerium-intercepted-response", "true");
   res.set(http::field::content_type, page.content_type);
   res.body() = std::move(page.body);
   for (const auto& cookie : set_cookies) res.insert(http::field::set_cookie, cookie);

@@ -58,7 +58,6 @@ net::Task<bool> forward_auth_verify(Connection& c, Exchange& ex, const RequestHe
   if (decision.outcome == authz::Outcome::sign_in_required) {
     LocalResponse res;
     res.result(http::status::unauthorized);
-    res.set("x-pomerium-intercepted-response", "true");
     // Where the fronting proxy sends the browser (nginx: auth_request_set $signin $upstream_http_x_auth_redirect).
     res.set("X-Auth-Redirect", c.settings.forward_auth_url.origin() + "/?uri=" + core::form_encode(target->text));
     auto page = portal::render_error(401, "Sign-in required.", ex.request_id, true);

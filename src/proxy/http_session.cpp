@@ -212,13 +212,21 @@ awaitable<void> pump(net::Stream& from, net::Stream& to, char* buf, std::uint64_
     from.expire_after(idle, "tunnel idle");
     auto [ec, n] = co_await from.async_read_some(asio::buffer(buf, body_chunk), nothrow);
     if (ec) break;
-    to.expire_after(idle, "websocket idle");
+    to.expire_after(idle, "tunnel idle");
     auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buf, n), nothrow);
     if (wec) break;
     bytes += n;
   }
   from.close();
   to.close();
+}
+
+awaitable<void> splice(Connection& c, Exchange& ex, net::UpstreamConnection& up, Clock::duration idle);
+
+// The route's idle_timeout, else timeout_idle: how long an upstream exchange or a tunnel may stay silent.
+Clock::duration idle_timeout(const Connection& c, const config::CompiledRoute& route) {
+  return route.idle_timeout().count() > 0 ? Clock::duration(route.idle_timeout())
+                                          : Clock::duration(c.settings.timeout_idle);
 }
 
 // After an upstream's 101: sends the head to the client, then splices bytes both ways until either side ends.
@@ -231,7 +239,12 @@ awaitable<void> tunnel(Connection& c, Exchange& ex, net::UpstreamConnection& up,
   c.stream.expire_after(c.write_timeout(), "response write");
   auto [ec, n] = co_await asio::async_write(c.stream, asio::buffer(c.head.view()), nothrow);
   if (ec) co_return;
-  // Bytes either side already read past the heads belong to the tunnel.
+  co_await splice(c, ex, up, idle);
+}
+
+// Bytes both ways between the client and `up` until either side ends or stays idle past `idle`: first what either
+// side already read past its head, then a pump each way. Websocket and CONNECT tunnels.
+awaitable<void> splice(Connection& c, Exchange& ex, net::UpstreamConnection& up, Clock::duration idle) {
   if (c.buffer.size() > 0) {
     auto [wec, wn] = co_await asio::async_write(up.stream, c.buffer.data(), nothrow);
     if (wec) co_return;
@@ -268,9 +281,7 @@ awaitable<void> watch_tunnel_session(Connection& c, net::UpstreamConnection& up,
 
 awaitable<void> pump_both(Connection& c, Exchange& ex, net::UpstreamConnection& up, Clock::duration idle,
                           net::Timer& timer, bool& done) {
-  auto reverse = std::make_unique<char[]>(body_chunk);
-  co_await (pump(c.stream, up.stream, c.relay_buffer(), ex.bytes_in, idle) &&
-            pump(up.stream, c.stream, reverse.get(), ex.bytes_out, idle));
+  co_await splice(c, ex, up, idle);
   done = true;
   timer.cancel();
 }
@@ -289,14 +300,7 @@ awaitable<bool> connect_tunnel(Connection& c, Exchange& ex, const Plan& p) {
   auto [ec, n] = co_await asio::async_write(c.stream, asio::buffer(established.data(), established.size()), nothrow);
   if (ec) co_return false;
   ex.status = 200;
-  if (c.buffer.size() > 0) {  // bytes the client sent right behind its CONNECT
-    auto [wec, wn] = co_await asio::async_write(up.stream, c.buffer.data(), nothrow);
-    if (wec) co_return false;
-    ex.bytes_in += wn;
-    c.buffer.consume(wn);
-  }
-  const auto idle = p.route->idle_timeout().count() > 0 ? Clock::duration(p.route->idle_timeout())
-                                                       : Clock::duration(c.settings.timeout_idle);
+  const auto idle = idle_timeout(c, *p.route);
   net::Timer timer(c.stream.get_executor());
   bool done = false;
   const std::string sid = p.lookup.session ? p.lookup.session->id : std::string();
@@ -309,7 +313,6 @@ awaitable<bool> send_proxy_auth_required(Connection& c, Exchange& ex) {
   LocalResponse res;
   res.result(http::status::proxy_authentication_required);
   res.set(http::field::proxy_authenticate, "Pomerium");
-  res.set("x-pomerium-intercepted-response", "true");
   auto page = portal::render_error(407, "Sign-in required: connect with Authorization: Pomerium <token>.",
                                    ex.request_id, true);
   res.set(http::field::content_type, page.content_type);
@@ -465,8 +468,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
   rewrite_for_upstream(c, ex, parser, *plan.facts, *plan.route, target, plan.websocket, plan.lookup.session.get(), plan.rc.host, plan.rc.path,
                        endpoint);
 
-  const auto idle = plan.route->idle_timeout().count() > 0 ? Clock::duration(plan.route->idle_timeout())
-                                                     : Clock::duration(c.settings.timeout_idle);
+  const auto idle = idle_timeout(c, *plan.route);
 
   std::unique_ptr<net::UpstreamConnection> up;
   auto& rp = c.response_parser;  // lives on the connection: keeps this coroutine's frame small
@@ -644,12 +646,8 @@ void plan_request(Connection& c, RequestParser& parser, Plan& p) {
                   "escape.",
                   false);
   p.rc = RequestContext{host->host, port, std::move(*normalized), target, false, false, reusable};
-  const auto& auth_url = c.settings.authenticate_service_url;
-  p.rc.on_authenticate_host =
-      !auth_url.empty() && host->host == auth_url.host && (!auth_url.port || *auth_url.port == port);
-  const auto& fwd_url = c.settings.forward_auth_url;
-  p.rc.on_forward_auth_host =
-      !fwd_url.empty() && host->host == fwd_url.host && (!fwd_url.port || *fwd_url.port == port);
+  p.rc.on_authenticate_host = c.settings.authenticate_service_url.serves(host->host, port);
+  p.rc.on_forward_auth_host = c.settings.forward_auth_url.serves(host->host, port);
   const auto match = c.shared.snapshot->routes.match(p.rc.host, port, p.rc.path);
   p.rc.host_known = match.host_known;
   p.route = match.route;
@@ -661,20 +659,13 @@ void plan_request(Connection& c, RequestParser& parser, Plan& p) {
   p.kind = ours ? Plan::Kind::endpoint : Plan::Kind::route;
 }
 
-// The user's groups for policy: the Okta directory's (ids, then names) when it knows the user, else the session's
-// `groups` claim.
-const core::StringSet* groups_of(Connection& c, const session::Session& s) {
-  if (const auto* g = directory_groups(c, s)) return g;
-  return s.claims.find("groups");
-}
-
 // Writes one `authorize check` line for a decision of `policy` (see telemetry/authorize_log.h).
 void log_decision(Connection& c, const RequestParser::value_type& req, const Plan& p, const authz::Policy& policy,
                   const authz::Decision& d, std::string_view mode) {
   std::array<authz::Policy::ReasonText, 12> reasons;
   const std::size_t n = policy.explain(d, reasons, true);
   const session::Session* s = p.lookup.session.get();
-  const core::StringSet* groups = s ? groups_of(c, *s) : nullptr;
+  const core::StringSet* groups = s ? user_groups(c, *s) : nullptr;
   telemetry::AuthorizeRecord r;
   r.fields = c.shared.authorize_log_fields;
   r.request_id = c.exchange.request_id;
@@ -705,7 +696,7 @@ authz::Decision authorize(Connection& c, const RequestParser::value_type& req, c
   authz::Subject subject;
   authz::Input in;
   if (s) {
-    subject = {s->user_id, s->email, groups_of(c, *s), &s->claims};
+    subject = {s->user_id, s->email, user_groups(c, *s), &s->claims};
     in.subject = &subject;
   }
   in.method = req.method_string();

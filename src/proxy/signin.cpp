@@ -168,8 +168,7 @@ std::shared_ptr<const session::Session> session_from_handle(const Connection& c,
 
 // The groups upstreams and the user page see: the directory's ids and names, else the token's groups claim.
 std::vector<std::string_view> shown_groups(Connection& c, const session::Session& s) {
-  if (const auto* g = directory_groups(c, s)) return {g->values().begin(), g->values().end()};
-  if (const auto* g = s.claims.find("groups")) return {g->values().begin(), g->values().end()};
+  if (const auto* g = user_groups(c, s)) return {g->values().begin(), g->values().end()};
   return {};
 }
 
@@ -621,9 +620,10 @@ net::Task<std::optional<bool>> handle_postern_endpoint(Connection& c, Exchange& 
   co_return co_await send_local(c, ex, 404, "There is no such Postern page.", ctx.keep_alive);
 }
 
-const core::StringSet* directory_groups(Connection& c, const session::Session& s) {
+const core::StringSet* user_groups(Connection& c, const session::Session& s) {
   const auto* d = c.worker.directory.get();
-  return d ? d->groups_of(s.user_id) : nullptr;
+  if (const auto* g = d ? d->groups_of(s.user_id) : nullptr) return g;
+  return s.claims.find("groups");
 }
 
 void strip_postern_credentials(RequestHeader& req, const config::Settings& settings) {

@@ -47,9 +47,9 @@ struct SessionLookup {
 [[nodiscard]] net::Task<bool> require_sign_in(Connection& c, Exchange& ex, const RequestHeader& req,
                                               const RequestContext& ctx, bool programmatic);
 
-// The user's groups from the Okta directory (group ids, then names), or null when there is no directory or it does
-// not know the user; the session's `groups` claim stands in then.
-[[nodiscard]] const core::StringSet* directory_groups(Connection& c, const session::Session& s);
+// The user's groups, for policy, upstreams and pages: the Okta directory's (group ids, then names) once it has a
+// snapshot, else the session's `groups` claim; null when neither says.
+[[nodiscard]] const core::StringSet* user_groups(Connection& c, const session::Session& s);
 
 // Removes Postern's credentials (its cookies, Authorization: Pomerium …) from a request bound upstream.
 void strip_postern_credentials(RequestHeader& req, const config::Settings& settings);

@@ -108,12 +108,8 @@ net::Task<bool> user_page(Connection& c, Exchange& ex, const RequestHeader& req,
 // The decision of `route`'s policy for `s` (null: anonymous) asking `method` `path` from this request's client, now.
 authz::Decision decide_for(Connection& c, const config::CompiledRoute& route, const session::Session* s,
                            std::string_view method, std::string_view path) {
-  const core::StringSet* groups = nullptr;
-  if (s) {
-    groups = directory_groups(c, *s);
-    if (!groups) groups = s->claims.find("groups");
-  }
-  const authz::Subject subject = s ? authz::Subject{s->user_id, s->email, groups, &s->claims} : authz::Subject{};
+  const authz::Subject subject =
+      s ? authz::Subject{s->user_id, s->email, user_groups(c, *s), &s->claims} : authz::Subject{};
   authz::Input in;
   in.subject = s ? &subject : nullptr;
   in.method = method;

@@ -42,6 +42,10 @@ struct Session {
   std::uint64_t version = 1;
 
   [[nodiscard]] bool refreshable() const noexcept { return !refresh_token.empty(); }
+  // A refresh is planned: it has a due time before the session's absolute end (what stores index by due time).
+  [[nodiscard]] bool refresh_scheduled() const noexcept {
+    return refreshable() && refresh_due_at != Clock::time_point{} && refresh_due_at < expires_at;
+  }
   // Every claim as a JSON object: the ID token's payload, then extra_claims (ID token first, as at sign-in).
   [[nodiscard]] std::string claims_json() const;
   // From all the claims (an ID token merged with userinfo) and id_token, already set: extra_claims and the index.

@@ -109,16 +109,13 @@ class MemoryStore final : public SessionStore {
   }
 
  private:
-  static bool scheduled(const session::Session& s) {
-    return s.refreshable() && s.refresh_due_at != Clock::time_point{} && s.refresh_due_at < s.expires_at;
-  }
   void unschedule_locked(const session::Session& s) {
-    if (scheduled(s)) due_.erase({s.refresh_due_at, &s});
+    if (s.refresh_scheduled()) due_.erase({s.refresh_due_at, &s});
   }
   void store_locked(SessionPtr s) {
     auto& slot = sessions_[s->id];
     if (slot) unschedule_locked(*slot);
-    if (scheduled(*s)) due_.emplace(s->refresh_due_at, s.get());
+    if (s->refresh_scheduled()) due_.emplace(s->refresh_due_at, s.get());
     slot = std::move(s);
   }
 

@@ -63,10 +63,6 @@ std::int64_t millis(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-bool scheduled(const session::Session& s) {
-  return s.refreshable() && s.refresh_due_at != Clock::time_point{} && s.refresh_due_at < s.expires_at;
-}
-
 // Connections handed to one thread at a time; at most max_connections open.
 class PgPool {
  public:
@@ -170,7 +166,7 @@ WITH w AS (
   RETURNING id, version)
 SELECT pg_notify('postern_sessions', 'put:' || id || ':' || version) FROM w)sql",
                               *s, std::nullopt);
-    if (!result || result->rows() != 1) return false;
+    if (!result.ok() || result.rows() != 1) return false;
     cache_put(std::move(s));
     return true;
   }
@@ -183,7 +179,7 @@ WITH w AS (
   RETURNING id, version)
 SELECT pg_notify('postern_sessions', 'put:' || id || ':' || version) FROM w)sql",
                               *s, expected_version);
-    if (!result || result->rows() != 1) return false;
+    if (!result.ok() || result.rows() != 1) return false;
     cache_put(std::move(s));
     return true;
   }
@@ -224,96 +220,53 @@ SELECT pg_notify('postern_sessions', 'put:' || id || ':' || version) FROM w)sql"
   }
 
   bool claim_once(std::string_view key, std::chrono::seconds ttl) override {
-    if (!available()) return false;
-    std::string error;
-    auto conn = pool_.take(store_write_timeout, error);
-    if (!conn) return false;
     const std::string hashed = core::sha256(key);  // the marker's name is a state or handoff id: keep only a hash
     const std::string seconds = std::to_string(ttl.count());
-    auto r = conn->exec(R"sql(
+    const auto r = run("claim", R"sql(
 INSERT INTO postern_markers (key, expires_at) VALUES ($1, now() + make_interval(secs => $2::double precision))
 ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE postern_markers.expires_at <= now()
 RETURNING 1)sql",
-                        {{hashed, true}, {seconds}}, store_write_timeout);
-    if (!r.ok()) {
-      note_failure(*conn);
-      log_failure("claim", r.error());
-      return false;
-    }
-    return r.rows() == 1;
+                       {{hashed, true}, {seconds}}, store_write_timeout);
+    return r.ok() && r.rows() == 1;
   }
 
   std::vector<SessionPtr> due_for_refresh(Clock::time_point now, std::size_t limit) override {
     std::vector<SessionPtr> out;
-    if (!available()) return out;
-    std::string error;
-    auto conn = pool_.take(store_write_timeout, error);
-    if (!conn) return out;
     const std::string at = std::to_string(millis(now)), n = std::to_string(limit);
-    auto r = conn->exec(R"sql(
+    const auto r = run("due sessions", R"sql(
 SELECT id, data FROM postern_sessions WHERE refresh_due_ms <= $1 AND expires_at_ms > $1
 ORDER BY refresh_due_ms LIMIT $2)sql",
-                        {{at}, {n}}, store_bulk_timeout);
-    if (!r.ok()) {
-      note_failure(*conn);
-      log_failure("due sessions", r.error());
-      return out;
-    }
+                       {{at}, {n}}, store_bulk_timeout);
     for (int i = 0; i < r.rows(); ++i)
       if (auto s = open_session(r.bytes(i, 1), r.text(i, 0), key_)) out.push_back(std::move(s));
     return out;
   }
 
   bool hold_lease(std::string_view name, std::string_view holder, std::chrono::seconds ttl) override {
-    if (!available()) return false;
-    std::string error;
-    auto conn = pool_.take(store_write_timeout, error);
-    if (!conn) return false;
     const std::string seconds = std::to_string(ttl.count());
-    auto r = conn->exec(R"sql(
+    const auto r = run({}, R"sql(
 INSERT INTO postern_leases (name, holder, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3::double precision))
 ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
 WHERE postern_leases.holder = EXCLUDED.holder OR postern_leases.expires_at <= now()
 RETURNING holder)sql",
-                        {{name}, {holder}, {seconds}}, store_write_timeout);
-    if (!r.ok()) {
-      note_failure(*conn);
-      return false;
-    }
-    return r.rows() == 1;
+                       {{name}, {holder}, {seconds}}, store_write_timeout);
+    return r.ok() && r.rows() == 1;
   }
 
   bool put_record(std::string_view name, std::string_view data) override {
-    if (!available()) return false;
-    std::string error;
-    auto conn = pool_.take(store_write_timeout, error);
-    if (!conn) return false;
     const std::string sealed = core::aead_seal(key_, data, "postern record v1:" + std::string(name));
-    auto r = conn->exec(R"sql(
+    return run("record write", R"sql(
 INSERT INTO postern_records (name, version, data) VALUES ($1, 1, $2)
 ON CONFLICT (name) DO UPDATE SET version = postern_records.version + 1, data = EXCLUDED.data)sql",
-                        {{name}, {sealed, true}}, store_bulk_timeout);
-    if (!r.ok()) {
-      note_failure(*conn);
-      log_failure("record write", r.error());
-      return false;
-    }
-    return true;
+               {{name}, {sealed, true}}, store_bulk_timeout)
+        .ok();
   }
 
   std::optional<Record> record_newer_than(std::string_view name, std::uint64_t seen) override {
-    if (!available()) return std::nullopt;
-    std::string error;
-    auto conn = pool_.take(store_write_timeout, error);
-    if (!conn) return std::nullopt;
     const std::string after = std::to_string(seen);
-    auto r = conn->exec("SELECT version, data FROM postern_records WHERE name = $1 AND version > $2",
-                        {{name}, {after}}, store_bulk_timeout);
-    if (!r.ok()) {
-      note_failure(*conn);
-      return std::nullopt;
-    }
-    if (r.rows() != 1) return std::nullopt;
+    const auto r = run({}, "SELECT version, data FROM postern_records WHERE name = $1 AND version > $2",
+                       {{name}, {after}}, store_bulk_timeout);
+    if (!r.ok() || r.rows() != 1) return std::nullopt;
     auto plain = core::aead_open(key_, r.bytes(0, 1), "postern record v1:" + std::string(name));
     if (!plain) {
       log_failure("record read", "a record this shared_secret cannot open");
@@ -323,13 +276,8 @@ ON CONFLICT (name) DO UPDATE SET version = postern_records.version + 1, data = E
   }
 
   void release_lease(std::string_view name, std::string_view holder) override {
-    if (!available()) return;
-    std::string error;
-    auto conn = pool_.take(store_write_timeout, error);
-    if (!conn) return;
-    if (!conn->exec("DELETE FROM postern_leases WHERE name = $1 AND holder = $2", {{name}, {holder}}, store_write_timeout)
-             .ok())
-      note_failure(*conn);
+    (void)run({}, "DELETE FROM postern_leases WHERE name = $1 AND holder = $2", {{name}, {holder}},
+              store_write_timeout);
   }
 
  private:
@@ -364,25 +312,33 @@ ON CONFLICT (name) DO UPDATE SET version = postern_records.version + 1, data = E
 
   // ---- writes ----------------------------------------------------------------------------------------------------
   // put/replace: $1 id, $2 user, $3 version, $4 expiry, $5 refresh due (null: none), $6 sealed record[, $7 expected]
-  std::optional<PgResult> write(std::string_view sql, const session::Session& s, std::optional<std::uint64_t> expected) {
-    if (!available()) return std::nullopt;
-    std::string error;
-    auto conn = pool_.take(store_write_timeout, error);
-    if (!conn) {
-      log_failure("write", error);
-      return std::nullopt;
-    }
+  PgResult write(std::string_view sql, const session::Session& s, std::optional<std::uint64_t> expected) {
     const std::string version = std::to_string(s.version), expiry = std::to_string(millis(s.expires_at));
-    const std::string due = scheduled(s) ? std::to_string(millis(s.refresh_due_at)) : std::string();
+    const std::string due = s.refresh_scheduled() ? std::to_string(millis(s.refresh_due_at)) : std::string();
     const std::string sealed = seal_session(s, key_);
     const std::string expected_text = expected ? std::to_string(*expected) : std::string();
     std::vector<PgParam> params{{s.id}, {s.user_id}, {version}, {expiry}, {due, false, due.empty()}, {sealed, true}};
     if (expected) params.push_back({expected_text});
-    auto r = conn->exec(sql, params, store_write_timeout);
+    return run("write", sql, params, store_write_timeout);
+  }
+
+  // One statement on a pooled connection, every store call's way to the database. Without the database it fails at
+  // once ("the database is unavailable"); a failure on a connection that broke marks the store unavailable
+  // (note_failure), and one that was tried is logged as `what` when given. The pool is waited for at most
+  // store_write_timeout (or `timeout`, when shorter).
+  PgResult run(std::string_view what, std::string_view sql, const std::vector<PgParam>& params,
+               std::chrono::milliseconds timeout) const {
+    if (!available()) return PgResult(nullptr, "the database is unavailable");
+    std::string error;
+    auto conn = pool_.take(std::min<std::chrono::milliseconds>(timeout, store_write_timeout), error);
+    if (!conn) {
+      if (!what.empty()) log_failure(what, error);
+      return PgResult(nullptr, error);
+    }
+    auto r = conn->exec(sql, params, timeout);
     if (!r.ok()) {
       note_failure(*conn);
-      log_failure("write", r.error());
-      return std::nullopt;
+      if (!what.empty()) log_failure(what, r.error());
     }
     return r;
   }
@@ -405,28 +361,20 @@ ON CONFLICT (name) DO UPDATE SET version = postern_records.version + 1, data = E
   // Erases in the database, each announced on the feed: by session id or by user. Without the database (or on a
   // failure) the erase is queued and replayed by the listener once it is back; returns how many rows went.
   enum class Erase { by_id, by_user };
-  static PgResult exec_delete(PgConnection& c, Erase kind, std::string_view value) {
-    return c.exec(kind == Erase::by_id ? "WITH d AS (DELETE FROM postern_sessions WHERE id = $1 RETURNING id) "
-                                         "SELECT pg_notify('postern_sessions', 'erase:' || id) FROM d"
-                                       : "WITH d AS (DELETE FROM postern_sessions WHERE user_id = $1 RETURNING id) "
-                                         "SELECT pg_notify('postern_sessions', 'erase:' || id) FROM d",
-                  {{value}}, store_write_timeout);
+  static std::string_view delete_sql(Erase kind) {
+    return kind == Erase::by_id ? "WITH d AS (DELETE FROM postern_sessions WHERE id = $1 RETURNING id) "
+                                  "SELECT pg_notify('postern_sessions', 'erase:' || id) FROM d"
+                                : "WITH d AS (DELETE FROM postern_sessions WHERE user_id = $1 RETURNING id) "
+                                  "SELECT pg_notify('postern_sessions', 'erase:' || id) FROM d";
   }
 
   std::size_t delete_sessions(Erase kind, std::string_view value) {
-    std::string error;
-    auto conn = available() ? pool_.take(store_write_timeout, error) : PgPool::Lease{};
-    if (conn) {
-      auto r = exec_delete(*conn, kind, value);
-      if (r.ok()) return static_cast<std::size_t>(r.rows());
-      error = r.error();
-      note_failure(*conn);
-    }
+    const auto r = run({}, delete_sql(kind), {{value}}, store_write_timeout);
+    if (r.ok()) return static_cast<std::size_t>(r.rows());
     std::lock_guard lock(pending_mutex_);
     if (pending_erases_.size() >= max_pending_erases) pending_erases_.pop_front();
     pending_erases_.emplace_back(kind, std::string(value));
-    telemetry::log(telemetry::Level::warn, "session erase queued until PostgreSQL is back",
-                   {{"error", error.empty() ? std::string("the database is unavailable") : error}});
+    telemetry::log(telemetry::Level::warn, "session erase queued until PostgreSQL is back", {{"error", r.error()}});
     return 0;
   }
 
@@ -436,7 +384,8 @@ ON CONFLICT (name) DO UPDATE SET version = postern_records.version + 1, data = E
       std::lock_guard lock(pending_mutex_);
       todo.swap(pending_erases_);
     }
-    while (!todo.empty() && exec_delete(c, todo.front().first, todo.front().second).ok()) todo.pop_front();
+    while (!todo.empty() && c.exec(delete_sql(todo.front().first), {{todo.front().second}}, store_write_timeout).ok())
+      todo.pop_front();
     if (!todo.empty()) {
       std::lock_guard lock(pending_mutex_);
       for (auto it = todo.rbegin(); it != todo.rend(); ++it) pending_erases_.push_front(std::move(*it));
@@ -445,14 +394,8 @@ ON CONFLICT (name) DO UPDATE SET version = postern_records.version + 1, data = E
 
   // ---- reads and the cache ---------------------------------------------------------------------------------------
   std::shared_ptr<session::Session> read_one(std::string_view id, std::chrono::milliseconds timeout) const {
-    std::string error;
-    auto conn = pool_.take(timeout, error);
-    if (!conn) return nullptr;
-    auto r = conn->exec("SELECT data FROM postern_sessions WHERE id = $1", {{id}}, timeout);
-    if (!r.ok()) {
-      note_failure(*conn);
-      return nullptr;
-    }
+    const auto r = run({}, "SELECT data FROM postern_sessions WHERE id = $1", {{id}}, timeout);
+    if (!r.ok()) return nullptr;
     if (r.rows() != 1) {
       std::unique_lock lock(mutex_);
       remember_absent_locked(std::string(id));
