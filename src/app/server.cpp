@@ -21,6 +21,7 @@
 #include "store/postgres_store.h"
 #include "telemetry/access_log.h"
 #include "telemetry/log.h"
+#include "upstream/health_checker.h"
 
 namespace postern::app {
 namespace asio = boost::asio;
@@ -44,12 +45,35 @@ std::shared_ptr<const proxy::Shared> build_shared(config::SnapshotPtr snapshot) 
       shared->server_tls = std::make_unique<net::ServerTls>(settings.certificates);
     }
   }
+  // Client certificates: the stores are built once; every TLS context asks for a certificate.
+  shared->mtls = net::make_downstream_mtls(settings);
+  if (shared->mtls.enabled()) {
+    if (!shared->server_tls) {
+      throw std::runtime_error("downstream_mtls (or tls_downstream_client_ca) needs TLS: it cannot work with "
+                               "insecure_server");
+    }
+    shared->server_tls->ask_client_certificates(
+        *shared->mtls.global,
+        shared->mtls.enforcement == config::DownstreamMtlsSettings::Enforcement::reject_connection);
+    telemetry::log(telemetry::Level::info, "client certificates requested",
+                   {{"enforcement", settings.downstream_mtls.enforcement ==
+                                            config::DownstreamMtlsSettings::Enforcement::reject_connection
+                                        ? "reject_connection"
+                                    : settings.downstream_mtls.enforcement ==
+                                            config::DownstreamMtlsSettings::Enforcement::policy
+                                        ? "policy"
+                                        : "policy_with_default_deny"}});
+  }
   for (const auto& route : snapshot->routes.routes()) {
     const auto& rs = route.settings();
     bool any_tls = false;
     for (const auto& t : rs.to) any_tls = any_tls || t.tls();
-    shared->route_tls.push_back(any_tls ? net::make_client_tls({rs.tls_skip_verify, rs.tls_custom_ca_pem}) : nullptr);
+    shared->route_tls.push_back(
+        any_tls ? net::make_client_tls({rs.tls_skip_verify, rs.tls_custom_ca_pem, rs.tls_client_cert_pem,
+                                        rs.tls_client_key_pem})
+                : nullptr);
   }
+  shared->upstream_health = std::make_shared<upstream::UpstreamHealth>(settings.routes);
   // Sessions index only the claims policy can ask for (session/claims.h).
   std::vector<std::string> claim_paths;
   for (const auto& route : snapshot->routes.routes()) {
@@ -252,6 +276,13 @@ int Server::run() {
   }
 
   asio::io_context control(1);
+  // Active health checks run here, on the control thread; workers read their verdicts (upstream/target_health.h).
+  upstream::HealthChecker health_checker(control, impl_->shared->snapshot->settings.routes,
+                                         *impl_->shared->upstream_health, impl_->shared->route_tls);
+  health_checker.start();
+  if (health_checker.check_count() > 0)
+    telemetry::log(telemetry::Level::info, "upstream health checks started",
+                   {telemetry::num("checks", static_cast<long long>(health_checker.check_count()))});
   asio::signal_set signals(control, SIGTERM, SIGINT);
   // SIGHUP asks Pomerium to reload its configuration. Until reload exists, say so rather than die (SIGHUP's default).
   asio::signal_set hangup(control, SIGHUP);
@@ -275,6 +306,8 @@ int Server::run() {
     for (auto& w : impl_->workers) all = all && w->finished.load();
     if (all) {
       grace.cancel();
+      health_checker.stop();
+      control.stop();  // probes in flight end with the io_context
       return;
     }
     poll.expires_after(std::chrono::milliseconds(20));
@@ -297,6 +330,8 @@ int Server::run() {
       grace_over = true;
       poll.cancel();
       for (auto& w : impl_->workers) w->command.store(Impl::Worker::stop, std::memory_order_release);
+      health_checker.stop();
+      control.stop();  // the workers are joined below
     });
     check_done();
   });

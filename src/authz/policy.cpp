@@ -72,6 +72,27 @@ Policy::Policy(std::vector<RuleSpec> rules) {
 
 bool Policy::uses(CriterionKind k) const noexcept { return (kinds_ >> static_cast<unsigned>(k)) & 1u; }
 
+namespace {
+// Pomerium's certificate matcher: a valid certificate, and every condition the criterion names holds.
+bool certificate_matches(const Criterion& c, const ClientCertificate* cert) noexcept {
+  if (!cert || !cert->valid) return false;
+  auto in = [](const std::vector<std::string>& list, std::string_view v) {
+    for (const auto& x : list)
+      if (x == v) return true;
+    return false;
+  };
+  if (!c.fingerprints.empty() && !in(c.fingerprints, cert->fingerprint)) return false;
+  if (!c.spki_hashes.empty() && !in(c.spki_hashes, cert->spki_hash)) return false;
+  for (const auto& [type, matcher] : c.san_matchers) {
+    const auto sans = type == 0 ? cert->san_dns : type == 1 ? cert->san_email : cert->san_uri;
+    bool any = false;
+    for (const auto& san : sans) any = any || matcher.matches(san);
+    if (!any) return false;
+  }
+  return true;
+}
+}  // namespace
+
 Tri Policy::eval_criterion(std::uint32_t index, const Input& in, Decision& d) const noexcept {
   const Criterion& c = criteria_[index];
   Tri v = Tri::no;
@@ -124,9 +145,10 @@ Tri Policy::eval_criterion(std::uint32_t index, const Input& in, Decision& d) co
       break;
     }
     case CriterionKind::pomerium_routes: v = b(in.path == "/.pomerium" || in.path.starts_with("/.pomerium/")); break;
-    // Without downstream mTLS no certificate is ever presented; such routes are refused at load time anyway.
-    case CriterionKind::client_certificate: v = Tri::no; break;
-    case CriterionKind::invalid_client_certificate: v = Tri::yes; break;
+    case CriterionKind::client_certificate: v = b(certificate_matches(c, in.client_certificate)); break;
+    case CriterionKind::invalid_client_certificate:
+      v = b(!in.client_certificate || !in.client_certificate->valid);
+      break;
   }
   if (index < Decision::traced) {
     const std::uint64_t bit = std::uint64_t{1} << index;

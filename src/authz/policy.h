@@ -38,6 +38,15 @@ struct Subject {
   const session::Claims* claims = nullptr;  // null: no claims
 };
 
+// The client certificate the request's connection presented (downstream mTLS), as policy sees it.
+struct ClientCertificate {
+  bool presented = false;
+  bool valid = false;  // chained to a trusted CA, not revoked, within the depth, matching the SAN rules
+  std::string_view fingerprint;  // SHA-256 of the DER, lower-case hex
+  std::string_view spki_hash;    // SHA-256 of the SubjectPublicKeyInfo, base64
+  std::span<const std::string> san_dns, san_email, san_uri;
+};
+
 // Everything a policy may look at, for one request.
 struct Input {
   const Subject* subject = nullptr;  // null: the request carries no (valid) session
@@ -46,6 +55,7 @@ struct Input {
   std::optional<core::IpAddress> source_ip;  // the client, after xff_num_trusted_hops
   bool cors_preflight = false;                // OPTIONS with Origin and Access-Control-Request-Method
   TimePoint now{};                           // read by date / day_of_week / time_of_day
+  const ClientCertificate* client_certificate = nullptr;  // null: the connection presented none
 };
 
 enum class CriterionKind : std::uint8_t {
@@ -62,6 +72,10 @@ struct Criterion {
   std::vector<std::string> claim_paths;  // claim: paths tried in order ("a.b" → "a.b", then "a/b")
   std::vector<core::IpRange> ranges;     // source_ip
   TimeWindow time;                       // date, day_of_week, time_of_day
+  // client_certificate (Pomerium's certificate matcher): every condition given must hold; fingerprints (hex,
+  // lower case) and SPKI hashes (base64) as lists, each SAN matcher against any SAN of its type.
+  std::vector<std::string> fingerprints, spki_hashes;
+  std::vector<std::pair<std::uint8_t, StringMatcher>> san_matchers;  // 0 dns, 1 email, 2 uri
   [[nodiscard]] bool about_user() const noexcept;
 };
 

@@ -235,16 +235,61 @@ class Parser {
       case CriterionKind::day_of_week:
       case CriterionKind::time_of_day: return time(*kind, data, k);
       case CriterionKind::client_certificate: {
-        if (!data.IsMap()) {
+        if (!data.IsMap() || data.size() == 0) {
           problem(data, k, "expected a certificate matcher: a map of fingerprint, spki_hash, san_dns, san_email or san_uri");
           return std::nullopt;
         }
+        Criterion c = simple_criterion(CriterionKind::client_certificate);
+        bool ok = true;
         for (const auto& m : data) {
           const std::string op = m.first.IsScalar() ? m.first.Scalar() : "";
-          if (op != "fingerprint" && op != "spki_hash" && op != "san_dns" && op != "san_email" && op != "san_uri")
-            problem(m.first, k + "." + op, "unknown certificate matcher key (expected fingerprint, spki_hash, san_dns, san_email or san_uri)");
+          const std::string mk = k + "." + op;
+          if (op == "fingerprint" || op == "spki_hash") {
+            std::vector<std::string> values;
+            if (m.second.IsSequence()) {
+              for (const auto& item : m.second)
+                if (auto v = scalar(item, mk)) values.push_back(*v);
+                else ok = false;
+            } else if (auto v = scalar(m.second, mk)) {
+              values.push_back(*v);
+            } else {
+              ok = false;
+            }
+            for (auto& v : values) {
+              if (op == "fingerprint") {
+                // Hex, with or without colons, any case (as openssl x509 -fingerprint -sha256 prints it).
+                std::string hex;
+                for (const char ch : v)
+                  if (ch != ':') hex += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+                if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos) {
+                  problem(m.second, mk, "expected a SHA-256 fingerprint: 64 hex digits, got \"" + v + "\"");
+                  ok = false;
+                }
+                c.fingerprints.push_back(std::move(hex));
+              } else {
+                if (v.size() != 44 || v.back() != '=') {
+                  problem(m.second, mk, "expected a SHA-256 SPKI hash in base64 (44 characters), got \"" + v + "\"");
+                  ok = false;
+                }
+                c.spki_hashes.push_back(std::move(v));
+              }
+            }
+          } else if (op == "san_dns" || op == "san_email" || op == "san_uri") {
+            auto matcher = string_matcher(m.second, mk);
+            if (!matcher) ok = false;
+            else c.san_matchers.emplace_back(op == "san_dns" ? 0 : op == "san_email" ? 1 : 2, std::move(*matcher));
+          } else {
+            problem(m.first, mk, "unknown certificate matcher key (expected fingerprint, spki_hash, san_dns, san_email or san_uri)");
+            ok = false;
+          }
         }
-        return simple_criterion(CriterionKind::client_certificate);
+        if (!ok) return std::nullopt;
+        std::string text = "client_certificate matches";
+        if (!c.fingerprints.empty()) text += " a fingerprint";
+        if (!c.spki_hashes.empty()) text += " an SPKI hash";
+        if (!c.san_matchers.empty()) text += " the SAN rules";
+        c.text = text;
+        return c;
       }
     }
     return std::nullopt;

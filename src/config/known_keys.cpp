@@ -16,7 +16,8 @@ constexpr std::string_view implemented_global[] = {
     "signout_redirect_url", "programmatic_redirect_domain_whitelist", "authorize_log_fields", "pass_identity_headers",
     "idp_service_account", "idp_refresh_directory_interval", "idp_refresh_directory_timeout",
     "idp_directory_rate_limit_reserve", "databroker_storage_type", "databroker_storage_connection_string",
-    "databroker_storage_connection_string_file", "runtime_flags", "http_redirect_addr", "forward_auth_url"};
+    "databroker_storage_connection_string_file", "runtime_flags", "http_redirect_addr", "forward_auth_url",
+    "downstream_mtls", "client_ca", "client_ca_file", "client_crl", "client_crl_file"};
 
 // Pomerium settings (v0.19 through HEAD) that Postern does not implement yet.
 constexpr std::string_view pending_global[] = {
@@ -29,8 +30,7 @@ constexpr std::string_view pending_global[] = {
     "databroker_storage_ca_file", "databroker_storage_tls_skip_verify", "certificate_authority",
     "certificate_authority_file", "override_certificate_name", "tls_derive", "autocert",
     "autocert_ca", "autocert_email", "autocert_use_staging", "autocert_eab_key_id", "autocert_eab_mac_key",
-    "autocert_must_staple", "autocert_dir", "autocert_trusted_ca", "autocert_trusted_ca_file", "downstream_mtls",
-    "client_ca", "client_ca_file", "client_crl", "client_crl_file", "use_proxy_protocol", "codec_type",
+    "autocert_must_staple", "autocert_dir", "autocert_trusted_ca", "autocert_trusted_ca_file", "use_proxy_protocol", "codec_type",
     "merge_slashes", "normalize_path", "path_with_escaped_slashes_action", "headers_with_underscores_action",
     "allow_upgrades", "dns_lookup_family", "dns_refresh_rate", "dns_failure_refresh_rate", "dns_query_timeout",
     "dns_query_tries", "dns_udp_max_queries", "dns_use_tcp", "dns_resolvers", "circuit_breaker_thresholds",
@@ -53,19 +53,19 @@ constexpr std::string_view implemented_route[] = {
     "tls_custom_ca_file", "allow_public_unauthenticated_access", "allowed_users", "allowed_domains",
     "allow_any_authenticated_user", "pass_identity_headers", "allowed_groups", "allowed_idp_claims",
     "cors_allow_preflight", "policy", "sub_policies", "show_error_details", "name", "description", "logo_url",
-    "policy_mode"};  // policy_mode is Postern's own (shadow mode)
+    "policy_mode",  // Postern's own (shadow mode)
+    "tls_upstream_server_name", "tls_client_cert", "tls_client_key", "tls_client_cert_file", "tls_client_key_file",
+    "tls_downstream_client_ca", "tls_downstream_client_ca_file"};
 
 constexpr std::string_view pending_route[] = {
     "id", "redirect", "response", "regex_priority_order", "host_rewrite_header",
     "host_path_regex_rewrite_pattern", "host_path_regex_rewrite_substitution", "allow_spdy", "allow_upgrades", "rewrite_response_headers",
-    "set_authorization_header", "tls_upstream_server_name", "tls_client_cert", "tls_client_key",
-    "tls_client_cert_file", "tls_client_key_file", "tls_upstream_allow_renegotiation", "tls_downstream_server_name",
-    "tls_downstream_client_ca", "tls_downstream_client_ca_file", "kubernetes_service_account_token",
+    "set_authorization_header", "tls_upstream_allow_renegotiation", "tls_downstream_server_name",
+    "kubernetes_service_account_token",
     "kubernetes_service_account_token_file", "enable_google_cloud_serverless_authentication", "idp_client_id",
     "idp_client_secret", "idp_access_token_allowed_audiences", "identity_providers",
-    "depends_on", "jwt_issuer_format", "bearer_token_format", "jwt_groups_filter", "load_balancing_policy",
-    "lb_policy", "health_checks", "outlier_detection", "healthy_panic_threshold", "circuit_breaker_thresholds",
-    "connect_timeout", "dns_lookup_family", "mcp", "upstream_tunnel"};
+    "depends_on", "jwt_issuer_format", "bearer_token_format", "jwt_groups_filter", "circuit_breaker_thresholds",
+    "mcp", "upstream_tunnel"};
 
 template <typename Range>
 bool contains(const Range& range, std::string_view key) {

@@ -9,8 +9,10 @@
 #include <sstream>
 #include <tuple>
 
+#include "authz/criteria.h"
 #include "authz/legacy_rules.h"
 #include "authz/policy_parser.h"
+#include "config/cluster_options.h"
 #include "config/known_keys.h"
 #include "config/pem.h"
 #include "config/route_table.h"
@@ -292,6 +294,133 @@ class Loader {
     return decoded;
   }
 
+  // A PEM value given as `<key>` (base64 of PEM) or `<key>_file` (a path), not both; nullopt when neither is set.
+  std::optional<std::string> pem_key(const YAML::Node& node, const std::string& prefix, const std::string& key) {
+    auto inline_raw = child(node, key, prefix, *this);
+    auto file_raw = child(node, key + "_file", prefix, *this);
+    if (inline_raw && file_raw) {
+      problem(*file_raw, "set " + key + " or " + key + "_file, not both");
+      return std::nullopt;
+    }
+    if (inline_raw) return base64_pem(*inline_raw);
+    if (file_raw) return file_contents(*file_raw);
+    return std::nullopt;
+  }
+
+  // tls_client_cert(_file) + tls_client_key(_file): the certificate a route presents to upstreams that ask for one.
+  void decode_client_certificate(const YAML::Node& node, const std::string& prefix, RouteSettings& route) {
+    auto cert = pem_key(node, prefix, "tls_client_cert");
+    auto key = pem_key(node, prefix, "tls_client_key");
+    if (!cert && !key) return;
+    if (!cert || !key) {
+      problem(route.location, prefix + (cert ? "tls_client_key" : "tls_client_cert"),
+              "tls_client_cert and tls_client_key go together (inline or _file)");
+      return;
+    }
+    if (auto error = check_certificate_pair(*cert, *key)) {
+      problem(route.location, prefix + "tls_client_cert", *error);
+      return;
+    }
+    route.tls_client_cert_pem = std::move(*cert);
+    route.tls_client_key_pem = std::move(*key);
+  }
+
+  // downstream_mtls (Pomerium ≥ v0.23), or the older client_ca / client_crl keys; environment variables
+  // DOWNSTREAM_MTLS_CA, DOWNSTREAM_MTLS_CA_FILE, … as Pomerium binds nested keys.
+  std::optional<Raw> mtls_key(const std::string& key) {
+    const std::string env_name = "DOWNSTREAM_MTLS_" + core::to_upper(key);
+    if (auto text = env_.get(env_name)) {
+      Raw r;
+      r.key = "downstream_mtls." + key;
+      r.location = {"environment variable " + env_name};
+      r.from_env = true;
+      r.env_text = *text;
+      return r;
+    }
+    if (root_ && root_.IsMap() && root_["downstream_mtls"].IsMap())
+      return child(root_["downstream_mtls"], key, "downstream_mtls.", *this);
+    return std::nullopt;
+  }
+
+  void decode_downstream_mtls() {
+    auto& m = settings_.downstream_mtls;
+    if (auto r = global("downstream_mtls"); r && !r->from_env && !r->node.IsMap())
+      problem(*r, "expected a map with ca or ca_file (and crl, enforcement, match_subject_alt_names, "
+                  "max_verify_depth)");
+    if (root_ && root_.IsMap() && root_["downstream_mtls"].IsMap()) {
+      for (const auto& kv : root_["downstream_mtls"]) {
+        const std::string k = kv.first.IsScalar() ? kv.first.Scalar() : "";
+        if (k != "ca" && k != "ca_file" && k != "crl" && k != "crl_file" && k != "enforcement" &&
+            k != "match_subject_alt_names" && k != "max_verify_depth")
+          warn_once("downstream_mtls." + k,
+                    at(kv.first).where + ": unknown config option: downstream_mtls." + k + " (ignored)");
+      }
+    }
+    // Each value from downstream_mtls.<key>, else the older global key.
+    auto pem = [&](const char* key, const char* old_key) -> std::optional<std::string> {
+      auto inline_raw = mtls_key(key);
+      auto file_raw = mtls_key(std::string(key) + "_file");
+      if (!inline_raw && !file_raw) {
+        inline_raw = global(old_key);
+        file_raw = global(std::string(old_key) + "_file");
+      }
+      if (inline_raw && file_raw) {
+        problem(*file_raw, std::string("set ") + key + " or " + key + "_file, not both");
+        return std::nullopt;
+      }
+      if (inline_raw) return base64_pem(*inline_raw);
+      if (file_raw) return file_contents(*file_raw);
+      return std::nullopt;
+    };
+    if (auto ca = pem("ca", "client_ca")) {
+      if (auto error = check_ca_bundle(*ca)) problem({"downstream_mtls"}, "downstream_mtls.ca", *error);
+      else m.ca_pem = std::move(*ca);
+    }
+    if (auto crl = pem("crl", "client_crl")) {
+      if (auto error = check_crl_bundle(*crl)) problem({"downstream_mtls"}, "downstream_mtls.crl", *error);
+      else m.crl_pem = std::move(*crl);
+    }
+    if (auto r = mtls_key("enforcement")) {
+      if (auto s = as_string(*r)) {
+        const std::string v = core::to_lower(std::string(core::trim(*s)));
+        using E = DownstreamMtlsSettings::Enforcement;
+        if (v == "policy_with_default_deny") m.enforcement = E::policy_with_default_deny;
+        else if (v == "policy") m.enforcement = E::policy;
+        else if (v == "reject_connection") m.enforcement = E::reject_connection;
+        else problem(*r, "expected policy_with_default_deny, policy or reject_connection, got " + describe(*r));
+      }
+    }
+    if (auto r = mtls_key("max_verify_depth")) {
+      if (auto v = as_uint(*r, 100)) m.max_verify_depth = *v;
+    }
+    if (auto r = mtls_key("match_subject_alt_names")) {
+      if (r->from_env || !r->node.IsSequence()) {
+        problem(*r, "expected a list of one-key maps such as - dns: '.*[.]example[.]com'");
+      } else {
+        for (const auto& item : r->node) {
+          if (!item.IsMap() || item.size() != 1 || !item.begin()->second.IsScalar()) {
+            problem(at(item), r->key, "each entry is one of dns, email, ip_address, uri or user_principal_name with a "
+                                      "regular expression");
+            continue;
+          }
+          const std::string type = item.begin()->first.Scalar();
+          const std::string pattern = item.begin()->second.Scalar();
+          if (type != "dns" && type != "email" && type != "ip_address" && type != "uri" && type != "user_principal_name") {
+            problem(at(item), r->key + "." + type, "expected dns, email, ip_address, uri or user_principal_name");
+            continue;
+          }
+          Raw pr{r->key + "." + type, at(item), false, {}, item.begin()->second};
+          check_regex(pr, pattern);
+          m.match_subject_alt_names.emplace_back(type, pattern);
+        }
+      }
+    }
+    if (!m.configured()) {
+      for (const char* k : {"crl", "enforcement", "match_subject_alt_names", "max_verify_depth"})
+        if (auto r = mtls_key(k)) problem(*r, "downstream_mtls needs a CA (ca or ca_file) for this to mean anything");
+    }
+  }
+
   // ---- globals ----------------------------------------------------------------------------------------------------
   void decode_globals() {
     warn_about_keys();
@@ -311,6 +440,7 @@ class Loader {
       }
     }
     decode_certificates();
+    decode_downstream_mtls();
     if (auto r = global("timeout_read")) {
       if (auto d = as_duration(*r)) settings_.timeout_read = *d;
     }
@@ -823,6 +953,12 @@ class Loader {
       if (!kv.first.IsScalar()) continue;
       const std::string key = kv.first.Scalar();
       const std::string where = at(kv.first).where;
+      if (is_cluster_option(key)) continue;
+      if (is_unimplemented_cluster_field(key)) {
+        warn_once("route." + key, where + ": " + key + " is an Envoy cluster option Postern does not implement (in " +
+                                      name + "; ignored)");
+        continue;
+      }
       switch (route_key_status(key)) {
         case KeyStatus::implemented: break;
         case KeyStatus::not_supported_yet:
@@ -898,7 +1034,19 @@ class Loader {
     }
     if (auto r = get("set_request_headers")) {
       if (auto m = as_map(*r)) {
-        for (const auto& [n, v] : *m) check_header(*r, n, v);
+        for (const auto& [n, v] : *m) {
+          check_header(*r, n, v);
+          // Templates (Pomerium ≥ v0.23): the client-certificate ones are filled; others are not yet.
+          for (std::size_t at_ = v.find("${"); at_ != std::string::npos; at_ = v.find("${", at_ + 2)) {
+            const std::size_t close = v.find('}', at_);
+            const std::string name = v.substr(at_ + 2, close == std::string::npos ? std::string::npos : close - at_ - 2);
+            if (name != "pomerium.client_cert_fingerprint" && name != "pomerium.client_cert_san_dns" &&
+                name != "pomerium.client_cert_san_email")
+              warn_once(r->key + "." + n + ".template",
+                        r->location.where + ": " + r->key + ": " + n + ": the template ${" + name +
+                            "} is not supported yet and expands to nothing (write $$ for a literal $)");
+          }
+        }
         route.set_request_headers = std::move(*m);
       }
     }
@@ -936,6 +1084,28 @@ class Loader {
       if (auto pem = file_contents(*r)) {
         if (auto error = check_ca_bundle(*pem)) problem(*r, *error);
         else route.tls_custom_ca_pem += *pem;
+      }
+    }
+    // tls_upstream_server_name is the newer spelling of tls_server_name (both: SNI and the name verified).
+    if (auto r = get("tls_upstream_server_name")) {
+      if (auto s = as_string(*r)) {
+        if (!route.tls_server_name.empty() && route.tls_server_name != *s)
+          problem(*r, "tls_server_name and tls_upstream_server_name disagree; set one");
+        route.tls_server_name = *s;
+      }
+    }
+    decode_client_certificate(node, prefix, route);
+    if (auto pem = pem_key(node, prefix, "tls_downstream_client_ca")) {
+      if (auto error = check_ca_bundle(*pem)) problem(route.location, prefix + "tls_downstream_client_ca", *error);
+      else route.tls_downstream_client_ca_pem = std::move(*pem);
+    }
+    {
+      std::vector<OptionProblem> found;
+      decode_cluster_options(node, prefix, route.to.size(), route.upstream, found);
+      for (auto& p : found) {
+        Location where{p.line >= 0 ? label_ + ":" + std::to_string(p.line + 1) : label_};
+        if (p.warning) warn_once(p.key, where.where + ": " + p.key + ": " + p.message);
+        else problem(std::move(where), std::move(p.key), std::move(p.message));
       }
     }
     if (auto r = get("pass_identity_headers")) route.pass_identity_headers = as_bool(*r);
@@ -1138,6 +1308,7 @@ class Loader {
     }
 
     bool report = false;
+    std::optional<authz::RuleSpec> mtls_deny;
     if (auto r = get("policy_mode")) {
       if (auto m = as_string(*r)) {
         if (*m == "report") report = true;
@@ -1156,10 +1327,11 @@ class Loader {
       }
       if (found.empty() && ppl.empty()) problem(*r, "the policy has no rules");
     }
-    if (authz::needs_client_certificates(ppl))
+    const bool route_ca = !route.tls_downstream_client_ca_pem.empty();
+    if (authz::needs_client_certificates(ppl) && !settings_.downstream_mtls.configured() && !route_ca)
       problem(at(node["policy"]), prefix + "policy",
-              "client_certificate and invalid_client_certificate need downstream mTLS (downstream_mtls), which "
-              "Postern does not support yet; this route cannot be loaded");
+              "client_certificate and invalid_client_certificate need client certificates: set downstream_mtls.ca "
+              "(or ca_file), or the route's tls_downstream_client_ca");
     if (problems_.size() != before) return;
 
     auto legacy_rule = authz::lower_legacy_keys(legacy);
@@ -1178,10 +1350,25 @@ class Loader {
     std::vector<authz::RuleSpec> all;
     if (legacy_rule) all.push_back(*legacy_rule);
     for (auto& r : ppl) all.push_back(std::move(r));
+    // Client certificates enforced by policy (Pomerium's default): every route denies a request whose connection
+    // presented no valid certificate; so does a route with its own client CA (tls_downstream_client_ca).
+    if ((settings_.downstream_mtls.configured() &&
+         settings_.downstream_mtls.enforcement == DownstreamMtlsSettings::Enforcement::policy_with_default_deny) ||
+        route_ca) {
+      authz::RuleSpec deny;
+      deny.action = authz::Action::deny;
+      deny.origin = route_ca ? "tls_downstream_client_ca" : "downstream_mtls (enforcement policy_with_default_deny)";
+      deny.operators.push_back({authz::OperatorKind::or_,
+                                {authz::simple_criterion(authz::CriterionKind::invalid_client_certificate)}});
+      all.push_back(deny);
+      mtls_deny = std::move(deny);
+    }
     if (report) {
       // The legacy keys decide; the reported decision is exactly what enforce mode would decide (the legacy rule,
       // then policy:), so switching to enforce holds no surprise.
-      route.policy = std::make_shared<const authz::Policy>(std::vector<authz::RuleSpec>{std::move(*legacy_rule)});
+      std::vector<authz::RuleSpec> enforced{std::move(*legacy_rule)};
+      if (mtls_deny) enforced.push_back(std::move(*mtls_deny));
+      route.policy = std::make_shared<const authz::Policy>(std::move(enforced));
       route.report_policy = std::make_shared<const authz::Policy>(std::move(all));
     } else {
       route.policy = std::make_shared<const authz::Policy>(std::move(all));

@@ -64,4 +64,16 @@ std::optional<std::string> check_ca_bundle(const std::string& pem) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_crl_bundle(const std::string& pem) {
+  auto bio = memory_bio(pem);
+  int count = 0;
+  while (X509_CRL* crl = PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr)) {
+    X509_CRL_free(crl);
+    ++count;
+  }
+  ERR_clear_error();
+  if (count == 0) return "no PEM certificate revocation list (X509 CRL) found";
+  return std::nullopt;
+}
+
 }  // namespace postern::config

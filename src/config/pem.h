@@ -12,5 +12,7 @@ namespace postern::config {
 [[nodiscard]] std::optional<std::string> check_ec_p256_key(const std::string& pem);
 // nullopt when `pem` holds at least one certificate.
 [[nodiscard]] std::optional<std::string> check_ca_bundle(const std::string& pem);
+// nullopt when `pem` holds at least one certificate revocation list (X509 CRL) and nothing unreadable.
+[[nodiscard]] std::optional<std::string> check_crl_bundle(const std::string& pem);
 
 }  // namespace postern::config

@@ -46,6 +46,48 @@ struct UpstreamTarget {
   std::string host_header;  // authority(), computed once by the loader (empty for targets made elsewhere)
 };
 
+// How a route spreads requests over its `to` targets and keeps dead ones out (Envoy's cluster options, Pomerium's
+// route keys: lb_policy / load_balancing_policy, health_checks, outlier_detection, healthy_panic_threshold).
+enum class LbPolicy : std::uint8_t { round_robin, least_request, random, ring_hash, maglev };
+[[nodiscard]] std::string_view to_string(LbPolicy p) noexcept;
+
+struct HealthCheckSettings {
+  enum class Kind : std::uint8_t { http, tcp };
+  Kind kind = Kind::http;
+  Duration timeout{0};
+  Duration interval{0};
+  Duration initial_jitter{0};
+  std::uint32_t unhealthy_threshold = 0;
+  std::uint32_t healthy_threshold = 0;
+  std::string path;  // http: the request path
+  std::string host;  // http: the Host header ("" = the target's)
+  // http: the statuses that mean healthy, as half-open ranges [first, second); default 200 only.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> expected_statuses{{200, 201}};
+};
+
+struct OutlierDetectionSettings {
+  bool enabled = false;
+  std::uint32_t consecutive_5xx = 5;              // 5xx answers and failed connections in a row
+  std::uint32_t consecutive_gateway_failure = 5;  // 502, 503, 504 and failed connections in a row
+  std::uint32_t enforcing_consecutive_5xx = 100;  // percent of detections acted on (0 or 100 here)
+  std::uint32_t enforcing_consecutive_gateway_failure = 0;
+  Duration interval = std::chrono::seconds(10);  // each one without an ejection shortens the next ejection
+  Duration base_ejection_time = std::chrono::seconds(30);  // × the number of recent ejections
+  Duration max_ejection_time = std::chrono::seconds(300);
+  std::uint32_t max_ejection_percent = 10;  // at least one target may always be ejected
+};
+
+struct UpstreamOptions {
+  LbPolicy lb_policy = LbPolicy::round_robin;
+  std::string hash_header;  // ring_hash / maglev: hash this request header when present (else the session id)
+  std::uint32_t ring_minimum_size = 1024;
+  std::uint32_t ring_maximum_size = 8 * 1024 * 1024;
+  std::uint32_t maglev_table_size = 65537;  // prime
+  std::vector<HealthCheckSettings> health_checks;
+  OutlierDetectionSettings outlier;
+  double healthy_panic_threshold = 50;  // percent; below it every target is used; 0 disables panic mode
+};
+
 struct RouteSettings {
   Location location;  // where the route starts
   std::size_t index = 0;
@@ -72,6 +114,9 @@ struct RouteSettings {
   bool tls_skip_verify = false;
   std::string tls_server_name;
   std::string tls_custom_ca_pem;  // extra roots, PEM
+  std::string tls_client_cert_pem, tls_client_key_pem;  // presented to upstreams that ask for a certificate
+  std::string tls_downstream_client_ca_pem;  // requests on this route need a client certificate from this CA
+  UpstreamOptions upstream;
   std::optional<bool> pass_identity_headers;  // unset: the global setting
   // Authorization. `legacy` holds Pomerium's allow keys as written (sub_policies folded in); `policy` is what
   // decides: those keys lowered onto the policy language, then the route's `policy:` rules, compiled. Never null
@@ -133,6 +178,19 @@ struct DirectorySettings {
   [[nodiscard]] bool configured() const noexcept { return credential != Credential::none; }
 };
 
+// Client certificates (downstream_mtls; the older client_ca / client_crl keys map onto it).
+struct DownstreamMtlsSettings {
+  enum class Enforcement : std::uint8_t { policy_with_default_deny, policy, reject_connection };
+  std::string ca_pem;   // "" = no client certificates asked for (unless a route names its own CA)
+  std::string crl_pem;  // revocation lists, PEM
+  Enforcement enforcement = Enforcement::policy_with_default_deny;
+  // Each entry: a SAN type (dns, email, ip_address, uri, user_principal_name) and an anchored RE2 pattern; a
+  // certificate is valid only when one of its SANs of that type matches one entry.
+  std::vector<std::pair<std::string, std::string>> match_subject_alt_names;
+  std::uint32_t max_verify_depth = 1;  // intermediates allowed below the CA... see tls; 0 = no limit
+  [[nodiscard]] bool configured() const noexcept { return !ca_pem.empty(); }
+};
+
 // Where sessions, one-time markers and leases live (databroker_storage_*, Pomerium's keys).
 struct StoreSettings {
   enum class Type { memory, postgres };
@@ -150,6 +208,7 @@ struct Settings {
   std::optional<ListenAddress> http_redirect_address;  // http_redirect_addr: plain http answered with 301 to https
   bool insecure_server = false;
   std::vector<CertificatePair> certificates;
+  DownstreamMtlsSettings downstream_mtls;
   Duration timeout_read = std::chrono::seconds(30);
   Duration timeout_write{0};
   Duration timeout_idle = std::chrono::minutes(5);

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "core/strings.h"
+#include "net/client_certificate.h"
 
 namespace postern::net {
 namespace ssl = boost::asio::ssl;
@@ -116,6 +117,25 @@ int ServerTls::on_servername(void* ssl_ptr, int*, void* arg) {
   return SSL_TLSEXT_ERR_OK;
 }
 
+namespace {
+// Policy decides about client certificates: the handshake takes any, or none.
+int accept_any_certificate(int, X509_STORE_CTX*) { return 1; }
+}  // namespace
+
+void ServerTls::ask_client_certificates(const ClientCaStore& store, bool reject) {
+  asks_client_certificates_ = true;
+  for (auto& e : entries_) {
+    SSL_CTX* ctx = e.ctx->native_handle();
+    SSL_CTX_set1_cert_store(ctx, store.store());
+    SSL_CTX_set_client_CA_list(ctx, store.subject_names());
+    // Resumed sessions keep the peer's certificate; OpenSSL refuses to resume without an id context when it asks.
+    static constexpr unsigned char id_context[] = "postern";
+    SSL_CTX_set_session_id_context(ctx, id_context, sizeof id_context - 1);
+    if (reject) SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    else SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any_certificate);
+  }
+}
+
 config::CertificatePair ServerTls::self_signed(const std::string& common_name) {
   EVP_PKEY* key = EVP_EC_gen("P-256");
   X509* cert = X509_new();
@@ -158,14 +178,20 @@ config::CertificatePair ServerTls::self_signed(const std::string& common_name) {
 std::shared_ptr<ssl::context> make_client_tls(const ClientTlsOptions& options) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
   SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  boost::system::error_code ec;
+  if (!options.client_cert_pem.empty()) {
+    ctx->use_certificate_chain(boost::asio::buffer(options.client_cert_pem), ec);
+    if (!ec) ctx->use_private_key(boost::asio::buffer(options.client_key_pem), ssl::context::pem, ec);
+    if (ec) throw std::runtime_error("cannot use the upstream client certificate: " + ec.message());
+  }
   if (options.skip_verify) {
     ctx->set_verify_mode(ssl::verify_none);
     return ctx;
   }
   ctx->set_verify_mode(ssl::verify_peer);
-  boost::system::error_code ec;
-  ctx->set_default_verify_paths(ec);
-  if (!options.custom_ca_pem.empty()) {
+  if (options.custom_ca_pem.empty()) {
+    ctx->set_default_verify_paths(ec);
+  } else {
     ctx->add_certificate_authority(boost::asio::buffer(options.custom_ca_pem), ec);
     if (ec) throw std::runtime_error("cannot load the custom CA: " + ec.message());
   }

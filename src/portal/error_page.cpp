@@ -64,6 +64,7 @@ std::string_view reason_phrase(unsigned status) noexcept {
     case 408: return "Request Timeout";
     case 413: return "Content Too Large";
     case 431: return "Request Header Fields Too Large";
+    case 495: return "Invalid Client Certificate";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
     case 502: return "Bad Gateway";

@@ -34,6 +34,7 @@ net::Task<bool> send_local(Connection& c, Exchange& ex, unsigned status, std::st
                            std::string_view content_type, std::string body) {
   LocalResponse res;
   res.result(status);
+  if (status == 495) res.reason("SSL Certificate Error");  // nginx's and Pomerium's; Beast knows no phrase for it
   if (content_type.empty()) {
     auto page = portal::render_error(status, sentence, ex.request_id, ex.json);
     res.set(http::field::content_type, page.content_type);

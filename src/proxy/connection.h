@@ -18,6 +18,7 @@
 #include "proxy/head_buffer.h"
 #include "proxy/http_types.h"
 #include "proxy/upstream_response.h"
+#include "net/client_certificate.h"
 #include "proxy/worker_context.h"
 
 namespace postern::proxy {
@@ -79,6 +80,7 @@ struct Connection {
   std::optional<UpstreamResponseParser> response_parser{};
   Exchange exchange{};  // the request being served (see handle_request)
   net::UpstreamEndpoint endpoint{};  // where that request goes (see forward)
+  std::unique_ptr<net::PeerCertificate> client_certificate{};  // downstream mTLS: what the client presented
 
   char* relay_buffer() {
     if (!relay) relay = worker.relay_buffers.lease();

@@ -110,6 +110,48 @@ void append_header(HeadBuffer& out, std::string_view name, std::initializer_list
   out += "\r\n";
 }
 
+}  // namespace
+
+void append_template_value(HeadBuffer& out, std::string_view value, const ForwardContext& ctx) {
+  auto join = [&](std::span<const std::string> list) {
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      if (i) out += ",";
+      if (!has_control_characters(list[i])) out += list[i];
+    }
+  };
+  std::size_t i = 0;
+  while (i < value.size()) {
+    const std::size_t dollar = value.find('$', i);
+    if (dollar == std::string_view::npos) {
+      out += value.substr(i);
+      break;
+    }
+    out += value.substr(i, dollar - i);
+    if (value.substr(dollar).starts_with("$$")) {
+      out += "$";
+      i = dollar + 2;
+      continue;
+    }
+    if (!value.substr(dollar).starts_with("${")) {
+      out += "$";
+      i = dollar + 1;
+      continue;
+    }
+    const std::size_t close = value.find('}', dollar);
+    if (close == std::string_view::npos) {
+      out += value.substr(dollar);
+      break;
+    }
+    const std::string_view name = value.substr(dollar + 2, close - dollar - 2);
+    if (name == "pomerium.client_cert_fingerprint") out += ctx.client_cert_fingerprint;
+    else if (name == "pomerium.client_cert_san_dns") join(ctx.client_cert_san_dns);
+    else if (name == "pomerium.client_cert_san_email") join(ctx.client_cert_san_email);
+    i = close + 1;
+  }
+}
+
+namespace {
+
 void append_status_line(unsigned code, std::string_view reason, HeadBuffer& out) {
   out += "HTTP/1.1 ";
   out += static_cast<char>('0' + code / 100 % 10);
@@ -203,8 +245,17 @@ void write_upstream_request_head(const RequestHeader& req, const config::Setting
     }
   }
   if (!replaced("X-Request-Id")) append_header(out, "X-Request-Id", {ctx.request_id});
-  for (const auto& [name, value] : rs.set_request_headers)
-    if (!named_in(name, identity)) append_header(out, name, {value});
+  for (const auto& [name, value] : rs.set_request_headers) {
+    if (named_in(name, identity)) continue;
+    if (value.find('$') == std::string::npos) {
+      append_header(out, name, {value});
+      continue;
+    }
+    out += name;
+    out += ": ";
+    append_template_value(out, value, ctx);
+    out += "\r\n";
+  }
   for (const auto& [name, value] : identity) {
     // Claim values come from the identity provider, where a user may be able to edit their own name: a line break
     // in one would start a header of the user's choosing. Control characters become spaces.

@@ -33,7 +33,15 @@ struct ForwardContext {
   std::string_view upstream_path;  // target after rewriting, with its query
   bool websocket = false;
   bool chunked = false;  // the body goes upstream chunked
+  // The client certificate's facts for set_request_headers templates (${pomerium.client_cert_fingerprint},
+  // ${pomerium.client_cert_san_dns}, ${pomerium.client_cert_san_email}); empty without one.
+  std::string_view client_cert_fingerprint;
+  std::span<const std::string> client_cert_san_dns, client_cert_san_email;
 };
+
+// A set_request_headers value with its templates expanded: the three client-certificate ones above, `$$` for a
+// literal `$`; any other ${…} becomes empty (the loader warns about those). Values without `$` are copied as they are.
+void append_template_value(HeadBuffer& out, std::string_view value, const ForwardContext& ctx);
 
 // Writes the request head the upstream receives, from the client's: the method, the rewritten target and HTTP/1.1;
 // hop-by-hop headers, those named in Connection, Postern-internal ones (X-Pomerium-*) and Expect dropped;

@@ -1,5 +1,7 @@
 #include "proxy/http_session.h"
 
+#include <cstring>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -17,11 +19,14 @@
 #include "net/timeouts.h"
 #include "portal/error_page.h"
 #include "proxy/connection.h"
+#include "core/random.h"
 #include "proxy/header_rewrite.h"
 #include "proxy/message_reader.h"
 #include "proxy/signin.h"
 #include "proxy/wire.h"
 #include "telemetry/log.h"
+#include "upstream/balancer.h"
+#include "upstream/hash.h"
 
 namespace postern::proxy {
 namespace asio = boost::asio;
@@ -286,14 +291,68 @@ awaitable<void> pump_both(Connection& c, Exchange& ex, net::UpstreamConnection& 
   timer.cancel();
 }
 
+// ring_hash / maglev's key for a request: the route's hash_policy header when the request has it, else the session
+// id (Pomerium hashes the session too); none otherwise (the balancer then picks at random).
+std::optional<std::uint64_t> balance_key(const upstream::Balancer& b, const session::Session* s,
+                                         const RequestParser::value_type* req) {
+  if (!b.hashes()) return std::nullopt;
+  if (req && !b.hash_header().empty()) {
+    const auto it = req->find(b.hash_header());
+    if (it != req->end()) return upstream::hash64(it->value());
+  }
+  if (s) return upstream::hash64(s->id);
+  return std::nullopt;
+}
+
+// Outlier detection's view of one exchange with target `ti` (a no-op unless the route detects outliers).
+void note_outcome(Connection& c, const config::CompiledRoute& route, std::size_t ti, upstream::Outcome outcome) {
+  if (!c.shared.upstream_health) return;
+  auto& health = c.shared.upstream_health->route(route.settings().index);
+  if (!route.settings().upstream.outlier.enabled) return;
+  const auto now = upstream::now_ms();
+  if (!health.record(ti, outcome, now)) return;
+  const auto until = health.target(ti).ejected_until.load(std::memory_order_relaxed);
+  telemetry::log(telemetry::Level::warn, "upstream ejected",
+                 {{"route", route.settings().from}, {"upstream", route.settings().to[ti].url},
+                  telemetry::num("ejected_ms", static_cast<long long>(until - now)),
+                  telemetry::num("ejections", static_cast<long long>(
+                                                  health.target(ti).ejections_total.load(std::memory_order_relaxed)))});
+}
+
+// Methods a proxy may send again when nothing reached the upstream (RFC 9110 §9.2.2).
+bool idempotent(http::verb m) {
+  return m == http::verb::get || m == http::verb::head || m == http::verb::options || m == http::verb::trace ||
+         m == http::verb::put || m == http::verb::delete_;
+}
+
+// Counts a request in flight on its target for least_request, for as long as the forwarding coroutine runs.
+struct InFlight {
+  upstream::Balancer& balancer;
+  std::size_t target;
+  InFlight(upstream::Balancer& b, std::size_t t) : balancer(b), target(t) { balancer.started(target); }
+  ~InFlight() { balancer.finished(target); }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+  void move_to(std::size_t t) {
+    balancer.finished(target);
+    target = t;
+    balancer.started(target);
+  }
+};
+
 // CONNECT host:port to a TCP route the policy allowed: a fresh connection to the route's tcp:// upstream, 200, then
 // bytes both ways (no length limit) until either side ends, the idle timeout passes, or the session ends.
 awaitable<bool> connect_tunnel(Connection& c, Exchange& ex, const Plan& p) {
-  const auto& target = p.route->pick_upstream(c.worker.requests);
+  auto& balancer = c.worker.balancers[p.route->settings().index];
+  const auto picked = balancer.pick(balance_key(balancer, p.lookup.session.get(), nullptr));
+  if (!picked) co_return co_await send_local(c, ex, 503, "No upstream service is available for this route.", false);
+  const auto& target = p.route->settings().to[*picked];
   ex.upstream = target.url;
   c.endpoint = net::UpstreamEndpoint{&target, nullptr, {}, 0};
   auto acquired = co_await c.worker.pool.acquire(c.endpoint, true);
-  if (!acquired.connection) co_return co_await send_local(c, ex, 502, "The TCP upstream could not be reached.", false);
+  note_outcome(c, *p.route, *picked,
+               acquired.connection ? upstream::Outcome::success : upstream::Outcome::connect_failure);
+  if (!acquired.connection) co_return co_await send_local(c, ex, 503, "The TCP upstream could not be reached.", false);
   auto& up = *acquired.connection;
   static constexpr std::string_view established = "HTTP/1.1 200 Connection established\r\n\r\n";
   c.stream.expire_after(c.write_timeout(), "response write");
@@ -435,8 +494,13 @@ void rewrite_for_upstream(Connection& c, Exchange& ex, RequestParser& parser, co
   std::string upstream_target = route.rewrite_path(normalized_path);
   if (qpos != std::string_view::npos) upstream_target += raw_target.substr(qpos);
   if (facts.credentials) strip_postern_credentials(req.base(), c.settings);
-  const ForwardContext ctx{c.peer_ip, c.scheme(), facts.host, ex.request_id, upstream_target, websocket,
-                           request_chunked};
+  ForwardContext ctx{c.peer_ip, c.scheme(), facts.host, ex.request_id, upstream_target, websocket,
+                     request_chunked};
+  if (c.client_certificate) {
+    ctx.client_cert_fingerprint = c.client_certificate->fingerprint;
+    ctx.client_cert_san_dns = c.client_certificate->san_dns;
+    ctx.client_cert_san_email = c.client_certificate->san_email;
+  }
   std::span<const HeaderView> identity;
   if (session && route.settings().pass_identity_headers.value_or(c.settings.pass_identity_headers))
     identity = identity_headers(c, *session, route_host);
@@ -456,8 +520,21 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
   const unsigned client_version = req.version();
   const bool request_chunked = parser.chunked();
   const bool request_has_body = !parser.is_done();
-  const auto& target = plan.route->pick_upstream(c.worker.requests);
-  ex.upstream = target.url;
+  const auto& rs = plan.route->settings();
+  auto& balancer = c.worker.balancers[rs.index];
+  const auto key = balance_key(balancer, plan.lookup.session.get(), &req);
+  const auto picked = balancer.pick(key);
+  if (!picked) {
+    telemetry::log(telemetry::Level::warn, "no healthy upstream",
+                   {{"request_id", ex.request_id}, {"route", rs.from}});
+    co_return co_await send_error(c, ex, 503, "No upstream service is available for this route right now.",
+                                  client_keep_alive && !request_has_body);
+  }
+  std::size_t ti = *picked;
+  const config::UpstreamTarget* target = &rs.to[ti];
+  InFlight in_flight{balancer, ti};
+  ex.upstream = target->url;
+  bool switched = false;  // a failed connection moved the request to another target once
 
   // 100-continue is ours to answer once we know we will forward (decided before the rewrite removes Expect).
   const bool send_continue =
@@ -465,7 +542,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
   // The upstream endpoint lives on the connection, and the head rewriting happens in a plain function: neither
   // takes room in this coroutine's frame.
   net::UpstreamEndpoint& endpoint = c.endpoint;
-  rewrite_for_upstream(c, ex, parser, *plan.facts, *plan.route, target, plan.websocket, plan.lookup.session.get(), plan.rc.host, plan.rc.path,
+  rewrite_for_upstream(c, ex, parser, *plan.facts, *plan.route, *target, plan.websocket, plan.lookup.session.get(), plan.rc.host, plan.rc.path,
                        endpoint);
 
   const auto idle = idle_timeout(c, *plan.route);
@@ -486,13 +563,29 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
     if (!acquired.connection) acquired = co_await c.worker.pool.acquire(endpoint, /*fresh=*/true);
     if (!acquired.connection) {
       telemetry::log(telemetry::Level::warn, "upstream connection failed",
-                     {{"request_id", ex.request_id}, {"upstream", target.url}, {"stage", acquired.failure},
+                     {{"request_id", ex.request_id}, {"upstream", target->url}, {"stage", acquired.failure},
                       {"error", acquired.error.message()}});
-      const char* sentence = std::string_view(acquired.failure) == "tls"
-                                 ? "Postern could not establish a trusted TLS connection to the upstream service."
-                                 : "Postern could not connect to the upstream service.";
-      fail_status = 502;
-      fail_sentence = sentence;
+      note_outcome(c, *plan.route, ti, upstream::Outcome::connect_failure);
+      // Nothing was sent: an idempotent request goes to another target, once, when the route has one to offer.
+      if (!switched && rs.to.size() > 1 && idempotent(req.method())) {
+        if (const auto other = balancer.pick(key, ti); other && *other != ti) {
+          switched = true;
+          in_flight.move_to(*other);
+          ti = *other;
+          target = &rs.to[ti];
+          ex.upstream = target->url;
+          rewrite_for_upstream(c, ex, parser, *plan.facts, *plan.route, *target, plan.websocket,
+                               plan.lookup.session.get(), plan.rc.host, plan.rc.path, endpoint);
+          attempt = -1;
+          continue;
+        }
+      }
+      const bool tls = std::string_view(acquired.failure) == "tls";
+      // A target that cannot be reached is unavailable (503, as Envoy answers); one whose TLS cannot be trusted is a
+      // broken gateway (502).
+      fail_status = tls ? 502 : 503;
+      fail_sentence = tls ? "Postern could not establish a trusted TLS connection to the upstream service."
+                          : "Postern could not connect to the upstream service.";
       fail_keep_alive = client_keep_alive && !request_has_body;
       break;
     }
@@ -526,7 +619,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
     if (wec) {
       if (up->reused && !request_has_body && attempt == 0) continue;
       telemetry::log(telemetry::Level::warn, "upstream write failed",
-                     {{"request_id", ex.request_id}, {"upstream", target.url}, {"error", wec.message()}});
+                     {{"request_id", ex.request_id}, {"upstream", target->url}, {"error", wec.message()}});
       fail_status = 502;
       fail_sentence = "The upstream service closed the connection.";
       break;
@@ -561,14 +654,16 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
           break;
         }
         if (expired) {
+          note_outcome(c, *plan.route, ti, upstream::Outcome::gateway_failure);
           telemetry::log(telemetry::Level::warn, "upstream timed out",
-                         {{"request_id", ex.request_id}, {"upstream", target.url}, {"timeout", expired}});
+                         {{"request_id", ex.request_id}, {"upstream", target->url}, {"timeout", expired}});
           fail_status = 504;
           fail_sentence = "The upstream service did not answer in time.";
           break;
         }
         telemetry::log(telemetry::Level::warn, "upstream sent an invalid response",
-                       {{"request_id", ex.request_id}, {"upstream", target.url}, {"error", ec.message()}});
+                       {{"request_id", ex.request_id}, {"upstream", target->url}, {"error", ec.message()}});
+        note_outcome(c, *plan.route, ti, upstream::Outcome::gateway_failure);
         fail_status = 502;
         fail_sentence = "The upstream service sent an invalid response.";
         break;
@@ -577,7 +672,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
       if (code >= 100 && code < 200 && code != 101) {
         if (++interim <= max_interim_responses) continue;
         telemetry::log(telemetry::Level::warn, "upstream sent too many interim responses",
-                       {{"request_id", ex.request_id}, {"upstream", target.url}});
+                       {{"request_id", ex.request_id}, {"upstream", target->url}});
         fail_status = 502;
         fail_sentence = "The upstream service sent an invalid response.";
       }
@@ -590,6 +685,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
 
   auto& res = rp->get();
   ex.status = res.result_int();
+  note_outcome(c, *plan.route, ti, upstream::outcome_of_status(ex.status));
 
   if (plan.websocket && res.result() == http::status::switching_protocols) {
     co_await tunnel(c, ex, *up, res, *plan.route, idle);
@@ -597,7 +693,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
   }
 
   co_return co_await deliver_response(c, ex, *plan.route, up, client_keep_alive && !plan.websocket, is_head, client_version, idle,
-                                      response_deadline, target.url);
+                                      response_deadline, target->url);
 }
 
 void answer(Plan& p, unsigned status, std::string_view sentence, bool keep_alive) {
@@ -706,6 +802,13 @@ authz::Decision authorize(Connection& c, const RequestParser::value_type& req, c
     in.source_ip = core::parse_ip(c.exchange.client_ip);
   in.cors_preflight = req.method() == http::verb::options && p.facts->origin && p.facts->access_control_request_method;
   if (rs.policy->uses_time() || (report && rs.report_policy->uses_time())) in.now = std::chrono::system_clock::now();
+  authz::ClientCertificate cert;
+  if (c.client_certificate) {
+    auto& pc = *c.client_certificate;
+    cert = {true, net::client_certificate_valid(c.shared.mtls, pc, rs.index), pc.fingerprint, pc.spki_hash,
+            pc.san_dns, pc.san_email, pc.san_uri};
+    in.client_certificate = &cert;
+  }
   const auto decision = rs.policy->evaluate(in);
   log_decision(c, req, p, *rs.policy, decision, "enforce");
   if (report) log_decision(c, req, p, *rs.report_policy, rs.report_policy->evaluate(in), "report");
@@ -735,12 +838,22 @@ void route_request(Connection& c, RequestParser& parser, Plan& p) {
   decide_route(c, req, p);
 }
 
+// The route denies requests without a valid client certificate, and this connection has none.
+bool missing_client_certificate(Connection& c, const config::RouteSettings& rs) {
+  if (!rs.policy->uses(authz::CriterionKind::invalid_client_certificate)) return false;
+  return !c.client_certificate || !net::client_certificate_valid(c.shared.mtls, *c.client_certificate, rs.index);
+}
+
 // The rest of route_request, once the request's session (if any) is known and fresh.
 void decide_route(Connection& c, const RequestParser::value_type& req, Plan& p) {
   const auto& rs = p.route->settings();
   const auto decision = authorize(c, req, p);
   if (decision.outcome == authz::Outcome::sign_in_required) {
     p.kind = Plan::Kind::sign_in;
+  } else if (decision.outcome == authz::Outcome::deny && missing_client_certificate(c, rs)) {
+    // Pomerium's answer for a route that needs a valid client certificate and did not get one.
+    answer(p, 495, "This route needs a valid client certificate, and the connection presented none that Postern trusts.",
+           p.rc.keep_alive);
   } else if (decision.outcome == authz::Outcome::deny) {
     p.kind = Plan::Kind::denied;
     p.decision = decision;
@@ -847,6 +960,17 @@ awaitable<void> reject_unparsable(Connection& c, const boost::system::error_code
 
 }  // namespace
 
+void WorkerContext::make_balancers() {
+  const auto& routes = shared->snapshot->settings.routes;
+  balancers.reserve(routes.size());
+  std::uint64_t seed = 0;
+  const std::string bytes = core::random_bytes(sizeof seed);
+  std::memcpy(&seed, bytes.data(), sizeof seed);
+  for (std::size_t i = 0; i < routes.size(); ++i)
+    balancers.emplace_back(routes[i], shared->upstream_health ? &shared->upstream_health->route(i) : nullptr,
+                           seed + i);
+}
+
 void WorkerContext::log_access(const telemetry::AccessRecord& record) { schedule_flush(access_log.append(record)); }
 
 void WorkerContext::log_authorize(const telemetry::AuthorizeRecord& record) {
@@ -879,15 +1003,26 @@ awaitable<void> serve_connection(WorkerContext& worker, net::Socket socket) {
     ~Count() { --n; }
   } count{worker.connections};
 
+  std::unique_ptr<net::PeerCertificate> client_certificate;
   if (stream->is_tls()) {
     stream->expire_after(net::timeouts::tls_handshake, "tls handshake");
     auto [hec] = co_await stream->tls()->async_handshake(asio::ssl::stream_base::server, nothrow);
     if (hec) co_return;
+    if (shared->mtls.enabled()) {
+      client_certificate = net::read_peer_certificate(stream->tls()->native_handle());
+      // reject_connection: the handshake already demanded a chain to the bundle; the SAN rules are checked here.
+      if (shared->mtls.enforcement == config::DownstreamMtlsSettings::Enforcement::reject_connection &&
+          (!client_certificate || !shared->mtls.global->verify(*client_certificate))) {
+        stream->close();
+        co_return;
+      }
+    }
   }
 
   // The read buffer is the header limit: a head that does not fit fails with buffer_overflow (431).
   beast::flat_buffer buffer(header_limit);
   Connection c{worker, *shared, settings, *stream, buffer, remote.address().to_string()};
+  c.client_certificate = std::move(client_certificate);
   Plan plan;  // per request, kept in this once-per-connection frame
   bool first = true;
   while (!worker.draining || first) {

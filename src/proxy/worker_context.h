@@ -20,11 +20,14 @@
 #include "session/handle_codec.h"
 #include "store/session_store.h"
 #include "net/asio_types.h"
+#include "net/client_certificate.h"
 #include "net/tls.h"
 #include "net/upstream_pool.h"
 #include "net/watchdog.h"
 #include "proxy/buffer_pool.h"
 #include "telemetry/access_log.h"
+#include "upstream/balancer.h"
+#include "upstream/target_health.h"
 
 namespace postern::proxy {
 
@@ -52,13 +55,18 @@ struct Shared {
   // Client TLS context per route index; null for routes without https upstreams.
   std::vector<std::shared_ptr<boost::asio::ssl::context>> route_tls;
   std::uint32_t authorize_log_fields = 0;  // telemetry::AuthorizeField bits from authorize_log_fields
+  net::DownstreamMtls mtls;  // client certificates (downstream_mtls, tls_downstream_client_ca)
+  // Every route's target health (active checks, outlier ejections), read by each worker's balancers.
+  std::shared_ptr<upstream::UpstreamHealth> upstream_health;
 };
 
 struct WorkerContext {
   WorkerContext(boost::asio::io_context& io_context, std::shared_ptr<const Shared> s)
       : io(io_context), watchdog(io_context), pool(io_context, watchdog), shared(std::move(s)),
         directory(shared->auth ? shared->auth->directory.get() : nullptr),
-        access_log_timer(io_context.get_executor()) {}
+        access_log_timer(io_context.get_executor()) {
+    make_balancers();
+  }
 
   boost::asio::io_context& io;
   net::Watchdog watchdog;
@@ -70,7 +78,10 @@ struct WorkerContext {
   BufferPool<16 * 1024> arena_buffers;  // header arenas (one per request in progress)
   bool draining = false;
   bool flush_scheduled = false;
-  std::uint64_t requests = 0;  // also drives weighted round robin
+  std::uint64_t requests = 0;
+  // One balancer per route (by route index): this worker's round-robin position, in-flight counts, hash tables.
+  std::vector<upstream::Balancer> balancers;
+  void make_balancers();
   std::size_t connections = 0;
 
   // Signed assertions per (session, route host), reused for most of their 5-minute life.

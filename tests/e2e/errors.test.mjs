@@ -1,4 +1,4 @@
-// Upstream failures as the user sees them: 502 (refused, garbage, closed), 504 (slower than the timeout), each a
+// Upstream failures as the user sees them: 503 (refused), 502 (garbage, closed), 504 (slower than the timeout), each a
 // small HTML page — or JSON when asked — carrying the request id that is also in X-Request-Id.
 
 import { describe, it, before, after } from 'node:test';
@@ -55,12 +55,12 @@ describe('upstream errors', { concurrency: true }, () => {
     assert.equal(body.request_id, res.headers['x-request-id']);
   }
 
-  it('a refused upstream connection is a 502 page with the request id', async () => {
-    assertHtmlError(await p.request('http://refused.example.test/', { headers: html }), 502);
+  it('a refused upstream connection is a 503 page with the request id (unavailable, as Envoy and Pomerium answer)', async () => {
+    assertHtmlError(await p.request('http://refused.example.test/', { headers: html }), 503);
   });
 
-  it('a 502 is JSON when the client prefers application/json', async () => {
-    assertJsonError(await p.request('http://refused.example.test/api', { headers: json }), 502);
+  it('a 503 is JSON when the client prefers application/json', async () => {
+    assertJsonError(await p.request('http://refused.example.test/api', { headers: json }), 503);
   });
 
   it('an upstream slower than the route timeout is a 504', async () => {
@@ -91,9 +91,9 @@ describe('upstream errors', { concurrency: true }, () => {
 
   it('the access log records the error status and the request id', async () => {
     const res = await p.request('http://refused.example.test/logged?x=1', { headers: json });
-    assert.equal(res.status, 502);
+    assert.equal(res.status, 503);
     const line = await p.waitForAccessLog((l) => l.request_id === res.headers['x-request-id']);
-    assert.equal(line.status, 502);
+    assert.equal(line.status, 503);
     assert.equal(line.path, '/logged');
     assert.equal(line.upstream, `http://127.0.0.1:${deadPort}`);
   });

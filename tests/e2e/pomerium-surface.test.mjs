@@ -54,7 +54,7 @@ describe("Postern's own answers", () => {
     assert.equal(unknown.status, 404);
     assert.equal(unknown.headers['x-pomerium-intercepted-response'], 'true');
     const down = await get('/down/x');
-    assert.equal(down.status, 502);
+    assert.equal(down.status, 503);
     assert.equal(down.headers['x-pomerium-intercepted-response'], 'true');
     const anonymous = await get('/anything');
     assert.equal(anonymous.status, 401);

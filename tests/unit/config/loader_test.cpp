@@ -151,11 +151,11 @@ TEST(Loader, YamlSyntaxErrorNamesTheLine) {
 
 TEST(Loader, UnknownAndPendingKeysAreWarningsNotErrors) {
   const auto s = load(std::string("databroker_storage_cert_file: /x\nfancy_new_key: 1\n") + minimal_route +
-                      "    allowed_groups: [admins]\n    lb_policy: RANDOM\n");
+                      "    allowed_groups: [admins]\n    connect_timeout: 5s\n");
   ASSERT_EQ(s.warnings.size(), 3u);
   EXPECT_TRUE(any_contains(s.warnings, "test.yaml:2: unknown config option: fancy_new_key"));
   EXPECT_TRUE(any_contains(s.warnings, "test.yaml:1: not supported yet: databroker_storage_cert_file"));
-  EXPECT_TRUE(any_contains(s.warnings, "not supported yet: lb_policy"));
+  EXPECT_TRUE(any_contains(s.warnings, "connect_timeout is an Envoy cluster option Postern does not implement"));
   // allowed_groups is implemented now: lowered onto the policy language.
   EXPECT_EQ(s.routes[0].legacy.groups, std::vector<std::string>{"admins"});
   ASSERT_TRUE(s.routes[0].policy);
@@ -339,7 +339,7 @@ TEST(LoaderPolicy, RefusedCombinations) {
                            "routes[0].allowed_groups: cannot be combined with allow_public_unauthenticated_access"));
   EXPECT_TRUE(any_contains(problems(std::string(minimal_route) +
                                     "    policy: {deny: {or: [{invalid_client_certificate: true}]}}\n"),
-                           "need downstream mTLS (downstream_mtls)"));
+                           "need client certificates: set downstream_mtls.ca"));
   EXPECT_TRUE(any_contains(problems(std::string(minimal_route) + "    sub_policies:\n      - rego: ['allow = true']\n"),
                            "routes[0].sub_policies[0].rego: not supported: Rego policies"));
   EXPECT_TRUE(any_contains(problems(std::string(minimal_route) + "    policy_mode: report\n" +
@@ -451,4 +451,78 @@ TEST(Loader, TcpRoutes) {
   EXPECT_TRUE(any_contains(
       problems("routes:\n  - from: tcp+https://db.example.com:5432\n    to: tcp://10.0.0.5:1\n    prefix: /x\n"),
       "matches a host and port only"));
+}
+
+// ---- Envoy cluster options and downstream mTLS ----------------------------------------------------------------
+
+constexpr const char* three_targets = R"(
+routes:
+  - from: https://app.example.com
+    to: ["http://127.0.0.1:8081,1", "http://127.0.0.1:8082,1", "http://127.0.0.1:8083,3"]
+)";
+
+TEST(LoaderCluster, LbPolicySpellings) {
+  for (const auto& [text, want] : std::vector<std::pair<std::string, LbPolicy>>{
+           {"ROUND_ROBIN", LbPolicy::round_robin}, {"least_request", LbPolicy::least_request},
+           {"RANDOM", LbPolicy::random}, {"RING_HASH", LbPolicy::ring_hash}, {"maglev", LbPolicy::maglev}}) {
+    EXPECT_EQ(load(std::string(three_targets) + "    lb_policy: " + text + "\n").routes[0].upstream.lb_policy, want)
+        << text;
+    EXPECT_EQ(load(std::string(three_targets) + "    load_balancing_policy: " + text + "\n").routes[0].upstream.lb_policy,
+              want)
+        << text;
+  }
+  EXPECT_TRUE(any_contains(problems(std::string(three_targets) + "    lb_policy: FASTEST\n"),
+                           "test.yaml:5: routes[0].lb_policy: expected round_robin, least_request"));
+  EXPECT_TRUE(any_contains(problems(std::string(three_targets) + "    lb_policy: RANDOM\n    load_balancing_policy: RANDOM\n"),
+                           "not both"));
+}
+
+TEST(LoaderCluster, HealthChecksOutlierDetectionAndPanic) {
+  const auto s = load(std::string(three_targets) + R"(    lb_policy: RING_HASH
+    ring_hash_lb_config: {minimum_ring_size: 2048}
+    hash_policy: [{header: {header_name: X-Tenant}}]
+    health_checks:
+      - timeout: 1s
+        interval: 2s
+        initial_jitter: 100ms
+        unhealthy_threshold: 2
+        healthy_threshold: 1
+        http_health_check: {path: /healthz, host: probe.internal, expected_statuses: [{start: 200, end: 300}]}
+      - {timeout: 1s, interval: 5s, unhealthy_threshold: 1, healthy_threshold: 2, tcp_health_check: {}}
+    outlier_detection: {consecutive_5xx: 3, base_ejection_time: 10s, max_ejection_percent: 50, interval: 1s}
+    healthy_panic_threshold: 40
+)");
+  const auto& u = s.routes[0].upstream;
+  EXPECT_EQ(u.ring_minimum_size, 2048u);
+  EXPECT_EQ(u.hash_header, "x-tenant");
+  ASSERT_EQ(u.health_checks.size(), 2u);
+  EXPECT_EQ(u.health_checks[0].kind, HealthCheckSettings::Kind::http);
+  EXPECT_EQ(u.health_checks[0].path, "/healthz");
+  EXPECT_EQ(u.health_checks[0].host, "probe.internal");
+  EXPECT_EQ(u.health_checks[0].expected_statuses, (std::vector<std::pair<std::uint32_t, std::uint32_t>>{{200, 300}}));
+  EXPECT_EQ(u.health_checks[0].unhealthy_threshold, 2u);
+  EXPECT_EQ(u.health_checks[1].kind, HealthCheckSettings::Kind::tcp);
+  EXPECT_TRUE(u.outlier.enabled);
+  EXPECT_EQ(u.outlier.consecutive_5xx, 3u);
+  EXPECT_EQ(u.outlier.base_ejection_time, std::chrono::seconds(10));
+  EXPECT_EQ(u.outlier.max_ejection_percent, 50u);
+  EXPECT_DOUBLE_EQ(u.healthy_panic_threshold, 40);
+  EXPECT_TRUE(s.warnings.empty()) << s.warnings.front();
+}
+
+TEST(LoaderCluster, BadValuesNameTheKeyAndLine) {
+  auto p = problems(std::string(three_targets) + "    health_checks: [{interval: 2s, unhealthy_threshold: 1, "
+                                                 "healthy_threshold: 1, http_health_check: {path: /}}]\n");
+  EXPECT_TRUE(any_contains(p, "test.yaml:5: routes[0].health_checks[0].timeout: a health check needs timeout"));
+  p = problems(std::string(three_targets) + "    maglev_lb_config: {table_size: 1000}\n");
+  EXPECT_TRUE(any_contains(p, "routes[0].maglev_lb_config.table_size: must be a prime number"));
+  p = problems(std::string(three_targets) + "    outlier_detection: {max_ejection_percent: 101}\n");
+  EXPECT_TRUE(any_contains(p, "routes[0].outlier_detection.max_ejection_percent: expected a whole number from 0 to 100"));
+  p = problems(std::string(three_targets) + "    healthy_panic_threshold: {value: 150}\n");
+  EXPECT_TRUE(any_contains(p, "routes[0].healthy_panic_threshold: expected a percentage"));
+  const auto s = load(std::string(three_targets) +
+                      "    outlier_detection: {consecutive_5xx: 2, success_rate_minimum_hosts: 3}\n    circuit_breakers: {}\n");
+  EXPECT_TRUE(any_contains(s.warnings, "routes[0].outlier_detection.success_rate_minimum_hosts: an Envoy outlier "
+                                       "detection option Postern does not implement"));
+  EXPECT_TRUE(any_contains(s.warnings, "circuit_breakers is an Envoy cluster option Postern does not implement"));
 }
