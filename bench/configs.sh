@@ -31,6 +31,8 @@ nginx_backend_servers() {
   cat <<EOF_CONF
     server {
         listen 127.0.0.1:$1 backlog=4096;
+        listen 127.0.0.2:$1 backlog=4096;
+        listen 127.0.0.3:$1 backlog=4096;
         location / { default_type text/plain; return 200 "$3\n"; }
     }
     server {
@@ -71,6 +73,21 @@ insecure_server: true
 routes:
   - from: http://127.0.0.1:$1
     to: http://127.0.0.1:$2
+    allow_public_unauthenticated_access: true
+EOF_CONF
+}
+
+# postern_three_targets_config PORT BACKEND_PORT LB_POLICY: the public route over three targets (the backend on
+# 127.0.0.1, 127.0.0.2 and 127.0.0.3), balanced by LB_POLICY; RING_HASH hashes the X-Tenant header.
+postern_three_targets_config() {
+  cat <<EOF_CONF
+address: 127.0.0.1:$1
+insecure_server: true
+routes:
+  - from: http://127.0.0.1:$1
+    to: [http://127.0.0.1:$2, http://127.0.0.2:$2, http://127.0.0.3:$2]
+    lb_policy: $3
+    hash_policy: [{header: {header_name: X-Tenant}}]
     allow_public_unauthenticated_access: true
 EOF_CONF
 }

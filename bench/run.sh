@@ -29,7 +29,7 @@ usage: $0 [-d SECONDS] [-w SECONDS] [-c "32 256"] [-p BASE_PORT] [-W WORKERS] [-
       (default $port_base, or \$BENCH_PORT); the Okta simulator picks a free port of its own
   -W  worker processes/threads of the backend, nginx and postern (default $workers)
   -k  keep the temp dir (configs, logs, wrk output) and print its path
-targets: direct nginx postern postern-signin postern-policy postern-signin-pg (default: all); postern binary: \$POSTERN_BIN or build/postern
+targets: direct nginx postern postern-signin postern-policy postern-signin-pg postern-rr3 postern-lr3 postern-ring3 (default: the first six; the last three: the public route over three targets by round_robin, least_request and ring_hash); postern binary: \$POSTERN_BIN or build/postern
 EOF
 }
 
@@ -58,13 +58,14 @@ done
 ((duration > 0 && workers > 0)) || die "-d and -W must be > 0"
 [[ -n ${conns// /} ]] || die "-c needs at least one connection count"
 for t in "${targets[@]}"; do
-  case $t in direct | nginx | postern | postern-signin | postern-policy | postern-signin-pg) ;; *) usage >&2; die "unknown target '$t'" ;; esac
+  case $t in direct | nginx | postern | postern-signin | postern-policy | postern-signin-pg | postern-rr3 | postern-lr3 | postern-ring3) ;; *) usage >&2; die "unknown target '$t'" ;; esac
 done
 
+target_header=
 backend_port=$port_base status_port=$((port_base + 1)) nginx_port=$((port_base + 2)) postern_port=$((port_base + 3))
 signin_port=$((port_base + 4)) pg_port=$((port_base + 5))
 has_target() { [[ " ${targets[*]} " == *" $1 "* ]]; }
-uses_postern() { has_target postern || has_target postern-signin || has_target postern-policy || has_target postern-signin-pg; }
+uses_postern() { has_target postern || has_target postern-signin || has_target postern-policy || has_target postern-signin-pg || has_target postern-rr3 || has_target postern-lr3 || has_target postern-ring3; }
 uses_signin() { has_target postern-signin || has_target postern-policy || has_target postern-signin-pg; }
 is_signin() { [[ $1 == postern-signin || $1 == postern-policy || $1 == postern-signin-pg ]]; }
 
@@ -217,6 +218,15 @@ start_postern() {
   run_postern postern "$postern_port"
 }
 
+# start_postern_three NAME POLICY: the public route over three targets (the backend on 127.0.0.1, .2 and .3) balanced
+# by POLICY; ring_hash hashes an X-Tenant header wrk sends.
+start_postern_three() {
+  mkdir -p "$tmp/$1"
+  postern_three_targets_config "$postern_port" "$backend_port" "$2" >"$tmp/$1/config.yaml"
+  run_postern "$1" "$postern_port"
+  [[ $2 != RING_HASH ]] || target_header="X-Tenant: bench"
+}
+
 # start_sim: the Okta simulator (demo seed) on a free port; sets sim_pid and sim_url.
 start_sim() {
   local dir=$tmp/okta-sim i
@@ -334,6 +344,7 @@ run_wrk() {
   local out=$1 secs=$2 c=$3 url=$4 rc=0
   shift 4
   [[ -z $target_cookie ]] || set -- -H "Cookie: $target_cookie" "$@"
+  [[ -z $target_header ]] || set -- -H "$target_header" "$@"
   timeout -k 5 $((secs + 30)) wrk -t1 -c"$c" -d"${secs}s" "$@" "$url" >"$out" 2>&1 &
   wrk_pid=$!
   wait "$wrk_pid" || rc=$?
@@ -387,11 +398,15 @@ for t in "${targets[@]}"; do
     nginx) start_nginx_proxy ;;
     postern) start_postern ;;
     postern-signin | postern-policy | postern-signin-pg) start_postern_signin "$t" ;;
+    postern-rr3) start_postern_three "$t" ROUND_ROBIN ;;
+    postern-lr3) start_postern_three "$t" LEAST_REQUEST ;;
+    postern-ring3) start_postern_three "$t" RING_HASH ;;
   esac
   check_target "$t"
   for c in $conns; do measure "$t" "$c"; done
   [[ $t == direct ]] || forget_and_stop "$target_pid"
   ! is_signin "$t" || forget_and_stop "$sim_pid"
+  target_header=
 done
 
 # --- report --------------------------------------------------------------------------------------------------
@@ -430,10 +445,11 @@ result=$bench_dir/results/$stamp.md
     {
       r = ($2 in rps && rps[$2] > 0) ? sprintf("%.2f", $3 / rps[$2]) : "-"
       u = ($2 in cpu && cpu[$2] > 0) ? sprintf("%.2f", $8 / cpu[$2]) : "-"
-      p = ($1 == "postern-signin" && $2 in prps && prps[$2] > 0) ? sprintf("%.2f", $3 / prps[$2]) : "-"
+      p = (($1 == "postern-signin" || $1 ~ /^postern-(rr3|lr3|ring3)$/) && $2 in prps && prps[$2] > 0) ? sprintf("%.2f", $3 / prps[$2]) : "-"
       q = (($1 == "postern-policy" || $1 == "postern-signin-pg") && $2 in srps && srps[$2] > 0) ? sprintf("%.2f", $3 / srps[$2]) : "-"
       printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, r, u, p, q
-      if (p != "-") signin = signin sprintf("%s%s at %s connections", signin == "" ? "" : ", ", p, $2)
+      if (p != "-" && $1 == "postern-signin") signin = signin sprintf("%s%s at %s connections", signin == "" ? "" : ", ", p, $2)
+      if (p != "-" && $1 != "postern-signin") lb[$1] = lb[$1] sprintf("%s%s at %s connections", lb[$1] == "" ? "" : ", ", p, $2)
       if (q != "-" && $1 == "postern-policy") policy = policy sprintf("%s%s at %s connections", policy == "" ? "" : ", ", q, $2)
       if (q != "-" && $1 == "postern-signin-pg") pgr = pgr sprintf("%s%s at %s connections", pgr == "" ? "" : ", ", q, $2)
     }
@@ -441,6 +457,7 @@ result=$bench_dir/results/$stamp.md
       if (signin != "") printf "\npostern-signin req/s ÷ postern (public) req/s: %s (target: ≥ 0.80)\n", signin
       if (policy != "") printf "\npostern-policy req/s ÷ postern-signin req/s: %s (target: ≥ 0.95)\n", policy
       if (pgr != "") printf "\npostern-signin-pg req/s ÷ postern-signin req/s: %s (target: ≥ 0.95)\n", pgr
+      for (k in lb) printf "\n%s req/s ÷ postern (public, one target) req/s: %s (target: ≥ %s)\n", k, lb[k], k == "postern-ring3" ? "0.95" : "0.97"
     }' "$tmp/rows.tsv" "$tmp/rows.tsv"
 } | tee "$result"
 log "saved $result"
