@@ -4,6 +4,8 @@
 //   postern policy check --config FILE --route URL --email E [--user ID] [--group G]... [--claim k=v]...
 //                        [--method M] [--source-ip IP] [--at TIME] [--anonymous]
 //                                  print the decision of the route's policy and why (exit 0 allow, 2 deny, 3 sign-in)
+//   postern upstreams --config FILE [--json]
+//                                  probe every route's targets once with their health checks; exit 0 all healthy, 2 not
 //   postern --version
 #include <CLI/CLI.hpp>
 
@@ -14,6 +16,7 @@
 
 #include "app/policy_check.h"
 #include "app/server.h"
+#include "app/upstreams_report.h"
 #include "config/loader.h"
 #include "directory/directory.h"
 #include "directory/okta_api.h"
@@ -86,6 +89,12 @@ int main(int argc, char** argv) {
   check->add_flag("--anonymous", query.anonymous, "a request without a session");
   check->add_flag("--cors-preflight", query.cors_preflight, "an OPTIONS request with Origin and Access-Control-Request-Method");
 
+  auto* upstreams = app.add_subcommand("upstreams", "probe every route's targets with their health checks and list them");
+  std::string upstreams_path;
+  bool upstreams_json = false;
+  upstreams->add_option("--config,-c", upstreams_path, "configuration file (YAML)");
+  upstreams->add_flag("--json", upstreams_json, "one JSON object per target");
+
   try {
     app.parse(normalize_args(argc, argv));
   } catch (const CLI::ParseError& e) {
@@ -104,6 +113,17 @@ int main(int argc, char** argv) {
               << (settings->warnings.empty() ? "" : ", " + std::to_string(settings->warnings.size()) + " warning(s)")
               << "\n";
     return 0;
+  }
+
+  if (*upstreams) {
+    auto settings = load(upstreams_path.empty() ? config_path : upstreams_path, true);
+    if (!settings) return 1;
+    try {
+      return app::run_upstreams_report(*settings, upstreams_json, std::cout);
+    } catch (const std::exception& e) {
+      std::cerr << "postern upstreams: " << e.what() << "\n";
+      return 1;
+    }
   }
 
   if (*check) {

@@ -18,4 +18,15 @@ std::string ServiceUrl::origin() const {
   return scheme + "://" + h + (port ? ":" + std::to_string(*port) : "");
 }
 
+std::string_view to_string(LbPolicy p) noexcept {
+  switch (p) {
+    case LbPolicy::round_robin: return "round_robin";
+    case LbPolicy::least_request: return "least_request";
+    case LbPolicy::random: return "random";
+    case LbPolicy::ring_hash: return "ring_hash";
+    case LbPolicy::maglev: return "maglev";
+  }
+  return "round_robin";
+}
+
 }  // namespace postern::config

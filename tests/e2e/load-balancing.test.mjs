@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startPostern, unusedPort, sleep } from './lib/index.mjs';
+import { startPostern, runPostern, unusedPort, sleep } from './lib/index.mjs';
 import { startSignInEnv, Browser, signIn, describeHops, stopAll, USERS } from './lib/signin.mjs';
 
 // An upstream in this process whose behaviour a test can change: mode 'ok' answers {name}, '500' answers 500s;
@@ -245,6 +245,17 @@ describe('failed connections', { concurrency: true }, () => {
     }
     // Each worker alternates between the two targets, so at least two of ten POSTs meet the dead one.
     assert.ok(statuses[503] >= 2 && statuses[200] >= 2 && statuses[503] + statuses[200] === 10, JSON.stringify(statuses));
+  });
+
+  it('postern upstreams probes every target: the dead one is listed UNHEALTHY, exit 2', async () => {
+    const r = await runPostern({
+      config: { address: '127.0.0.1:0', insecure_server: true, routes: [route('retry', [`http://127.0.0.1:${dead1}`, a.origin])] },
+      argv: ['upstreams', '--config', '{config}', '--json'],
+    });
+    assert.equal(r.code, 2, r.stderr);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => [l.upstream, l.healthy]), [[`http://127.0.0.1:${dead1}`, false], [a.origin, true]]);
+    assert.match(lines[0].checks[0], /^tcp: /);
   });
 
   it('every target down: a 503 page with the request id, at once', async () => {
