@@ -26,11 +26,6 @@ CompiledRoute::CompiledRoute(RouteSettings settings, Duration default_timeout) :
   } else if (!settings_.to.empty() && !settings_.to.front().path.empty() && !rewrite_regex_) {
     prefix_rewrite_ = settings_.to.front().path;  // a path on the first `to` is an implicit prefix rewrite
   }
-  std::uint64_t sum = 0;
-  for (const auto& t : settings_.to) {
-    sum += t.weight;
-    cumulative_weights_.push_back(sum);
-  }
   // Pomerium turns timeouts off for websocket routes unless set explicitly.
   timeout_ = settings_.timeout.value_or(settings_.allow_websockets ? Duration{0} : default_timeout);
   idle_timeout_ = settings_.idle_timeout.value_or(settings_.allow_websockets ? Duration{0} : std::chrono::minutes(5));
@@ -76,14 +71,6 @@ std::string CompiledRoute::rewrite_path(std::string_view path) const {
     return out;
   }
   return std::string(path);
-}
-
-const UpstreamTarget& CompiledRoute::pick_upstream(std::uint64_t n) const noexcept {
-  if (cumulative_weights_.size() == 1) return settings_.to.front();
-  const std::uint64_t slot = n % cumulative_weights_.back();
-  std::size_t i = 0;
-  while (cumulative_weights_[i] <= slot) ++i;
-  return settings_.to[i];
 }
 
 RouteTable::RouteTable(const std::vector<RouteSettings>& routes, Duration default_timeout) {

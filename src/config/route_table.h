@@ -29,8 +29,6 @@ class CompiledRoute {
   [[nodiscard]] bool matches_path(std::string_view path) const noexcept;
   // The path to send upstream after prefix or regex rewriting (`path` excludes the query).
   [[nodiscard]] std::string rewrite_path(std::string_view path) const;
-  // Picks an upstream for the n-th request of a worker: weighted round robin over `to`.
-  [[nodiscard]] const UpstreamTarget& pick_upstream(std::uint64_t n) const noexcept;
   [[nodiscard]] bool has_upstream() const noexcept { return !settings_.to.empty(); }
   // Route timeout (0 = none) and per-read idle timeout for the upstream exchange.
   [[nodiscard]] Duration timeout() const noexcept { return timeout_; }
@@ -41,7 +39,6 @@ class CompiledRoute {
   std::unique_ptr<re2::RE2> path_regex_;
   std::unique_ptr<re2::RE2> rewrite_regex_;
   std::optional<std::string> prefix_rewrite_;
-  std::vector<std::uint64_t> cumulative_weights_;
   Duration timeout_{0};
   Duration idle_timeout_{0};
 };

@@ -8,6 +8,7 @@
 //   pki.untrusted                           // a leaf from a different CA (for "unknown CA" tests)
 
 import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -91,3 +92,77 @@ export function makePki() {
 }
 
 export const b64 = (s) => Buffer.from(s).toString('base64');
+
+/**
+ * Client-certificate PKI (for downstream mTLS and upstream client certificates), in a fresh temp dir:
+ *   const cp = makeClientPki();
+ *   const root = cp.ca('root');                    // a self-signed CA: { name, certFile, keyFile, certPem, chainPem }
+ *   const mid = cp.ca('mid', root);                // an intermediate CA signed by `root`
+ *   const alice = cp.client('alice', mid, ['email:alice@example.com'])
+ *        // a clientAuth leaf: certFile, keyFile, certPem (leaf only), keyPem, chainPem (leaf + intermediates),
+ *        // fingerprint (lower-case hex SHA-256 of the DER), spkiHash (base64 SHA-256 of the SPKI)
+ *   cp.crl(root, [alice])                          // PEM CRL signed by `root` revoking the given leaves
+ */
+export function makeClientPki() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-client-pki-'));
+  registerCleanupDir(dir);
+  const read = (f) => fs.readFileSync(f, 'utf8');
+  const sign = (name, issuer, extLines) => {
+    fs.writeFileSync(path.join(dir, `${name}.ext`), [...extLines, ''].join('\n'));
+    openssl(['req', ...EC, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir);
+    openssl(
+      ['x509', '-req', '-in', `${name}.csr`, '-CA', issuer.certFile, '-CAkey', issuer.keyFile, '-CAcreateserial',
+        '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`],
+      dir,
+    );
+    const certFile = path.join(dir, `${name}.crt`);
+    const keyFile = path.join(dir, `${name}.key`);
+    const certPem = read(certFile);
+    return { name, certFile, keyFile, certPem, keyPem: read(keyFile), chainPem: certPem + (issuer.chainPem ?? '') };
+  };
+  return {
+    dir,
+    ca(name, parent) {
+      if (!parent) {
+        const c = makeCa(dir, name);
+        return { name, ...c, certPem: read(c.certFile), chainPem: '' };
+      }
+      const c = sign(name, parent, [
+        'basicConstraints=critical,CA:TRUE',
+        'keyUsage=critical,keyCertSign,cRLSign',
+        'subjectKeyIdentifier=hash',
+        'authorityKeyIdentifier=keyid',
+      ]);
+      return c;
+    },
+    client(name, issuer, sans = []) {
+      const leaf = sign(name, issuer, [
+        ...(sans.length ? [`subjectAltName=${sans.join(',')}`] : []),
+        'basicConstraints=CA:FALSE',
+        'keyUsage=critical,digitalSignature',
+        'extendedKeyUsage=clientAuth',
+        'subjectKeyIdentifier=hash',
+        'authorityKeyIdentifier=keyid',
+      ]);
+      const x = new crypto.X509Certificate(leaf.certPem);
+      leaf.fingerprint = crypto.createHash('sha256').update(x.raw).digest('hex');
+      const spki = x.publicKey.export({ type: 'spki', format: 'der' });
+      leaf.spkiHash = crypto.createHash('sha256').update(spki).digest('base64');
+      return leaf;
+    },
+    crl(issuer, revoked = []) {
+      const base = path.join(dir, `${issuer.name}-crl`);
+      fs.writeFileSync(`${base}.index`, '');
+      fs.writeFileSync(`${base}.number`, '01\n');
+      fs.writeFileSync(
+        `${base}.cnf`,
+        ['[ca]', 'default_ca = d', '[d]', `database = ${base}.index`, `crlnumber = ${base}.number`,
+          'default_md = sha256', 'default_crl_days = 2', ''].join('\n'),
+      );
+      const ca = ['-config', `${base}.cnf`, '-cert', issuer.certFile, '-keyfile', issuer.keyFile];
+      for (const leaf of revoked) openssl(['ca', ...ca, '-revoke', leaf.certFile], dir);
+      openssl(['ca', ...ca, '-gencrl', '-out', `${base}.pem`], dir);
+      return read(`${base}.pem`);
+    },
+  };
+}

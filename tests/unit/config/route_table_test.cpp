@@ -86,13 +86,6 @@ routes:
   EXPECT_EQ(t.routes()[2].rewrite_path("/other"), "/other");
 }
 
-TEST(RouteTable, WeightedRoundRobinFollowsWeights) {
-  const auto t = table("routes:\n  - from: https://a.example.com\n    to: [\"http://a,3\", \"http://b,1\"]\n");
-  int a = 0;
-  for (int i = 0; i < 400; ++i) a += t.routes()[0].pick_upstream(static_cast<std::uint64_t>(i)).host == "a";
-  EXPECT_EQ(a, 300);
-}
-
 TEST(RouteTable, WebsocketRoutesHaveNoRouteTimeoutUnlessSet) {
   const auto t = table(R"(
 routes:
