@@ -290,11 +290,11 @@ describe('configuration sources', { concurrency: true }, () => {
         address: '127.0.0.1:0',
         insecure_server: true,
         databroker_storage_cert_file: '/nonexistent.pem',
-        routes: [publicRoute('http://app.example.test', a.origin, { lb_policy: 'RANDOM' })],
+        routes: [publicRoute('http://app.example.test', a.origin, { circuit_breaker_thresholds: {} })],
       },
       t,
     });
-    for (const key of ['databroker_storage_cert_file', 'lb_policy']) {
+    for (const key of ['databroker_storage_cert_file', 'circuit_breaker_thresholds']) {
       assert.ok(
         p.messages().some((m) => m.includes(`not supported yet: ${key}`)),
         `no "not supported yet: ${key}" warning; stderr:\n${p.stderr}`,

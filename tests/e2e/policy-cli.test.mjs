@@ -52,7 +52,7 @@ describe('policy on the command line', () => {
     const has = (re) => assert.ok(lines.some((l) => re.test(l)), `no line matches ${re}:\n${r.stderr}`);
     has(new RegExp(`^config error: ${r.configFile}:7: routes\\[0\\]\\.policy\\.allow\\.or\\[0\\]\\.emial: unknown criterion "emial"$`));
     has(new RegExp(`^config error: ${r.configFile}:8: routes\\[0\\]\\.policy\\.allow\\.or\\[1\\]\\.groups: .*one criterion per value`));
-    has(/routes\[1\]\.policy: client_certificate and invalid_client_certificate need downstream mTLS/);
+    has(/routes\[1\]\.policy: client_certificate and invalid_client_certificate need client certificates: set downstream_mtls\.ca/);
     // A normal start refuses the same file.
     const start = await runPostern({ config: yaml });
     assert.equal(start.code, 1);
