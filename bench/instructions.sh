@@ -121,13 +121,19 @@ results+=("$(measure nginx "$nginx_port" "$nginx_pid")")
 kill -TERM "$nginx_pid" 2>/dev/null || true
 wait "$nginx_pid" 2>/dev/null || true
 
+# start_postern NAME PORT: Postern with $tmp/NAME/config.yaml, one worker, under callgrind; sets pid once PORT answers.
+start_postern() {
+  valgrind --tool=callgrind --callgrind-out-file="$tmp/$1.callgrind" \
+    "$POSTERN_BIN" --config "$tmp/$1/config.yaml" --threads 1 >"$tmp/$1/access.log" 2>"$tmp/$1/stderr.log" &
+  pid=$!
+  pids+=("$pid")
+  wait_port "$2"
+}
+
 mkdir -p "$tmp/postern"
 postern_public_config "$postern_port" "$backend_port" >"$tmp/postern/config.yaml"
-valgrind --tool=callgrind --callgrind-out-file="$tmp/postern.callgrind" \
-  "$POSTERN_BIN" --config "$tmp/postern/config.yaml" --threads 1 >"$tmp/postern/access.log" 2>"$tmp/postern/stderr.log" &
-postern_pid=$!
-pids+=("$postern_pid")
-wait_port "$postern_port"
+start_postern postern "$postern_port"
+postern_pid=$pid
 log "measuring postern (callgrind, ${duration}s at $conns connections; access log on)"
 results+=("$(measure postern "$postern_port" "$postern_pid")")
 kill -TERM "$postern_pid" 2>/dev/null || true
@@ -141,11 +147,7 @@ if ((balancers)); then
     mkdir -p "$tmp/$name"
     if [[ $policy == ONE ]]; then postern_public_config "$postern_port" "$backend_port" >"$tmp/$name/config.yaml"
     else postern_three_targets_config "$postern_port" "$backend_port" "$policy" >"$tmp/$name/config.yaml"; fi
-    valgrind --tool=callgrind --callgrind-out-file="$tmp/$name.callgrind" \
-      "$POSTERN_BIN" --config "$tmp/$name/config.yaml" --threads 1 >"$tmp/$name/access.log" 2>"$tmp/$name/stderr.log" &
-    pid=$!
-    pids+=("$pid")
-    wait_port "$postern_port"
+    start_postern "$name" "$postern_port"
     log "measuring $name (callgrind, ${duration}s at $conns connections; three targets, $policy)"
     # ring_hash hashes the X-Tenant header wrk sends (parsing and forwarding it is part of its figure)
     if [[ $policy == RING_HASH || $policy == ONE ]]; then results+=("$(measure "$name" "$postern_port" "$pid" "X-Tenant: bench")")
@@ -176,11 +178,7 @@ if ((signed_in)); then
     [[ $name != postern-signin-pg ]] ||
       printf 'databroker_storage_type: postgres\ndatabroker_storage_connection_string: postgresql://postgres@127.0.0.1:%s/postgres\n' \
         "$((port_base + 5))" >>"$tmp/$name/config.yaml"
-    valgrind --tool=callgrind --callgrind-out-file="$tmp/$name.callgrind" \
-      "$POSTERN_BIN" --config "$tmp/$name/config.yaml" --threads 1 >"$tmp/$name/access.log" 2>"$tmp/$name/stderr.log" &
-    pid=$!
-    pids+=("$pid")
-    wait_port "$signin_port"
+    start_postern "$name" "$signin_port"
     cookie=$(node "$bench_dir/signin.mjs" "http://127.0.0.1:$signin_port/" 2>"$tmp/$name/signin.log") ||
       { cat "$tmp/$name/signin.log" >&2; die "$name: signing in failed"; }
     log "measuring $name (callgrind, ${duration}s at $conns connections; signed in, access and authorize logs on)"

@@ -118,24 +118,27 @@ describe('load balancing policies', { concurrency: true }, () => {
   }
 });
 
+// Targets named `names` and a Postern with one route over them (`extra`: its cluster keys), all stopped after `t`.
+async function startRoute(t, host, names, extra) {
+  const targets = await Promise.all(names.map(startTarget));
+  t.after(() => Promise.all(targets.map((x) => x.stop())));
+  const p = await startPostern({
+    t,
+    config: { address: '127.0.0.1:0', insecure_server: true, routes: [route(host, targets.map((x) => x.origin), extra)] },
+  });
+  return { p, targets };
+}
+
 describe('health checks and outlier detection', () => {
   it('a killed target is taken out once its health check fails: zero 5xx over the next 500 requests', async (t) => {
-    const [a, b, c] = await Promise.all([startTarget('a'), startTarget('b'), startTarget('c')]);
-    t.after(() => Promise.all([a, b, c].map((x) => x.stop())));
-    const p = await startPostern({
-      t,
-      config: {
-        address: '127.0.0.1:0',
-        insecure_server: true,
-        routes: [
-          route('hc', [a.origin, b.origin, c.origin], {
-            health_checks: [
-              { timeout: '200ms', interval: '200ms', unhealthy_threshold: 1, healthy_threshold: 1,
-                http_health_check: { path: '/health' } },
-            ],
-          }),
-        ],
-      },
+    const {
+      p,
+      targets: [, b],
+    } = await startRoute(t, 'hc', ['a', 'b', 'c'], {
+      health_checks: [
+        { timeout: '200ms', interval: '200ms', unhealthy_threshold: 1, healthy_threshold: 1,
+          http_health_check: { path: '/health' } },
+      ],
     });
     assert.deepEqual((await spread(p, 'http://hc.example.test/', 30)).statuses, { 200: 30 });
     await b.stop();
@@ -147,21 +150,13 @@ describe('health checks and outlier detection', () => {
   });
 
   it('a target failing its HTTP check (503 on /health) leaves rotation and comes back when it passes', async (t) => {
-    const [a, b] = await Promise.all([startTarget('a'), startTarget('b')]);
-    t.after(() => Promise.all([a, b].map((x) => x.stop())));
-    const p = await startPostern({
-      t,
-      config: {
-        address: '127.0.0.1:0',
-        insecure_server: true,
-        routes: [
-          route('hc2', [a.origin, b.origin], {
-            healthy_panic_threshold: 0,
-            health_checks: [{ timeout: '1s', interval: '150ms', unhealthy_threshold: 2, healthy_threshold: 2,
-              http_health_check: { path: '/health', expected_statuses: [{ start: 200, end: 300 }] } }],
-          }),
-        ],
-      },
+    const {
+      p,
+      targets: [a, b],
+    } = await startRoute(t, 'hc2', ['a', 'b'], {
+      healthy_panic_threshold: 0,
+      health_checks: [{ timeout: '1s', interval: '150ms', unhealthy_threshold: 2, healthy_threshold: 2,
+        http_health_check: { path: '/health', expected_statuses: [{ start: 200, end: 300 }] } }],
     });
     b.healthy = false;
     await p.waitForLog((l) => l.msg === 'upstream health changed' && l.healthy === false && l.upstream === b.origin, { timeoutMs: 3000 });
@@ -179,19 +174,11 @@ describe('health checks and outlier detection', () => {
   });
 
   it('an upstream answering 500s is ejected after consecutive_5xx, and taken back after base_ejection_time', async (t) => {
-    const [a, b, c] = await Promise.all([startTarget('a'), startTarget('b'), startTarget('c')]);
-    t.after(() => Promise.all([a, b, c].map((x) => x.stop())));
-    const p = await startPostern({
-      t,
-      config: {
-        address: '127.0.0.1:0',
-        insecure_server: true,
-        routes: [
-          route('od', [a.origin, b.origin, c.origin], {
-            outlier_detection: { consecutive_5xx: 3, base_ejection_time: '1s', max_ejection_percent: 50 },
-          }),
-        ],
-      },
+    const {
+      p,
+      targets: [, b],
+    } = await startRoute(t, 'od', ['a', 'b', 'c'], {
+      outlier_detection: { consecutive_5xx: 3, base_ejection_time: '1s', max_ejection_percent: 50 },
     });
     b.mode = '500';
     const first = await spread(p, 'http://od.example.test/', 30);
