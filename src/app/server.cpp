@@ -53,7 +53,7 @@ std::shared_ptr<const proxy::Shared> build_shared(config::SnapshotPtr snapshot) 
                                "insecure_server");
     }
     shared->server_tls->ask_client_certificates(
-        *shared->mtls.global,
+        *shared->mtls.handshake,
         shared->mtls.enforcement == config::DownstreamMtlsSettings::Enforcement::reject_connection);
     telemetry::log(telemetry::Level::info, "client certificates requested",
                    {{"enforcement", settings.downstream_mtls.enforcement ==

@@ -75,7 +75,7 @@ bool Policy::uses(CriterionKind k) const noexcept { return (kinds_ >> static_cas
 namespace {
 // Pomerium's certificate matcher: a valid certificate, and every condition the criterion names holds.
 bool certificate_matches(const Criterion& c, const ClientCertificate* cert) noexcept {
-  if (!cert || !cert->valid) return false;
+  if (!cert || !cert->presented || !cert->valid) return false;
   auto in = [](const std::vector<std::string>& list, std::string_view v) {
     for (const auto& x : list)
       if (x == v) return true;

@@ -342,6 +342,8 @@ class Loader {
     return std::nullopt;
   }
 
+  bool any_route_client_ca_ = false;  // some route names tls_downstream_client_ca (see decode_routes)
+
   void decode_downstream_mtls() {
     auto& m = settings_.downstream_mtls;
     if (auto r = global("downstream_mtls"); r && !r->from_env && !r->node.IsMap())
@@ -415,10 +417,15 @@ class Loader {
         }
       }
     }
-    if (!m.configured()) {
-      for (const char* k : {"crl", "enforcement", "match_subject_alt_names", "max_verify_depth"})
-        if (auto r = mtls_key(k)) problem(*r, "downstream_mtls needs a CA (ca or ca_file) for this to mean anything");
-    }
+  }
+
+  // downstream_mtls settings without any CA to apply them to (the global one, or a route's).
+  void check_mtls_needs_ca() {
+    if (settings_.downstream_mtls.configured() || any_route_client_ca_) return;
+    for (const char* k : {"crl", "enforcement", "match_subject_alt_names", "max_verify_depth"})
+      if (auto r = mtls_key(k))
+        problem(*r, "downstream_mtls needs a CA (ca or ca_file, or a route's tls_downstream_client_ca) for this to "
+                    "mean anything");
   }
 
   // ---- globals ----------------------------------------------------------------------------------------------------
@@ -901,6 +908,11 @@ class Loader {
   // ---- routes -----------------------------------------------------------------------------------------------------
   void decode_routes() {
     // `policy` first, then `routes`, each from its environment variable (base64 YAML) or the file.
+    struct Source {
+      YAML::Node list;
+      std::string key, label;
+    };
+    std::vector<Source> sources;
     for (const char* key : {"policy", "routes"}) {
       const std::string env_name = core::to_upper(key);
       if (auto text = env_.get(env_name)) {
@@ -917,15 +929,26 @@ class Loader {
           problem({label + ":" + std::to_string(e.mark.line + 1)}, key, "YAML syntax error: " + e.msg);
           continue;
         }
-        const std::string saved = label_;
-        label_ = label;
         std::size_t budget = max_checked_nodes;
         check_duplicate_keys(list, key, budget);
-        decode_route_list(list, key);
-        label_ = saved;
+        sources.push_back({list, key, label});
       } else if (root_ && root_.IsMap() && root_[key].IsDefined() && !root_[key].IsNull()) {
-        decode_route_list(root_[key], key);
+        sources.push_back({root_[key], key, label_});
       }
+    }
+    // Client certificates are enforced on every route when any CA is configured, the global one or a route's
+    // (Pomerium does the same), so the routes' CAs are known before any route is compiled.
+    for (const auto& src : sources)
+      if (src.list.IsSequence())
+        for (const auto& route : src.list)
+          if (route.IsMap() && (route["tls_downstream_client_ca"] || route["tls_downstream_client_ca_file"]))
+            any_route_client_ca_ = true;
+    check_mtls_needs_ca();
+    for (const auto& src : sources) {
+      const std::string saved = label_;
+      label_ = src.label;
+      decode_route_list(src.list, src.key);
+      label_ = saved;
     }
   }
 
@@ -1350,14 +1373,14 @@ class Loader {
     std::vector<authz::RuleSpec> all;
     if (legacy_rule) all.push_back(*legacy_rule);
     for (auto& r : ppl) all.push_back(std::move(r));
-    // Client certificates enforced by policy (Pomerium's default): every route denies a request whose connection
-    // presented no valid certificate; so does a route with its own client CA (tls_downstream_client_ca).
-    if ((settings_.downstream_mtls.configured() &&
-         settings_.downstream_mtls.enforcement == DownstreamMtlsSettings::Enforcement::policy_with_default_deny) ||
-        route_ca) {
+    // Client certificates enforced (policy_with_default_deny, Pomerium's default, and reject_connection): every route
+    // denies a request whose connection presented no certificate valid for it (a route's own CA, else the global
+    // one; a route with neither accepts any, as in Pomerium). Under `policy`, only the route's rules decide.
+    if ((settings_.downstream_mtls.configured() || any_route_client_ca_) &&
+        settings_.downstream_mtls.enforcement != DownstreamMtlsSettings::Enforcement::policy) {
       authz::RuleSpec deny;
       deny.action = authz::Action::deny;
-      deny.origin = route_ca ? "tls_downstream_client_ca" : "downstream_mtls (enforcement policy_with_default_deny)";
+      deny.origin = route_ca ? "tls_downstream_client_ca" : "downstream_mtls (client certificates enforced)";
       deny.operators.push_back({authz::OperatorKind::or_,
                                 {authz::simple_criterion(authz::CriterionKind::invalid_client_certificate)}});
       all.push_back(deny);

@@ -6,6 +6,8 @@
 #include <openssl/x509v3.h>
 #include <re2/re2.h>
 
+#include <arpa/inet.h>
+
 #include <stdexcept>
 
 #include "core/base64.h"
@@ -31,20 +33,9 @@ std::string asn1_text(const ASN1_STRING* s) {
 std::string ip_text(const ASN1_OCTET_STRING* s) {
   const unsigned char* p = ASN1_STRING_get0_data(s);
   const int n = ASN1_STRING_length(s);
-  char buf[64] = {};
-  if (n == 4) {
-    std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", p[0], p[1], p[2], p[3]);
-    return buf;
-  }
-  if (n == 16) {
-    std::string out;
-    for (int i = 0; i < 16; i += 2) {
-      if (i) out += ':';
-      std::snprintf(buf, sizeof buf, "%x", (p[i] << 8) | p[i + 1]);
-      out += buf;
-    }
-    return out;
-  }
+  char buf[INET6_ADDRSTRLEN] = {};
+  if ((n == 4 && inet_ntop(AF_INET, p, buf, sizeof buf)) || (n == 16 && inet_ntop(AF_INET6, p, buf, sizeof buf)))
+    return buf;  // the shortest form (2001:db8::1), as Go prints it
   return {};
 }
 
@@ -112,9 +103,16 @@ ClientCaStore::ClientCaStore(const std::string& ca_pem, const std::string& crl_p
     BIO_free(bio);
   }
   ERR_clear_error();
-  // Intermediates in the bundle are anchors too (Pomerium's documented behaviour); with CRLs, the leaf is checked.
+  // Intermediates in the bundle are anchors too (Pomerium's documented behaviour). With CRLs, every certificate of
+  // the chain is checked against its issuer's CRL when the bundle holds one; an issuer without a CRL is not an
+  // error (a route CA without a CRL must not fail because the global CA has one).
   unsigned long flags = X509_V_FLAG_PARTIAL_CHAIN;
-  if (has_crl_) flags |= X509_V_FLAG_CRL_CHECK;
+  if (has_crl_) {
+    flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
+    X509_STORE_set_verify_cb(store_, [](int ok, X509_STORE_CTX* ctx) {
+      return ok || X509_STORE_CTX_get_error(ctx) == X509_V_ERR_UNABLE_TO_GET_CRL ? 1 : 0;
+    });
+  }
   X509_STORE_set_flags(store_, flags);
   // Pomerium counts the leaf: depth 1 = issued directly by a CA in the bundle. OpenSSL counts intermediates only.
   depth_ = max_verify_depth == 0 ? -1 : static_cast<int>(max_verify_depth) - 1;
@@ -167,15 +165,13 @@ DownstreamMtls make_downstream_mtls(const config::Settings& settings) {
   DownstreamMtls out;
   const auto& m = settings.downstream_mtls;
   std::string bundle = m.ca_pem;
-  bool any_route = false;
   for (const auto& r : settings.routes)
-    if (!r.tls_downstream_client_ca_pem.empty()) {
-      bundle += "\n" + r.tls_downstream_client_ca_pem;
-      any_route = true;
-    }
-  if (bundle.empty() || (!m.configured() && !any_route)) return out;
+    if (!r.tls_downstream_client_ca_pem.empty()) bundle += "\n" + r.tls_downstream_client_ca_pem;
+  if (bundle.find("-----BEGIN") == std::string::npos) return out;
   out.enforcement = m.enforcement;
-  out.global = std::make_shared<ClientCaStore>(bundle, m.crl_pem, m.max_verify_depth, m.match_subject_alt_names);
+  out.handshake = std::make_shared<ClientCaStore>(bundle, m.crl_pem, m.max_verify_depth, m.match_subject_alt_names);
+  if (m.configured())
+    out.global = std::make_shared<ClientCaStore>(m.ca_pem, m.crl_pem, m.max_verify_depth, m.match_subject_alt_names);
   out.per_route.resize(settings.routes.size());
   for (std::size_t i = 0; i < settings.routes.size(); ++i) {
     const auto& r = settings.routes[i];
@@ -187,13 +183,9 @@ DownstreamMtls make_downstream_mtls(const config::Settings& settings) {
 }
 
 bool client_certificate_valid(const DownstreamMtls& mtls, PeerCertificate& cert, std::size_t route_index) {
-  const ClientCaStore* store = mtls.global.get();
-  std::size_t key = 0;
-  if (route_index < mtls.per_route.size() && mtls.per_route[route_index]) {
-    store = mtls.per_route[route_index].get();
-    key = route_index + 1;
-  }
-  if (!store) return false;
+  const ClientCaStore* store = mtls.store_for(route_index);
+  if (!store) return true;
+  const std::size_t key = store == mtls.global.get() ? 0 : route_index + 1;
   for (const auto& [k, v] : cert.verdicts)
     if (k == key) return v;
   const bool ok = store->verify(cert);

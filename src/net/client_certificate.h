@@ -67,20 +67,32 @@ class ClientCaStore {
   std::vector<std::pair<std::string, std::unique_ptr<re2::RE2>>> san_rules_;
 };
 
-// How the server TLS contexts ask for client certificates.
+// How the server TLS contexts ask for client certificates, and what each route trusts.
 struct DownstreamMtls {
-  std::shared_ptr<ClientCaStore> global;  // downstream_mtls.ca (with the routes' CAs added, as Pomerium does)
+  // Asked for in the handshake and advertised: downstream_mtls.ca plus every route's CA, as Pomerium does (in
+  // reject_connection mode the handshake demands a certificate valid against it).
+  std::shared_ptr<ClientCaStore> handshake;
+  std::shared_ptr<ClientCaStore> global;  // downstream_mtls.ca alone (null without one)
   std::vector<std::shared_ptr<ClientCaStore>> per_route;  // by route index: tls_downstream_client_ca, else null
   config::DownstreamMtlsSettings::Enforcement enforcement =
       config::DownstreamMtlsSettings::Enforcement::policy_with_default_deny;
-  [[nodiscard]] bool enabled() const noexcept { return global != nullptr; }
+  [[nodiscard]] bool enabled() const noexcept { return handshake != nullptr; }
+  // The store a request on route `route_index` is judged by: its own CA, else the global one; null when neither.
+  [[nodiscard]] const ClientCaStore* store_for(std::size_t route_index) const noexcept {
+    if (route_index < per_route.size() && per_route[route_index]) return per_route[route_index].get();
+    return global.get();
+  }
 };
 
 // Builds the stores from the settings; `enabled()` is false when no CA is configured anywhere.
 [[nodiscard]] DownstreamMtls make_downstream_mtls(const config::Settings& settings);
 
-// Whether `cert` is valid for route `route_index` (its own CA when it has one, else the global bundle); cached on
-// the certificate.
+// Whether `cert` is valid for route `route_index`: against the route's own CA when it has one, else the global
+// bundle — never against another route's CA. Cached on the certificate. A route with no CA to judge by accepts
+// any certificate (Pomerium's rule); callers ask client_certificate_required first.
 [[nodiscard]] bool client_certificate_valid(const DownstreamMtls& mtls, PeerCertificate& cert, std::size_t route_index);
+[[nodiscard]] inline bool client_certificate_required(const DownstreamMtls& mtls, std::size_t route_index) noexcept {
+  return mtls.store_for(route_index) != nullptr;
+}
 
 }  // namespace postern::net

@@ -501,7 +501,9 @@ void rewrite_for_upstream(Connection& c, Exchange& ex, RequestParser& parser, co
   if (facts.credentials) strip_postern_credentials(req.base(), c.settings);
   ForwardContext ctx{c.peer_ip, c.scheme(), facts.host, ex.request_id, upstream_target, websocket,
                      request_chunked};
-  if (c.client_certificate) {
+  // Only a certificate the route trusts speaks for the client upstream (an untrusted one could claim any SAN).
+  if (c.client_certificate &&
+      net::client_certificate_valid(c.shared.mtls, *c.client_certificate, route.settings().index)) {
     ctx.client_cert_fingerprint = c.client_certificate->fingerprint;
     ctx.client_cert_san_dns = c.client_certificate->san_dns;
     ctx.client_cert_san_email = c.client_certificate->san_email;
@@ -813,6 +815,9 @@ authz::Decision authorize(Connection& c, const RequestParser::value_type& req, c
     cert = {true, net::client_certificate_valid(c.shared.mtls, pc, rs.index), pc.fingerprint, pc.spki_hash,
             pc.san_dns, pc.san_email, pc.san_uri};
     in.client_certificate = &cert;
+  } else if (c.shared.mtls.enabled() && !net::client_certificate_required(c.shared.mtls, rs.index)) {
+    cert.valid = true;  // no CA judges this route: nothing is invalid here (Pomerium's rule)
+    in.client_certificate = &cert;
   }
   const auto decision = rs.policy->evaluate(in);
   log_decision(c, req, p, *rs.policy, decision, "enforce");
@@ -846,6 +851,7 @@ void route_request(Connection& c, RequestParser& parser, Plan& p) {
 // The route denies requests without a valid client certificate, and this connection has none.
 bool missing_client_certificate(Connection& c, const config::RouteSettings& rs) {
   if (!rs.policy->uses(authz::CriterionKind::invalid_client_certificate)) return false;
+  if (!net::client_certificate_required(c.shared.mtls, rs.index)) return false;
   return !c.client_certificate || !net::client_certificate_valid(c.shared.mtls, *c.client_certificate, rs.index);
 }
 
@@ -1017,7 +1023,7 @@ awaitable<void> serve_connection(WorkerContext& worker, net::Socket socket) {
       client_certificate = net::read_peer_certificate(stream->tls()->native_handle());
       // reject_connection: the handshake already demanded a chain to the bundle; the SAN rules are checked here.
       if (shared->mtls.enforcement == config::DownstreamMtlsSettings::Enforcement::reject_connection &&
-          (!client_certificate || !shared->mtls.global->verify(*client_certificate))) {
+          (!client_certificate || !shared->mtls.handshake->verify(*client_certificate))) {
         stream->close();
         co_return;
       }

@@ -51,6 +51,7 @@ std::optional<std::size_t> Balancer::pick(std::optional<std::uint64_t> hash, std
 std::optional<std::size_t> Balancer::pick(std::optional<std::uint64_t> hash, std::size_t exclude, Millis now) {
   const std::size_t n = weights_.size();
   if (n == 1 && !health_) return 0;  // the common route: one target, nothing tracked
+  if (n == 0) return std::nullopt;
   if (health_) refresh(now);
   std::size_t candidates = avail_.usable_count - (exclude < n && avail_.usable[exclude] ? 1 : 0);
   if (candidates == 0) {
@@ -148,6 +149,9 @@ std::size_t Balancer::by_hash(std::uint64_t hash, std::size_t exclude) const {
 // more when the target list changes.)
 void Balancer::build_ring() {
   std::vector<std::pair<std::uint64_t, std::uint32_t>> ring;
+  ring_points_.clear();
+  ring_targets_.clear();
+  if (weights_.empty()) return;  // a route without `to` (redirect, response) never picks
   const std::uint32_t min_weight = *std::min_element(weights_.begin(), weights_.end());
   std::uint64_t total_points = 0;
   for (std::size_t i = 0; i < weights_.size(); ++i)
@@ -175,6 +179,10 @@ void Balancer::build_ring() {
 // share of the heaviest weight crosses the next whole number.
 void Balancer::build_maglev() {
   const std::size_t m = maglev_size_;
+  if (weights_.empty()) {
+    maglev_.clear();
+    return;
+  }
   maglev_.assign(m, 0);
   std::vector<std::size_t> members;
   for (std::size_t i = 0; i < weights_.size(); ++i)

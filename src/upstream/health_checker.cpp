@@ -15,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <random>
+#include <tuple>
 
 #include "telemetry/log.h"
 
@@ -65,11 +66,20 @@ asio::awaitable<ProbeResult> http_exchange(Stream& stream, const config::Upstrea
 asio::awaitable<ProbeResult> run_probe(const config::UpstreamTarget& target, const config::HealthCheckSettings& check,
                                        asio::ssl::context* tls, const std::string& server_name) {
   auto executor = co_await asio::this_coro::executor;
-  tcp::resolver resolver(executor);
-  auto [dec, results] = co_await resolver.async_resolve(target.host, std::to_string(target.port), token);
-  if (dec) co_return ProbeResult{false, "name lookup failed: " + dec.message()};
   tcp::socket socket(executor);
-  auto [cec, ep] = co_await asio::async_connect(socket, results, token);
+  boost::system::error_code cec;
+  boost::system::error_code aec;
+  const auto address = asio::ip::make_address(target.host, aec);
+  if (!aec) {
+    // An IP literal never waits for the resolver's thread (where a stuck lookup of another target may sit).
+    std::tie(cec) = co_await socket.async_connect(tcp::endpoint(address, target.port), token);
+  } else {
+    tcp::resolver resolver(executor);
+    auto [dec, results] = co_await resolver.async_resolve(target.host, std::to_string(target.port), token);
+    if (dec) co_return ProbeResult{false, "name lookup failed: " + dec.message()};
+    tcp::endpoint ep;
+    std::tie(cec, ep) = co_await asio::async_connect(socket, results, token);
+  }
   if (cec) co_return ProbeResult{false, cec.message()};
   if (check.kind == config::HealthCheckSettings::Kind::tcp) co_return ProbeResult{true, "connected"};
   if (!target.tls() || !tls) co_return co_await http_exchange(socket, target, check);

@@ -298,6 +298,33 @@ describe('tls_downstream_client_ca on one route (no global downstream_mtls)', { 
   });
 });
 
+describe('a route CA beside the global one', { concurrency: true }, () => {
+  let p;
+  before(async () => {
+    p = await startPostern({
+      config: tlsConfig({
+        downstream_mtls: { ca: b64(caA.certPem), crl: b64(crlA) },
+        routes: [
+          publicRoute('https://partner.example.test', up.origin, { tls_downstream_client_ca: b64(caB.certPem) }),
+          publicRoute('https://app.example.test', up.origin),
+        ],
+      }),
+      ca: pki.caPem,
+    });
+  });
+  after(() => p?.stopAndCheck());
+
+  it("another route's CA is never accepted on a route judged by the global CA (495)", async () => {
+    assert495(await p.request('https://app.example.test/', cert(foreign)), 'caB cert on a global-CA route');
+    assertOk(await p.request('https://app.example.test/', cert(good)), 'caA cert on the global-CA route');
+  });
+
+  it("the route's own CA has no CRL: its certificates stay valid although the global CA has one", async () => {
+    assertOk(await p.request('https://partner.example.test/', cert(foreign)), 'caB cert on its route');
+    assert495(await p.request('https://partner.example.test/', cert(good)), 'caA cert on the caB route');
+  });
+});
+
 describe('upstream client certificates', { concurrency: true }, () => {
   let p, server, port;
   const upClient = cp.client('postern-upstream-client', caA);

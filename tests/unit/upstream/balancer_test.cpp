@@ -184,3 +184,12 @@ TEST(EjectionClock, MaxEjectionPercentKeepsTargetsInRotation) {
   EXPECT_EQ(outcome_of_status(500), Outcome::server_error);
   EXPECT_EQ(outcome_of_status(404), Outcome::success);
 }
+
+TEST(Balancer, ARouteWithoutTargetsNeverPicksAndNeverCrashes) {
+  for (auto policy : {LbPolicy::round_robin, LbPolicy::least_request, LbPolicy::random, LbPolicy::ring_hash,
+                      LbPolicy::maglev}) {
+    auto r = route({}, policy);  // a redirect or response route: no `to`
+    Balancer b(r, nullptr);
+    EXPECT_FALSE(b.pick(hash64("k")).has_value());
+  }
+}
