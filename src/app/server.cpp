@@ -56,23 +56,10 @@ std::shared_ptr<const proxy::Shared> build_shared(config::SnapshotPtr snapshot) 
         *shared->mtls.handshake,
         shared->mtls.enforcement == config::DownstreamMtlsSettings::Enforcement::reject_connection);
     telemetry::log(telemetry::Level::info, "client certificates requested",
-                   {{"enforcement", settings.downstream_mtls.enforcement ==
-                                            config::DownstreamMtlsSettings::Enforcement::reject_connection
-                                        ? "reject_connection"
-                                    : settings.downstream_mtls.enforcement ==
-                                            config::DownstreamMtlsSettings::Enforcement::policy
-                                        ? "policy"
-                                        : "policy_with_default_deny"}});
+                   {{"enforcement", std::string(config::to_string(settings.downstream_mtls.enforcement))}});
   }
-  for (const auto& route : snapshot->routes.routes()) {
-    const auto& rs = route.settings();
-    bool any_tls = false;
-    for (const auto& t : rs.to) any_tls = any_tls || t.tls();
-    shared->route_tls.push_back(
-        any_tls ? net::make_client_tls({rs.tls_skip_verify, rs.tls_custom_ca_pem, rs.tls_client_cert_pem,
-                                        rs.tls_client_key_pem})
-                : nullptr);
-  }
+  for (const auto& route : snapshot->routes.routes())
+    shared->route_tls.push_back(net::make_route_client_tls(route.settings()));
   shared->upstream_health = std::make_shared<upstream::UpstreamHealth>(settings.routes);
   // Sessions index only the claims policy can ask for (session/claims.h).
   std::vector<std::string> claim_paths;

@@ -39,11 +39,7 @@ int run_upstreams_report(const config::Settings& settings, bool json, std::ostre
   connect_only.kind = config::HealthCheckSettings::Kind::tcp;
   connect_only.timeout = std::chrono::seconds(3);
   for (const auto& rs : settings.routes) {
-    bool any_tls = false;
-    for (const auto& t : rs.to) any_tls = any_tls || t.tls();
-    tls.push_back(any_tls ? net::make_client_tls({rs.tls_skip_verify, rs.tls_custom_ca_pem, rs.tls_client_cert_pem,
-                                                  rs.tls_client_key_pem})
-                          : nullptr);
+    tls.push_back(net::make_route_client_tls(rs));
     for (const auto& t : rs.to) {
       auto row = std::make_unique<Row>();
       row->route = &rs;

@@ -294,17 +294,21 @@ class Loader {
     return decoded;
   }
 
-  // A PEM value given as `<key>` (base64 of PEM) or `<key>_file` (a path), not both; nullopt when neither is set.
-  std::optional<std::string> pem_key(const YAML::Node& node, const std::string& prefix, const std::string& key) {
-    auto inline_raw = child(node, key, prefix, *this);
-    auto file_raw = child(node, key + "_file", prefix, *this);
+  // A PEM value given inline (base64 of PEM) or as a file path, not both; nullopt when neither is set.
+  std::optional<std::string> pem_inline_or_file(const std::optional<Raw>& inline_raw, const std::optional<Raw>& file_raw,
+                                                const std::string& name) {
     if (inline_raw && file_raw) {
-      problem(*file_raw, "set " + key + " or " + key + "_file, not both");
+      problem(*file_raw, "set " + name + " or " + name + "_file, not both");
       return std::nullopt;
     }
     if (inline_raw) return base64_pem(*inline_raw);
     if (file_raw) return file_contents(*file_raw);
     return std::nullopt;
+  }
+
+  // A route's `<key>` or `<key>_file`.
+  std::optional<std::string> pem_key(const YAML::Node& node, const std::string& prefix, const std::string& key) {
+    return pem_inline_or_file(child(node, key, prefix, *this), child(node, key + "_file", prefix, *this), key);
   }
 
   // tls_client_cert(_file) + tls_client_key(_file): the certificate a route presents to upstreams that ask for one.
@@ -366,13 +370,7 @@ class Loader {
         inline_raw = global(old_key);
         file_raw = global(std::string(old_key) + "_file");
       }
-      if (inline_raw && file_raw) {
-        problem(*file_raw, std::string("set ") + key + " or " + key + "_file, not both");
-        return std::nullopt;
-      }
-      if (inline_raw) return base64_pem(*inline_raw);
-      if (file_raw) return file_contents(*file_raw);
-      return std::nullopt;
+      return pem_inline_or_file(inline_raw, file_raw, key);
     };
     if (auto ca = pem("ca", "client_ca")) {
       if (auto error = check_ca_bundle(*ca)) problem({"downstream_mtls"}, "downstream_mtls.ca", *error);
@@ -1063,8 +1061,8 @@ class Loader {
           for (std::size_t at_ = v.find("${"); at_ != std::string::npos; at_ = v.find("${", at_ + 2)) {
             const std::size_t close = v.find('}', at_);
             const std::string name = v.substr(at_ + 2, close == std::string::npos ? std::string::npos : close - at_ - 2);
-            if (name != "pomerium.client_cert_fingerprint" && name != "pomerium.client_cert_san_dns" &&
-                name != "pomerium.client_cert_san_email")
+            if (std::find(std::begin(header_templates), std::end(header_templates), name) ==
+                std::end(header_templates))
               warn_once(r->key + "." + n + ".template",
                         r->location.where + ": " + r->key + ": " + n + ": the template ${" + name +
                             "} is not supported yet and expands to nothing (write $$ for a literal $)");

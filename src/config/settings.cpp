@@ -18,6 +18,15 @@ std::string ServiceUrl::origin() const {
   return scheme + "://" + h + (port ? ":" + std::to_string(*port) : "");
 }
 
+std::string_view to_string(DownstreamMtlsSettings::Enforcement e) noexcept {
+  switch (e) {
+    case DownstreamMtlsSettings::Enforcement::policy_with_default_deny: return "policy_with_default_deny";
+    case DownstreamMtlsSettings::Enforcement::policy: return "policy";
+    case DownstreamMtlsSettings::Enforcement::reject_connection: return "reject_connection";
+  }
+  return "policy_with_default_deny";
+}
+
 std::string_view to_string(LbPolicy p) noexcept {
   switch (p) {
     case LbPolicy::round_robin: return "round_robin";

@@ -77,6 +77,16 @@ struct OutlierDetectionSettings {
   std::uint32_t max_ejection_percent = 10;  // at least one target may always be ejected
 };
 
+// The set_request_headers templates Postern fills (`${<name>}`); proxy/header_rewrite.h expands them.
+namespace header_template {
+inline constexpr std::string_view client_cert_fingerprint = "pomerium.client_cert_fingerprint";
+inline constexpr std::string_view client_cert_san_dns = "pomerium.client_cert_san_dns";
+inline constexpr std::string_view client_cert_san_email = "pomerium.client_cert_san_email";
+}  // namespace header_template
+inline constexpr std::string_view header_templates[] = {
+    header_template::client_cert_fingerprint, header_template::client_cert_san_dns,
+    header_template::client_cert_san_email};
+
 struct UpstreamOptions {
   LbPolicy lb_policy = LbPolicy::round_robin;
   std::string hash_header;  // ring_hash / maglev: hash this request header when present (else the session id)
@@ -187,9 +197,10 @@ struct DownstreamMtlsSettings {
   // Each entry: a SAN type (dns, email, ip_address, uri, user_principal_name) and an anchored RE2 pattern; a
   // certificate is valid only when one of its SANs of that type matches one entry.
   std::vector<std::pair<std::string, std::string>> match_subject_alt_names;
-  std::uint32_t max_verify_depth = 1;  // intermediates allowed below the CA... see tls; 0 = no limit
+  std::uint32_t max_verify_depth = 1;  // Pomerium's count: 1 = issued directly by a CA in the bundle; 0 = no limit
   [[nodiscard]] bool configured() const noexcept { return !ca_pem.empty(); }
 };
+[[nodiscard]] std::string_view to_string(DownstreamMtlsSettings::Enforcement e) noexcept;
 
 // Where sessions, one-time markers and leases live (databroker_storage_*, Pomerium's keys).
 struct StoreSettings {

@@ -198,4 +198,12 @@ std::shared_ptr<ssl::context> make_client_tls(const ClientTlsOptions& options) {
   return ctx;
 }
 
+std::shared_ptr<ssl::context> make_route_client_tls(const config::RouteSettings& route) {
+  for (const auto& t : route.to)
+    if (t.tls())
+      return make_client_tls({route.tls_skip_verify, route.tls_custom_ca_pem, route.tls_client_cert_pem,
+                              route.tls_client_key_pem});
+  return nullptr;
+}
+
 }  // namespace postern::net

@@ -44,5 +44,7 @@ struct ClientTlsOptions {
 
 // Builds a client context. Throws std::runtime_error if the CA bundle cannot be loaded.
 [[nodiscard]] std::shared_ptr<boost::asio::ssl::context> make_client_tls(const ClientTlsOptions& options);
+// The client context a route's https targets are reached with (its tls_* keys); null when it has none.
+[[nodiscard]] std::shared_ptr<boost::asio::ssl::context> make_route_client_tls(const config::RouteSettings& route);
 
 }  // namespace postern::net

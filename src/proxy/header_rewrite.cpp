@@ -143,9 +143,10 @@ void append_template_value(HeadBuffer& out, std::string_view value, const Forwar
       break;
     }
     const std::string_view name = value.substr(dollar + 2, close - dollar - 2);
-    if (name == "pomerium.client_cert_fingerprint") out += ctx.client_cert_fingerprint;
-    else if (name == "pomerium.client_cert_san_dns") join(ctx.client_cert_san_dns);
-    else if (name == "pomerium.client_cert_san_email") join(ctx.client_cert_san_email);
+    namespace tpl = config::header_template;
+    if (name == tpl::client_cert_fingerprint) out += ctx.client_cert_fingerprint;
+    else if (name == tpl::client_cert_san_dns) join(ctx.client_cert_san_dns);
+    else if (name == tpl::client_cert_san_email) join(ctx.client_cert_san_email);
     i = close + 1;
   }
 }

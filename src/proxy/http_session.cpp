@@ -311,9 +311,8 @@ std::optional<std::uint64_t> balance_key(const upstream::Balancer& b, const sess
 
 // Outlier detection's view of one exchange with target `ti` (a no-op unless the route detects outliers).
 void note_outcome(Connection& c, const config::CompiledRoute& route, std::size_t ti, upstream::Outcome outcome) {
-  if (!c.shared.upstream_health) return;
+  if (!route.settings().upstream.outlier.enabled || !c.shared.upstream_health) return;
   auto& health = c.shared.upstream_health->route(route.settings().index);
-  if (!route.settings().upstream.outlier.enabled) return;
   const auto now = upstream::now_ms();
   if (!health.record(ti, outcome, now)) return;
   const auto until = health.target(ti).ejected_until.load(std::memory_order_relaxed);
@@ -500,7 +499,7 @@ void rewrite_for_upstream(Connection& c, Exchange& ex, RequestParser& parser, co
   if (qpos != std::string_view::npos) upstream_target += raw_target.substr(qpos);
   if (facts.credentials) strip_postern_credentials(req.base(), c.settings);
   ForwardContext ctx{c.peer_ip, c.scheme(), facts.host, ex.request_id, upstream_target, websocket,
-                     request_chunked};
+                     request_chunked, {}, {}, {}};
   // Only a certificate the route trusts speaks for the client upstream (an untrusted one could claim any SAN).
   if (c.client_certificate &&
       net::client_certificate_valid(c.shared.mtls, *c.client_certificate, route.settings().index)) {

@@ -44,6 +44,23 @@ void Balancer::refresh(Millis now) {
   }
 }
 
+// Smooth weighted round robin (nginx's): every usable target gains its effective weight; the richest is picked and
+// pays the total. Precondition: at least one usable target.
+template <class Weight>
+std::size_t Balancer::smooth_pick(std::size_t exclude, Weight weight) {
+  std::int64_t total = 0;
+  std::size_t best = none;
+  for (std::size_t i = 0; i < weights_.size(); ++i) {
+    if (!usable(i, exclude)) continue;
+    const std::int64_t w = weight(i);
+    current_[i] += w;
+    total += w;
+    if (best == none || current_[i] > current_[best]) best = i;
+  }
+  current_[best] -= total;
+  return best;
+}
+
 std::optional<std::size_t> Balancer::pick(std::optional<std::uint64_t> hash, std::size_t exclude) {
   return pick(hash, exclude, health_ ? now_ms() : 0);
 }
@@ -64,19 +81,8 @@ std::optional<std::size_t> Balancer::pick(std::optional<std::uint64_t> hash, std
       if (usable(i, exclude)) return i;
   }
   switch (policy_) {
-    case config::LbPolicy::round_robin: {
-      // Smooth weighted round robin: every usable target gains its weight; the richest is picked and pays the total.
-      std::int64_t total = 0;
-      std::size_t best = none;
-      for (std::size_t i = 0; i < n; ++i) {
-        if (!usable(i, exclude)) continue;
-        current_[i] += weights_[i];
-        total += weights_[i];
-        if (best == none || current_[i] > current_[best]) best = i;
-      }
-      current_[best] -= total;
-      return best;
-    }
+    case config::LbPolicy::round_robin:
+      return smooth_pick(exclude, [&](std::size_t i) { return std::int64_t(weights_[i]); });
     case config::LbPolicy::random: return weighted_random(exclude);
     case config::LbPolicy::least_request: {
       if (equal_weights_) {
@@ -88,17 +94,8 @@ std::optional<std::size_t> Balancer::pick(std::optional<std::uint64_t> hash, std
       }
       // Weighted, as Envoy does it: each target's weight divided by its requests in flight + 1, served in smooth
       // round-robin order (with nothing in flight this is exactly the weights).
-      std::int64_t total = 0;
-      std::size_t best = none;
-      for (std::size_t i = 0; i < n; ++i) {
-        if (!usable(i, exclude)) continue;
-        const std::int64_t effective = std::int64_t(weights_[i]) * 1024 / (in_flight_[i] + 1);
-        current_[i] += effective;
-        total += effective;
-        if (best == none || current_[i] > current_[best]) best = i;
-      }
-      current_[best] -= total;
-      return best;
+      return smooth_pick(exclude,
+                         [&](std::size_t i) { return std::int64_t(weights_[i]) * 1024 / (in_flight_[i] + 1); });
     }
     case config::LbPolicy::ring_hash:
     case config::LbPolicy::maglev:

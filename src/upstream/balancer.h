@@ -39,13 +39,10 @@ class Balancer {
   void finished(std::size_t i) noexcept {
     if (in_flight_[i] > 0) --in_flight_[i];
   }
-  [[nodiscard]] std::uint32_t in_flight(std::size_t i) const noexcept { return in_flight_[i]; }
-  [[nodiscard]] config::LbPolicy policy() const noexcept { return policy_; }
   [[nodiscard]] bool hashes() const noexcept {
     return policy_ == config::LbPolicy::ring_hash || policy_ == config::LbPolicy::maglev;
   }
   [[nodiscard]] const std::string& hash_header() const noexcept { return hash_header_; }
-  [[nodiscard]] std::size_t size() const noexcept { return weights_.size(); }
   [[nodiscard]] std::size_t ring_points() const noexcept { return ring_points_.size(); }
 
  private:
@@ -56,6 +53,8 @@ class Balancer {
     return i != exclude && avail_.usable[i];
   }
   std::size_t weighted_random(std::size_t exclude);
+  template <class Weight>
+  std::size_t smooth_pick(std::size_t exclude, Weight weight);
   std::size_t by_hash(std::uint64_t hash, std::size_t exclude) const;
 
   config::LbPolicy policy_;

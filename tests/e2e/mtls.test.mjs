@@ -40,6 +40,9 @@ const tlsConfig = (extra) => ({
   ...extra,
 });
 
+// Postern on the TLS listener with `extra` config, trusting the test PKI's CA for its requests.
+const startTlsPostern = (extra, t) => startPostern({ config: tlsConfig(extra), ca: pki.caPem, t });
+
 function assert495(res, what = '') {
   assert.equal(res.status, 495, `${what}: ${res.status} ${res.text.slice(0, 300)}`);
   assert.equal(res.headers['x-pomerium-intercepted-response'], 'true', what);
@@ -59,22 +62,19 @@ after(() => up?.stop());
 describe('downstream mTLS, enforcement policy_with_default_deny (the default)', { concurrency: true }, () => {
   let p;
   before(async () => {
-    p = await startPostern({
-      config: tlsConfig({
-        downstream_mtls: { ca: b64(caA.certPem), crl: b64(crlA) },
-        routes: [
-          publicRoute('https://app.example.test', up.origin),
-          publicRoute('https://headers.example.test', up.origin, {
-            set_request_headers: {
-              'x-cert-fingerprint': '${pomerium.client_cert_fingerprint}',
-              'x-cert-dns': '${pomerium.client_cert_san_dns}',
-              'x-cert-email': '${pomerium.client_cert_san_email}',
-              'x-literal': 'cost $$5 and $${pomerium.client_cert_fingerprint}',
-            },
-          }),
-        ],
-      }),
-      ca: pki.caPem,
+    p = await startTlsPostern({
+      downstream_mtls: { ca: b64(caA.certPem), crl: b64(crlA) },
+      routes: [
+        publicRoute('https://app.example.test', up.origin),
+        publicRoute('https://headers.example.test', up.origin, {
+          set_request_headers: {
+            'x-cert-fingerprint': '${pomerium.client_cert_fingerprint}',
+            'x-cert-dns': '${pomerium.client_cert_san_dns}',
+            'x-cert-email': '${pomerium.client_cert_san_email}',
+            'x-literal': 'cost $$5 and $${pomerium.client_cert_fingerprint}',
+          },
+        }),
+      ],
     });
   });
   after(() => p?.stopAndCheck());
@@ -128,7 +128,7 @@ describe('downstream mTLS, enforcement policy_with_default_deny (the default)', 
 
 describe('downstream mTLS, max_verify_depth and intermediates', { concurrency: true }, () => {
   const start = (t, mtls) =>
-    startPostern({ config: tlsConfig({ downstream_mtls: mtls, routes: [publicRoute('https://app.example.test', up.origin)] }), ca: pki.caPem, t });
+    startTlsPostern({ downstream_mtls: mtls, routes: [publicRoute('https://app.example.test', up.origin)] }, t);
 
   it('default depth (1): a leaf issued by an intermediate (sent in the chain, bundle = root) → 495', async (t) => {
     const p = await start(t, { ca: b64(caA.certPem) });
@@ -158,12 +158,9 @@ describe('downstream mTLS, max_verify_depth and intermediates', { concurrency: t
 describe('downstream mTLS, match_subject_alt_names', { concurrency: true }, () => {
   let p;
   before(async () => {
-    p = await startPostern({
-      config: tlsConfig({
-        downstream_mtls: { ca: b64(caA.certPem), match_subject_alt_names: [{ email: '.*@example\\.com' }] },
-        routes: [publicRoute('https://app.example.test', up.origin)],
-      }),
-      ca: pki.caPem,
+    p = await startTlsPostern({
+      downstream_mtls: { ca: b64(caA.certPem), match_subject_alt_names: [{ email: '.*@example\\.com' }] },
+      routes: [publicRoute('https://app.example.test', up.origin)],
     });
   });
   after(() => p?.stopAndCheck());
@@ -186,25 +183,22 @@ describe('downstream mTLS, enforcement policy', { concurrency: true }, () => {
   let p;
   before(async () => {
     const allowCert = (m) => ({ allow: { and: [{ client_certificate: m }] } });
-    p = await startPostern({
-      config: tlsConfig({
-        downstream_mtls: { ca: b64(caA.certPem), enforcement: 'policy' },
-        routes: [
-          publicRoute('https://open.example.test', up.origin),
-          publicRoute('https://deny.example.test', up.origin, {
-            policy: { deny: { or: [{ invalid_client_certificate: true }] } },
-          }),
-          { from: 'https://fp.example.test', to: up.origin, policy: allowCert({ fingerprint: alice.fingerprint }) },
-          {
-            from: 'https://fpcolons.example.test',
-            to: up.origin,
-            policy: allowCert({ fingerprint: alice.fingerprint.match(/../g).join(':') }),
-          },
-          { from: 'https://spki.example.test', to: up.origin, policy: allowCert({ spki_hash: [bob.spkiHash] }) },
-          { from: 'https://san.example.test', to: up.origin, policy: allowCert({ san_email: { ends_with: '@other.org' } }) },
-        ],
-      }),
-      ca: pki.caPem,
+    p = await startTlsPostern({
+      downstream_mtls: { ca: b64(caA.certPem), enforcement: 'policy' },
+      routes: [
+        publicRoute('https://open.example.test', up.origin),
+        publicRoute('https://deny.example.test', up.origin, {
+          policy: { deny: { or: [{ invalid_client_certificate: true }] } },
+        }),
+        { from: 'https://fp.example.test', to: up.origin, policy: allowCert({ fingerprint: alice.fingerprint }) },
+        {
+          from: 'https://fpcolons.example.test',
+          to: up.origin,
+          policy: allowCert({ fingerprint: alice.fingerprint.match(/../g).join(':') }),
+        },
+        { from: 'https://spki.example.test', to: up.origin, policy: allowCert({ spki_hash: [bob.spkiHash] }) },
+        { from: 'https://san.example.test', to: up.origin, policy: allowCert({ san_email: { ends_with: '@other.org' } }) },
+      ],
     });
   });
   after(() => p?.stopAndCheck());
@@ -238,12 +232,9 @@ describe('downstream mTLS, enforcement policy', { concurrency: true }, () => {
 describe('downstream mTLS, enforcement reject_connection', { concurrency: true }, () => {
   let p;
   before(async () => {
-    p = await startPostern({
-      config: tlsConfig({
-        downstream_mtls: { ca: b64(caA.certPem), enforcement: 'reject_connection' },
-        routes: [publicRoute('https://app.example.test', up.origin)],
-      }),
-      ca: pki.caPem,
+    p = await startTlsPostern({
+      downstream_mtls: { ca: b64(caA.certPem), enforcement: 'reject_connection' },
+      routes: [publicRoute('https://app.example.test', up.origin)],
     });
   });
   after(() => p?.stopAndCheck());
@@ -272,14 +263,11 @@ describe('downstream mTLS, enforcement reject_connection', { concurrency: true }
 describe('tls_downstream_client_ca on one route (no global downstream_mtls)', { concurrency: true }, () => {
   let p;
   before(async () => {
-    p = await startPostern({
-      config: tlsConfig({
-        routes: [
-          publicRoute('https://secure.example.test', up.origin, { tls_downstream_client_ca: b64(caB.certPem) }),
-          publicRoute('https://app.example.test', up.origin),
-        ],
-      }),
-      ca: pki.caPem,
+    p = await startTlsPostern({
+      routes: [
+        publicRoute('https://secure.example.test', up.origin, { tls_downstream_client_ca: b64(caB.certPem) }),
+        publicRoute('https://app.example.test', up.origin),
+      ],
     });
   });
   after(() => p?.stopAndCheck());
@@ -301,15 +289,12 @@ describe('tls_downstream_client_ca on one route (no global downstream_mtls)', { 
 describe('a route CA beside the global one', { concurrency: true }, () => {
   let p;
   before(async () => {
-    p = await startPostern({
-      config: tlsConfig({
-        downstream_mtls: { ca: b64(caA.certPem), crl: b64(crlA) },
-        routes: [
-          publicRoute('https://partner.example.test', up.origin, { tls_downstream_client_ca: b64(caB.certPem) }),
-          publicRoute('https://app.example.test', up.origin),
-        ],
-      }),
-      ca: pki.caPem,
+    p = await startTlsPostern({
+      downstream_mtls: { ca: b64(caA.certPem), crl: b64(crlA) },
+      routes: [
+        publicRoute('https://partner.example.test', up.origin, { tls_downstream_client_ca: b64(caB.certPem) }),
+        publicRoute('https://app.example.test', up.origin),
+      ],
     });
   });
   after(() => p?.stopAndCheck());
