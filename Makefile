@@ -3,7 +3,7 @@ BUILD      ?= build
 BUILD_TYPE ?= Release
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps configure build run test test-unit test-okta-sim test-e2e test-sanitize bench bench-instructions clean
+.PHONY: all deps configure build run test test-unit test-okta-sim test-e2e test-sanitize bench bench-instructions deb clean
 
 all: build
 
@@ -47,6 +47,10 @@ bench: build
 
 bench-instructions: build
 	bench/instructions.sh
+
+# The Debian package, from the built binary: $(BUILD)/deb/postern_<version>_<arch>.deb (packaging/build-deb.sh).
+deb: build
+	@packaging/build-deb.sh $(BUILD)/postern $(BUILD)/deb
 
 clean:
 	rm -rf $(BUILD)

@@ -7,6 +7,8 @@
 #   bench/instructions.sh [-d SECONDS] [-c CONNECTIONS] [-p BASE_PORT] [-s] [-k]
 #
 # With -b, also the public route over three targets balanced by round_robin, least_request and ring_hash.
+# With -m, also the public route with metrics on (metrics_address; postern-metrics, scraped once a second during the
+# run) and with tracing on (postern-traced: otel_traces_exporter otlp to a local receiver, every request sampled).
 # With -s, also Postern on a route that needs a signed-in user, twice: with allow_any_authenticated_user
 # (postern-signin), with the 5-criteria policy of bench/configs.sh (postern-policy), and with the PostgreSQL session
 # store on a private cluster (postern-signin-pg: the cache in front of it is the hot path), each signed in once through
@@ -25,12 +27,13 @@ repo=$(cd "$bench_dir/.." && pwd)
 # shellcheck source=configs.sh
 source "$bench_dir/configs.sh"
 POSTERN_BIN=${POSTERN_BIN:-$repo/build/postern}
-duration=8 conns=256 port_base=${BENCH_PORT:-18180} keep_tmp=0 signed_in=0 balancers=0
+duration=8 conns=256 port_base=${BENCH_PORT:-18180} keep_tmp=0 signed_in=0 balancers=0 ops=0
 
-usage() { echo "usage: $0 [-d SECONDS] [-c CONNECTIONS] [-p BASE_PORT] [-s] [-b] [-k]"; }
-while getopts "d:c:p:sbkh" opt; do
+usage() { echo "usage: $0 [-d SECONDS] [-c CONNECTIONS] [-p BASE_PORT] [-s] [-b] [-m] [-k]"; }
+while getopts "d:c:p:sbmkh" opt; do
   case $opt in
     s) signed_in=1 ;;
+    m) ops=1 ;;
     b) balancers=1 ;;
     d) duration=$OPTARG ;;
     c) conns=$OPTARG ;;
@@ -155,6 +158,33 @@ if ((balancers)); then
     kill -TERM "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
+fi
+
+# -m: metrics on (scraped every second while measured) and traces on (every request, to a receiver that answers 200).
+if ((ops)); then
+  metrics_port=$((port_base + 6)) otlp_port=$((port_base + 7))
+  mkdir -p "$tmp/postern-metrics" "$tmp/postern-traced"
+  { postern_public_config "$postern_port" "$backend_port"; echo "metrics_address: 127.0.0.1:$metrics_port"; } \
+    >"$tmp/postern-metrics/config.yaml"
+  start_postern postern-metrics "$postern_port"
+  ( while sleep 1; do curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$metrics_port/metrics" || true; done ) &
+  scraper=$!
+  log "measuring postern-metrics (callgrind, ${duration}s at $conns connections; scraped every second)"
+  results+=("$(measure postern-metrics "$postern_port" "$pid")")
+  kill "$scraper" 2>/dev/null || true
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  command -v node >/dev/null || die "-m needs node for the OTLP receiver"
+  node -e 'require("http").createServer((q, r) => { q.resume(); q.on("end", () => { r.writeHead(200, {"content-type": "application/json"}); r.end("{}"); }); }).listen(+process.argv[1], "127.0.0.1")' "$otlp_port" &
+  pids+=($!)
+  { postern_public_config "$postern_port" "$backend_port"
+    printf 'otel_traces_exporter: otlp\notel_exporter_otlp_endpoint: http://127.0.0.1:%s\n' "$otlp_port"; } \
+    >"$tmp/postern-traced/config.yaml"
+  start_postern postern-traced "$postern_port"
+  log "measuring postern-traced (callgrind, ${duration}s at $conns connections; every request traced)"
+  results+=("$(measure postern-traced "$postern_port" "$pid")")
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
 fi
 
 if ((signed_in)); then

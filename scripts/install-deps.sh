@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs everything Postern needs to build, test and benchmark on Debian 12. Idempotent: installs only what is
-# missing, so `make run` and `make test` can call it every time. Debian packages: deps/apt-packages.txt.
+# Installs everything Postern needs to build, test, benchmark and package (`make deb`) on Debian 12. Idempotent:
+# installs only what is missing, so `make run` and `make test` can call it every time. Debian packages:
+# deps/apt-packages.txt.
 # Node packages: package.json / package-lock.json (npm ci).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
   telemetry::init_logging(telemetry::parse_level(settings->log_level));
   try {
     auto snapshot = std::make_shared<const config::Snapshot>(std::move(*settings));
-    app::Server server(std::move(snapshot), threads);
+    app::Server server(std::move(snapshot), threads, config_path);
     return server.run();
   } catch (const std::exception& e) {
     telemetry::log(telemetry::Level::error, "cannot start", {{"error", e.what()}});

@@ -17,7 +17,12 @@ constexpr std::string_view implemented_global[] = {
     "idp_service_account", "idp_refresh_directory_interval", "idp_refresh_directory_timeout",
     "idp_directory_rate_limit_reserve", "databroker_storage_type", "databroker_storage_connection_string",
     "databroker_storage_connection_string_file", "runtime_flags", "http_redirect_addr", "forward_auth_url",
-    "downstream_mtls", "client_ca", "client_ca_file", "client_crl", "client_crl_file"};
+    "downstream_mtls", "client_ca", "client_ca_file", "client_crl", "client_crl_file", "metrics_address",
+    "metrics_basic_auth", "metrics_certificate", "metrics_certificate_key", "metrics_certificate_file",
+    "metrics_certificate_key_file", "metrics_client_ca", "metrics_client_ca_file", "health_check_addr",
+    "health_check_systemd_disabled", "otel_traces_exporter", "otel_exporter_otlp_endpoint",
+    "otel_exporter_otlp_traces_endpoint", "otel_exporter_otlp_protocol", "otel_exporter_otlp_headers",
+    "otel_exporter_otlp_timeout", "otel_traces_sampler_arg"};
 
 // Pomerium settings (v0.19 through HEAD) that Postern does not implement yet.
 constexpr std::string_view pending_global[] = {
@@ -34,14 +39,9 @@ constexpr std::string_view pending_global[] = {
     "merge_slashes", "normalize_path", "path_with_escaped_slashes_action", "headers_with_underscores_action",
     "allow_upgrades", "dns_lookup_family", "dns_refresh_rate", "dns_failure_refresh_rate", "dns_query_timeout",
     "dns_query_tries", "dns_udp_max_queries", "dns_use_tcp", "dns_resolvers", "circuit_breaker_thresholds",
-    "proxy_log_level", "access_log_fields", "metrics_address", "metrics_basic_auth",
-    "metrics_certificate", "metrics_certificate_key", "metrics_certificate_file", "metrics_certificate_key_file",
-    "metrics_client_ca", "metrics_client_ca_file", "health_check_addr", "health_check_systemd_disabled",
-    "debug_address", "installation_id", "tracing_provider", "tracing_sample_rate",
+    "proxy_log_level", "access_log_fields", "debug_address", "installation_id", "tracing_provider", "tracing_sample_rate",
     "tracing_jaeger_collector_endpoint", "tracing_jaeger_agent_endpoint", "tracing_zipkin_endpoint",
-    "tracing_datadog_address", "otel_traces_exporter", "otel_exporter_otlp_endpoint",
-    "otel_exporter_otlp_traces_endpoint", "otel_exporter_otlp_protocol", "otel_exporter_otlp_headers",
-    "otel_exporter_otlp_timeout", "otel_traces_sampler_arg", "google_cloud_serverless_authentication_service_account",
+    "tracing_datadog_address", "google_cloud_serverless_authentication_service_account",
     "envoy_admin_address", "envoy_admin_access_log_path", "envoy_admin_profile_path",
     "envoy_bind_config_source_address", "envoy_bind_config_freebind",
     "grpc_client_dns_roundrobin", "pomerium_debug", "headers", "jwt_claims_headers_file"};

@@ -277,8 +277,11 @@ class Loader {
     auto path = as_string(r);
     if (!path) return std::nullopt;
     std::string error;
-    auto data = read_file(std::string(core::trim(*path)), error);
+    std::string file(core::trim(*path));
+    auto data = read_file(file, error);
     if (!data) problem(r, error);
+    if (std::find(settings_.files.begin(), settings_.files.end(), file) == settings_.files.end())
+      settings_.files.push_back(std::move(file));  // watched for reload, even when unreadable now
     return data;
   }
 
@@ -426,6 +429,139 @@ class Loader {
                     "mean anything");
   }
 
+  // ---- metrics, health probes, tracing --------------------------------------------------------------------------
+  void decode_operations() {
+    auto& m = settings_.metrics;
+    if (auto r = global("metrics_address")) {
+      if (auto s = as_string(*r); s && !core::trim(*s).empty()) {
+        ListenAddress a;
+        parse_address(*r, *s, &a);
+        if (!a.host.empty()) m.address = a;
+      }
+    }
+    if (auto r = global("metrics_basic_auth")) {
+      if (auto s = as_string(*r)) {
+        auto decoded = core::base64_decode(core::trim(*s));
+        if (!decoded || decoded->find(':') == std::string::npos || decoded->find_first_of("\r\n") != std::string::npos)
+          problem(*r, "expected base64 of user:password");  // the value is a secret: not echoed
+        else m.basic_auth = std::move(*decoded);
+      }
+    }
+    const auto pem = [&](const std::string& key) {
+      return pem_inline_or_file(global(key), global(key + "_file"), key).value_or(std::string());
+    };
+    m.certificate_pem = pem("metrics_certificate");
+    m.key_pem = pem("metrics_certificate_key");
+    m.client_ca_pem = pem("metrics_client_ca");
+    if (m.certificate_pem.empty() != m.key_pem.empty()) {
+      auto r = global(m.certificate_pem.empty() ? "metrics_certificate_key" : "metrics_certificate");
+      if (!r) r = global(m.certificate_pem.empty() ? "metrics_certificate_key_file" : "metrics_certificate_file");
+      if (r) problem(*r, "metrics_certificate and metrics_certificate_key go together: set both or neither");
+    }
+    if (!m.client_ca_pem.empty() && m.certificate_pem.empty()) {
+      auto r = global("metrics_client_ca");
+      if (!r) r = global("metrics_client_ca_file");
+      if (r) problem(*r, "client certificates for /metrics need TLS: set metrics_certificate and metrics_certificate_key");
+    }
+    if (!m.address && (!m.basic_auth.empty() || !m.certificate_pem.empty())) {
+      settings_.warnings.push_back("metrics_basic_auth / metrics_certificate are set but metrics_address is not: "
+                                   "no metrics are served");
+    }
+
+    auto& h = settings_.health;
+    if (auto r = global("health_check_addr")) {
+      if (auto s = as_string(*r)) {
+        if (core::trim(*s).empty()) {
+          h.address.reset();  // "" turns the listener off
+        } else {
+          ListenAddress a;
+          parse_address(*r, *s, &a);
+          if (!a.host.empty()) h.address = a;
+          h.address_configured = true;
+        }
+      }
+    }
+    if (auto r = global("health_check_systemd_disabled")) {
+      if (auto b = as_bool(*r)) h.systemd_disabled = *b;
+    }
+
+    auto& t = settings_.tracing;
+    if (auto r = global("otel_traces_exporter")) {
+      if (auto s = as_string(*r)) {
+        const std::string v = core::to_lower(core::trim(*s));
+        if (v == "otlp") t.enabled = true;
+        else if (v != "none" && !v.empty()) problem(*r, "expected otlp or none, got " + describe(*r));
+      }
+    }
+    std::optional<Raw> endpoint_raw;
+    if (auto r = global("otel_exporter_otlp_traces_endpoint")) {
+      if (auto s = as_string(*r)) t.endpoint = std::string(core::trim(*s));
+      endpoint_raw = r;
+    } else if (auto r2 = global("otel_exporter_otlp_endpoint")) {
+      if (auto s = as_string(*r2); s && !core::trim(*s).empty()) {
+        std::string base(core::trim(*s));
+        while (base.ends_with('/')) base.pop_back();
+        t.endpoint = base + "/v1/traces";
+      }
+      endpoint_raw = r2;
+    }
+    if (endpoint_raw && !t.endpoint.empty()) {
+      const auto url = core::parse_http_url(t.endpoint);
+      if (!url)
+        problem(*endpoint_raw, "expected an http(s):// URL for the OTLP/HTTP traces endpoint, got " + describe(*endpoint_raw));
+    }
+    if (t.enabled && t.endpoint.empty()) {
+      auto r = global("otel_traces_exporter");
+      problem(*r, "otlp traces need otel_exporter_otlp_endpoint or otel_exporter_otlp_traces_endpoint");
+    }
+    if (auto r = global("otel_exporter_otlp_protocol")) {
+      if (auto s = as_string(*r)) {
+        const std::string v = core::to_lower(core::trim(*s));
+        if (v == "grpc")
+          problem(*r, "OTLP over gRPC is not supported: use http/protobuf or http/json (Postern sends OTLP/HTTP)");
+        else if (v != "http/protobuf" && v != "http/json" && v != "http")
+          problem(*r, "expected http/protobuf, http/json or grpc, got " + describe(*r));
+      }
+    }
+    if (auto r = global("otel_exporter_otlp_headers")) {
+      // A map, or the OpenTelemetry environment form "k1=v1,k2=v2".
+      if (r->from_env ? !core::trim(r->env_text).starts_with('{') : r->node.IsScalar()) {
+        auto s = as_string(*r);
+        for (const auto& part : core::split_trimmed(s.value_or(""), ',')) {
+          const auto eq = part.find('=');
+          if (eq == std::string::npos || eq == 0) {
+            problem(*r, "expected name=value pairs separated by commas");  // values may be secrets: not echoed
+            break;
+          }
+          t.headers.emplace_back(std::string(core::trim(std::string_view(part).substr(0, eq))),
+                                 std::string(core::trim(std::string_view(part).substr(eq + 1))));
+        }
+      } else if (auto m2 = as_map(*r)) {
+        t.headers = std::move(*m2);
+      }
+      for (const auto& [n, v] : t.headers) check_header(*r, n, v);
+    }
+    if (auto r = global("otel_exporter_otlp_timeout")) {
+      // Pomerium reads a duration; OpenTelemetry's environment form is milliseconds.
+      if (auto s = as_string(*r)) {
+        const std::string_view v = core::trim(*s);
+        if (!v.empty() && v.find_first_not_of("0123456789") == std::string_view::npos && v.size() <= 9)
+          t.timeout = std::chrono::milliseconds(std::stoul(std::string(v)));
+        else if (auto d = as_duration(*r)) t.timeout = *d;
+      }
+    }
+    if (auto r = global("otel_traces_sampler_arg")) {
+      if (auto s = as_string(*r)) {
+        char* end = nullptr;
+        const std::string v(core::trim(*s));
+        const double ratio = std::strtod(v.c_str(), &end);
+        if (v.empty() || *end != '\0' || !(ratio >= 0.0 && ratio <= 1.0))
+          problem(*r, "expected a sampling ratio from 0 to 1, got " + describe(*r));
+        else t.sample_ratio = ratio;
+      }
+    }
+  }
+
   // ---- globals ----------------------------------------------------------------------------------------------------
   void decode_globals() {
     warn_about_keys();
@@ -446,6 +582,7 @@ class Loader {
     }
     decode_certificates();
     decode_downstream_mtls();
+    decode_operations();
     if (auto r = global("timeout_read")) {
       if (auto d = as_duration(*r)) settings_.timeout_read = *d;
     }
@@ -1616,7 +1753,9 @@ Settings load_settings(const std::string& path, const Environment& env) {
   std::string error;
   auto text = read_file(path, error);
   if (!text) throw ConfigErrors({Problem{{path}, "(file)", error}});
-  return load_settings_from_text(*text, path, env);
+  Settings s = load_settings_from_text(*text, path, env);
+  s.files.insert(s.files.begin(), path);
+  return s;
 }
 
 }  // namespace postern::config

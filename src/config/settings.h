@@ -209,12 +209,39 @@ struct StoreSettings {
   std::string connection_string;  // libpq: a postgresql:// URL or key=value pairs; a secret (holds the password)
 };
 
+// metrics_address and its protection (Pomerium's keys).
+struct MetricsSettings {
+  std::optional<ListenAddress> address;  // unset: no metrics listener
+  std::string basic_auth;                // metrics_basic_auth decoded: "user:password" ("" = none); a secret
+  std::string certificate_pem, key_pem;  // metrics_certificate(_file) + metrics_certificate_key(_file): serve https
+  std::string client_ca_pem;             // metrics_client_ca(_file): scrapers must present a certificate from it
+};
+
+// health_check_addr: /healthz, /readyz, /startupz (Pomerium v0.31+), and systemd's notify protocol.
+struct HealthSettings {
+  std::optional<ListenAddress> address{ListenAddress{"127.0.0.1", 28080}};
+  bool address_configured = false;  // the default address may be taken (another Postern): then only a warning
+  bool systemd_disabled = false;    // health_check_systemd_disabled
+};
+
+// OpenTelemetry traces over OTLP/HTTP (the otel_* keys of current Pomerium).
+struct TracingSettings {
+  bool enabled = false;      // otel_traces_exporter: otlp
+  std::string endpoint;      // the full traces URL (otel_exporter_otlp_traces_endpoint, else <endpoint>/v1/traces)
+  HeaderList headers;        // otel_exporter_otlp_headers (may hold credentials: never logged)
+  Duration timeout = std::chrono::seconds(10);  // otel_exporter_otlp_timeout
+  double sample_ratio = 1.0;  // otel_traces_sampler_arg (a parent's sampled flag wins)
+};
+
 // Names authorize_log_fields accepts (Pomerium's where it has one; groups-count is Postern's).
 inline constexpr std::string_view authorize_log_field_names[] = {
     "request-id", "check-request-id", "method", "path", "host", "ip", "user", "email", "groups-count", "route-id"};
 
 struct Settings {
   std::string config_file;  // "" when configured from the environment only
+  // Every file the configuration was read from: the config file first, then each `*_file` it names (hot reload
+  // watches them).
+  std::vector<std::string> files;
   ListenAddress address{"0.0.0.0", 443};
   std::optional<ListenAddress> http_redirect_address;  // http_redirect_addr: plain http answered with 301 to https
   bool insecure_server = false;
@@ -230,6 +257,9 @@ struct Settings {
   std::uint32_t xff_num_trusted_hops = 0;
   bool skip_xff_append = false;
   std::vector<RouteSettings> routes;
+  MetricsSettings metrics;
+  HealthSettings health;
+  TracingSettings tracing;
 
   // Sign-in.
   ServiceUrl authenticate_service_url;

@@ -57,5 +57,15 @@ void random_hex_id(char* out) noexcept {
   }
 }
 
+void random_id_bytes(unsigned char* out, std::size_t n) noexcept {
+  thread_local Xoshiro256 generator;
+  for (std::size_t i = 0; i < n; i += 8) {
+    std::uint64_t v = generator.next();
+    for (std::size_t j = i; j < n && j < i + 8; ++j) {
+      out[j] = static_cast<unsigned char>(v);
+      v >>= 8;
+    }
+  }
+}
 
 }  // namespace postern::core

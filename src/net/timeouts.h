@@ -24,4 +24,10 @@ inline constexpr auto upstream_keepalive = 60s;   // an idle pooled connection i
 inline constexpr auto shutdown_grace = 10s;       // SIGTERM: in-flight requests get this long to finish
 inline constexpr auto watchdog_tick = 250ms;      // granularity of every timeout above
 
+// Operations listeners (metrics_address, health_check_addr).
+inline constexpr auto admin_request = 10s;        // accept → request read, and each response write
+inline constexpr auto admin_idle = 30s;           // keep-alive wait for the next scrape or probe
+// Config reload.
+inline constexpr auto reload_debounce = 200ms;    // a burst of file events becomes one reload
+
 }  // namespace postern::net::timeouts

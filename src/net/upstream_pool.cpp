@@ -26,6 +26,7 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::take_idle(const UpstreamEndpoi
   while (!list.empty()) {
     auto conn = std::move(list.back());
     list.pop_back();
+    held_.store(held_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     if (!conn->stream.is_open()) continue;  // expired or closed while idle
     conn->stream.set_idle(false);
     conn->reused = true;
@@ -57,6 +58,7 @@ Task<AcquireResult> UpstreamPool::acquire(const UpstreamEndpoint& endpoint, bool
     auto lookup = co_await resolver_.resolve(target.host, target.port, deadline);
     if (lookup.error) {
       result.failure = "dns";
+      count(failed_);
       result.timed_out = lookup.error == asio::error::timed_out;
       result.error = lookup.error;
       co_return result;
@@ -72,6 +74,7 @@ Task<AcquireResult> UpstreamPool::acquire(const UpstreamEndpoint& endpoint, bool
   auto [cec, connected] = co_await asio::async_connect(conn->stream.tcp(), endpoints, nothrow);
   if (cec) {
     result.failure = "connect";
+    count(failed_);
     result.timed_out = conn->stream.expired_by() != nullptr;
     result.error = cec;
     co_return result;
@@ -88,12 +91,14 @@ Task<AcquireResult> UpstreamPool::acquire(const UpstreamEndpoint& endpoint, bool
     auto [hec] = co_await tls->async_handshake(asio::ssl::stream_base::client, nothrow);
     if (hec) {
       result.failure = "tls";
+      count(failed_);
       result.timed_out = conn->stream.expired_by() != nullptr;
       result.error = hec;
       co_return result;
     }
   }
   conn->stream.expire_never();
+  count(opened_);
   result.connection = std::move(conn);
   co_return result;
 }
@@ -109,8 +114,12 @@ void UpstreamPool::release(std::unique_ptr<UpstreamConnection> connection) {
   connection->stream.expire_after(timeouts::upstream_keepalive, "upstream keep-alive");
   // Closed-while-idle entries are skipped (and freed) on the next acquire for this key.
   list.push_back(std::move(connection));
+  held_.store(held_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
-void UpstreamPool::clear() { idle_.clear(); }
+void UpstreamPool::clear() {
+  idle_.clear();
+  held_.store(0, std::memory_order_relaxed);
+}
 
 }  // namespace postern::net

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <string>
@@ -63,7 +64,18 @@ class UpstreamPool {
     resolver_.shutdown();
   }
 
+  // For metrics, read from any thread (one writer: the pool's own).
+  [[nodiscard]] std::uint64_t held() const noexcept { return held_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t opened() const noexcept { return opened_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t failed() const noexcept { return failed_.load(std::memory_order_relaxed); }
+
  private:
+  static void count(std::atomic<std::uint64_t>& n) noexcept {
+    n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  std::atomic<std::uint64_t> held_{0};    // idle connections kept
+  std::atomic<std::uint64_t> opened_{0};  // connections opened
+  std::atomic<std::uint64_t> failed_{0};  // connections that failed (DNS, TCP or TLS)
   boost::asio::io_context& io_;
   Watchdog& dog_;
   NameResolver resolver_;

@@ -9,8 +9,71 @@ namespace postern::proxy {
 namespace http = boost::beast::http;
 using net::nothrow;
 
+namespace {
+
+// The request's server span and, when it reached an upstream, the client span whose id the upstream saw.
+void submit_spans(telemetry::SpanSink& sink, const Exchange& ex, Clock::time_point now) {
+  using telemetry::SpanRecord;
+  const auto ns = [&](Clock::time_point t) {
+    return static_cast<std::uint64_t>(ex.start_unix_ns +
+                                      std::chrono::duration_cast<std::chrono::nanoseconds>(t - ex.start).count());
+  };
+  SpanRecord server;
+  server.trace_id = ex.trace_id;
+  server.span_id = ex.span_id;
+  server.parent_id = ex.parent_id;
+  server.kind = SpanRecord::Kind::server;
+  server.name = std::string(ex.method);
+  if (!ex.route.empty()) (server.name += ' ') += ex.route;
+  server.start_unix_ns = static_cast<std::uint64_t>(ex.start_unix_ns);
+  server.end_unix_ns = ns(now);
+  server.error = ex.status >= 500 || ex.status == 0;
+  auto& a = server.attributes;
+  a.emplace_back("http.request.method", std::string(ex.method));
+  a.emplace_back("url.path", std::string(ex.path));
+  a.emplace_back("server.address", std::string(ex.host));
+  a.emplace_back("client.address", std::string(ex.client_ip));
+  a.emplace_back("http.response.status_code", static_cast<std::int64_t>(ex.status));
+  a.emplace_back("pomerium.request_id", std::string(static_cast<std::string_view>(ex.request_id)));
+  if (!ex.route.empty()) a.emplace_back("pomerium.route", std::string(ex.route));
+  if (!ex.decision.empty()) a.emplace_back("pomerium.decision", std::string(ex.decision));
+  if (!ex.upstream.empty()) a.emplace_back("pomerium.upstream", std::string(ex.upstream));
+  if (ex.upstream_start != Clock::time_point{}) {
+    SpanRecord client;
+    client.trace_id = ex.trace_id;
+    client.span_id = ex.upstream_span_id;
+    client.parent_id = ex.span_id;
+    client.kind = SpanRecord::Kind::client;
+    client.name = std::string(ex.method) + " upstream";
+    client.start_unix_ns = ns(ex.upstream_start);
+    client.end_unix_ns = ns(now);
+    client.error = ex.upstream_status == 0 || ex.upstream_status >= 500;
+    client.attributes.emplace_back("url.full", std::string(ex.upstream));
+    client.attributes.emplace_back("server.address", std::string(ex.upstream_host));
+    client.attributes.emplace_back("http.response.status_code", static_cast<std::int64_t>(ex.upstream_status));
+    a.emplace_back("pomerium.upstream_duration_ms",
+                   static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now - ex.upstream_start).count()));
+    sink.submit(std::move(client));
+  }
+  sink.submit(std::move(server));
+}
+
+}  // namespace
+
 void log_exchange(WorkerContext& worker, const Exchange& ex) {
-  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - ex.start).count();
+  const auto now = Clock::now();
+  const double ms = std::chrono::duration<double, std::milli>(now - ex.start).count();
+  if (ex.traced && worker.shared->tracer) submit_spans(*worker.shared->tracer, ex, now);
+  if (worker.metrics_enabled) {
+    worker.metrics.record(ex.answered_by_postern ? telemetry::SeriesKind::server_authenticate
+                                                 : telemetry::SeriesKind::server_proxy,
+                          ex.metrics_host.empty() ? std::string_view("unknown") : ex.metrics_host, ex.method, ex.status,
+                          ms, ex.bytes_in, ex.bytes_out);
+    if (ex.upstream_status != 0)
+      worker.metrics.record(telemetry::SeriesKind::client, ex.upstream_host, ex.method, ex.upstream_status,
+                            std::chrono::duration<double, std::milli>(now - ex.upstream_start).count(), ex.bytes_in,
+                            ex.bytes_out);
+  }
   worker.log_access({ex.request_id, ex.method, ex.host, ex.path, ex.status, ms, ex.upstream, ex.bytes_in, ex.bytes_out,
                      ex.client_ip});
 }

@@ -20,6 +20,7 @@
 #include "proxy/upstream_response.h"
 #include "net/client_certificate.h"
 #include "proxy/worker_context.h"
+#include "telemetry/trace.h"
 
 namespace postern::proxy {
 
@@ -57,7 +58,21 @@ struct Exchange {
   std::string_view client_ip;  // the peer (the connection's), or an address from X-Forwarded-For (client_ip_text)
   std::string client_ip_text;
   std::string_view upstream;  // points into the config snapshot the connection holds
+  std::string_view upstream_host;  // the target's authority (metrics), into the snapshot
+  // Metrics labels: a configured host (the route's `from` host, the authenticate host), never the raw Host header.
+  std::string_view metrics_host;
+  bool answered_by_postern = false;  // Postern's own endpoint (service "authenticate" in the metrics)
   unsigned status = 0;
+  unsigned upstream_status = 0;  // the upstream's answer, when one came
+  Clock::time_point upstream_start{};
+  // Tracing (a span sink is configured and this request is sampled): the ids, and what the spans say.
+  bool traced = false;
+  telemetry::TraceId trace_id{};
+  telemetry::SpanId span_id{}, parent_id{}, upstream_span_id{};
+  char traceparent[telemetry::traceparent_size]{};  // what the upstream receives
+  std::string_view route;     // the matched route's `from`
+  std::string_view decision;  // the policy's outcome
+  std::int64_t start_unix_ns = 0;
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
   bool json = false;
@@ -67,6 +82,7 @@ struct Connection {
   WorkerContext& worker;
   const Shared& shared;
   const config::Settings& settings;
+  std::vector<upstream::Balancer>& balancers;  // this worker's, for `shared`
   net::Stream& stream;
   boost::beast::flat_buffer& buffer;
   std::string peer_ip;

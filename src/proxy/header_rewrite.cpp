@@ -220,6 +220,8 @@ void write_upstream_request_head(const RequestHeader& req, const config::Setting
           continue;
         } else if (core::iequals(name, "X-Request-Id") || is_internal(name)) {
           continue;  // X-Pomerium-* are Postern's to set, never a client's
+        } else if (!ctx.traceparent.empty() && core::iequals(name, "traceparent")) {
+          continue;  // tracing: ours (same trace, Postern's span as the parent) replaces it
         }
         break;
     }
@@ -246,6 +248,7 @@ void write_upstream_request_head(const RequestHeader& req, const config::Setting
     }
   }
   if (!replaced("X-Request-Id")) append_header(out, "X-Request-Id", {ctx.request_id});
+  if (!ctx.traceparent.empty()) append_header(out, "traceparent", {ctx.traceparent});
   for (const auto& [name, value] : rs.set_request_headers) {
     if (named_in(name, identity)) continue;
     if (value.find('$') == std::string::npos) {

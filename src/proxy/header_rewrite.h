@@ -37,6 +37,8 @@ struct ForwardContext {
   // ${pomerium.client_cert_san_dns}, ${pomerium.client_cert_san_email}); empty without one.
   std::string_view client_cert_fingerprint;
   std::span<const std::string> client_cert_san_dns, client_cert_san_email;
+  // Tracing on: the traceparent the upstream receives (the client's is dropped); empty otherwise.
+  std::string_view traceparent;
 };
 
 // A set_request_headers value with its templates expanded: the three client-certificate ones above, `$$` for a

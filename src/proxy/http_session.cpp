@@ -347,7 +347,7 @@ struct InFlight {
 // CONNECT host:port to a TCP route the policy allowed: a fresh connection to the route's tcp:// upstream, 200, then
 // bytes both ways (no length limit) until either side ends, the idle timeout passes, or the session ends.
 awaitable<bool> connect_tunnel(Connection& c, Exchange& ex, const Plan& p) {
-  auto& balancer = c.worker.balancers[p.route->settings().index];
+  auto& balancer = c.balancers[p.route->settings().index];
   const auto picked = balancer.pick(balance_key(balancer, p.lookup.session.get(), nullptr));
   if (!picked) co_return co_await send_local(c, ex, 503, "No upstream service is available for this route.", false);
   const auto& target = p.route->settings().to[*picked];
@@ -499,7 +499,8 @@ void rewrite_for_upstream(Connection& c, Exchange& ex, RequestParser& parser, co
   if (qpos != std::string_view::npos) upstream_target += raw_target.substr(qpos);
   if (facts.credentials) strip_postern_credentials(req.base(), c.settings);
   ForwardContext ctx{c.peer_ip, c.scheme(), facts.host, ex.request_id, upstream_target, websocket,
-                     request_chunked, {}, {}, {}};
+                     request_chunked, {}, {}, {}, {}};
+  if (ex.traced) ctx.traceparent = std::string_view(ex.traceparent, sizeof ex.traceparent);
   // Only a certificate the route trusts speaks for the client upstream (an untrusted one could claim any SAN).
   if (c.client_certificate &&
       net::client_certificate_valid(c.shared.mtls, *c.client_certificate, route.settings().index)) {
@@ -512,8 +513,9 @@ void rewrite_for_upstream(Connection& c, Exchange& ex, RequestParser& parser, co
     identity = identity_headers(c, *session, route_host);
   c.head.clear();
   write_upstream_request_head(req.base(), c.settings, route, target, ctx, identity, c.head);
+  // The key names the configuration too: after a reload, route 2 may be another route with other targets.
   endpoint = net::UpstreamEndpoint{&target, nullptr, route.settings().tls_server_name,
-                                   ((route.settings().index + 1) << 16) |
+                                   (c.shared.generation << 40) | ((route.settings().index + 1) << 16) |
                                        static_cast<std::uint64_t>(&target - route.settings().to.data())};
   if (target.tls()) endpoint.tls = c.shared.route_tls.at(route.settings().index).get();
 }
@@ -527,7 +529,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
   const bool request_chunked = parser.chunked();
   const bool request_has_body = !parser.is_done();
   const auto& rs = plan.route->settings();
-  auto& balancer = c.worker.balancers[rs.index];
+  auto& balancer = c.balancers[rs.index];
   const auto key = balance_key(balancer, plan.lookup.session.get(), &req);
   const auto picked = balancer.pick(key);
   if (!picked) {
@@ -552,6 +554,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
                        endpoint);
 
   const auto idle = idle_timeout(c, *plan.route);
+  ex.upstream_start = Clock::now();
 
   std::unique_ptr<net::UpstreamConnection> up;
   auto& rp = c.response_parser;  // lives on the connection: keeps this coroutine's frame small
@@ -690,7 +693,8 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
   if (fail_status) co_return co_await send_error(c, ex, fail_status, fail_sentence, fail_keep_alive);
 
   auto& res = rp->get();
-  ex.status = res.result_int();
+  ex.status = ex.upstream_status = res.result_int();
+  ex.upstream_host = target->host_header;
   note_outcome(c, *plan.route, ti, upstream::outcome_of_status(ex.status));
 
   if (plan.websocket && res.result() == http::status::switching_protocols) {
@@ -732,6 +736,8 @@ void plan_request(Connection& c, RequestParser& parser, Plan& p) {
       return answer(p, 400, "CONNECT needs host:port.", false);
     p.route = c.shared.snapshot->routes.match_connect(authority->host, *authority->port);
     if (!p.route) return answer(p, 404, "There is no TCP route for this host and port.", false);
+    ex.metrics_host = p.route->settings().from_host;
+    ex.route = p.route->settings().from;
     p.connect = true;
     p.rc = RequestContext{authority->host, *authority->port, "/", target, false, true, false};
     p.kind = Plan::Kind::route;
@@ -753,6 +759,12 @@ void plan_request(Connection& c, RequestParser& parser, Plan& p) {
   const auto match = c.shared.snapshot->routes.match(p.rc.host, port, p.rc.path);
   p.rc.host_known = match.host_known;
   p.route = match.route;
+  if (p.route) {
+    ex.metrics_host = p.route->settings().from_host;
+    ex.route = p.route->settings().from;
+  }
+  else if (p.rc.on_authenticate_host) ex.metrics_host = c.settings.authenticate_service_url.host;
+  else if (p.rc.on_forward_auth_host) ex.metrics_host = c.settings.forward_auth_url.host;
   p.websocket = wants_websocket(facts);
   const std::string& path = p.rc.path;
   const bool ours = path.starts_with("/.pomerium") || path.starts_with("/.well-known/pomerium") ||
@@ -858,6 +870,11 @@ bool missing_client_certificate(Connection& c, const config::RouteSettings& rs) 
 void decide_route(Connection& c, const RequestParser::value_type& req, Plan& p) {
   const auto& rs = p.route->settings();
   const auto decision = authorize(c, req, p);
+  c.exchange.decision = authz::to_string(decision.outcome);
+  if (c.worker.metrics_enabled)
+    c.worker.metrics.decision(decision.outcome == authz::Outcome::allow  ? telemetry::Decision::allow
+                              : decision.outcome == authz::Outcome::deny ? telemetry::Decision::deny
+                                                                         : telemetry::Decision::sign_in_required);
   if (decision.outcome == authz::Outcome::sign_in_required) {
     p.kind = Plan::Kind::sign_in;
   } else if (decision.outcome == authz::Outcome::deny && missing_client_certificate(c, rs)) {
@@ -887,6 +904,29 @@ awaitable<bool> send_denied(Connection& c, Exchange& ex, const Plan& p) {
   co_return co_await send_local(c, ex, 403, {}, p.keep_alive, page.content_type, std::move(page.body));
 }
 
+// Tracing on: continues the client's trace (a valid traceparent; its sampled flag decides) or starts one (sampled
+// by otel_traces_sampler_arg). A traced request's upstream receives a traceparent naming Postern's client span.
+void begin_trace(telemetry::SpanSink& sink, const RequestParser::value_type& req, Exchange& ex) {
+  ex.start_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+  std::optional<telemetry::TraceParent> parent;
+  if (const auto it = req.find("traceparent"); it != req.end()) parent = telemetry::parse_traceparent(it->value());
+  bool sampled = false;
+  if (parent) {
+    ex.trace_id = parent->trace_id;
+    ex.parent_id = parent->parent_id;
+    sampled = parent->sampled;
+  } else {
+    core::random_id_bytes(ex.trace_id.data(), ex.trace_id.size());
+    sampled = telemetry::sampled_by_ratio(ex.trace_id, sink.sample_ratio());
+  }
+  if (!sampled) return;  // an unsampled parent's traceparent goes upstream as the client sent it
+  ex.traced = true;
+  core::random_id_bytes(ex.span_id.data(), ex.span_id.size());
+  core::random_id_bytes(ex.upstream_span_id.data(), ex.upstream_span_id.size());
+  telemetry::format_traceparent(ex.traceparent, ex.trace_id, ex.upstream_span_id, true);
+}
+
 // Handles one request whose head has been read. Returns whether the connection may serve another. The decisions
 // are made by plan_request/route_request; this coroutine only performs them, so its frame stays small (Asio
 // recycles coroutine frames up to 1 KiB; larger ones cost an allocation per request).
@@ -895,6 +935,11 @@ awaitable<bool> handle_request(Connection& c, RequestParser& parser, Plan& p) {
   Exchange& ex = c.exchange;
   ex = Exchange{};
   ++c.worker.requests;
+  c.worker.metrics.requests_active.add();
+  struct Active {
+    telemetry::Cell& cell;
+    ~Active() { cell.sub(); }
+  } active{c.worker.metrics.requests_active};
   p = Plan{};
   const RequestFacts& facts = p.facts.emplace(req);
   // Views into the request, which outlives the exchange (logged at the end of this coroutine).
@@ -908,6 +953,7 @@ awaitable<bool> handle_request(Connection& c, RequestParser& parser, Plan& p) {
   else ex.client_ip = ex.client_ip_text =
            effective_client_ip(facts.forwarded_for, c.peer_ip, c.settings.xff_num_trusted_hops);
   ex.host = facts.host;
+  if (c.shared.tracer) begin_trace(*c.shared.tracer, req, ex);
 
   plan_request(c, parser, p);
   bool result = false;
@@ -916,6 +962,7 @@ awaitable<bool> handle_request(Connection& c, RequestParser& parser, Plan& p) {
     if (auto handled = co_await handle_postern_endpoint(c, ex, req, p.rc)) {
       result = *handled;
       done = true;
+      ex.answered_by_postern = true;
     } else {
       route_request(c, parser, p);
     }
@@ -972,13 +1019,21 @@ awaitable<void> reject_unparsable(Connection& c, const boost::system::error_code
 
 void WorkerContext::make_balancers() {
   const auto& routes = shared->snapshot->settings.routes;
-  balancers.reserve(routes.size());
+  auto made = std::make_shared<std::vector<upstream::Balancer>>();
+  made->reserve(routes.size());
   std::uint64_t seed = 0;
   const std::string bytes = core::random_bytes(sizeof seed);
   std::memcpy(&seed, bytes.data(), sizeof seed);
   for (std::size_t i = 0; i < routes.size(); ++i)
-    balancers.emplace_back(routes[i], shared->upstream_health ? &shared->upstream_health->route(i) : nullptr,
-                           seed + i);
+    made->emplace_back(routes[i], shared->upstream_health ? &shared->upstream_health->route(i) : nullptr, seed + i);
+  balancers = std::move(made);
+}
+
+void WorkerContext::adopt(std::shared_ptr<const Shared> next) {
+  shared = std::move(next);
+  make_balancers();
+  metrics_enabled = shared->snapshot->settings.metrics.address.has_value();
+  pool.clear();  // idle connections of the old configuration's keys would never be taken again
 }
 
 void WorkerContext::log_access(const telemetry::AccessRecord& record) { schedule_flush(access_log.append(record)); }
@@ -998,8 +1053,10 @@ void WorkerContext::schedule_flush(bool buffer_was_empty) {
 }
 
 awaitable<void> serve_connection(WorkerContext& worker, net::Socket socket) {
-  const auto shared = worker.shared;  // held for the connection's life
-  const auto& settings = shared->snapshot->settings;
+  // The configuration this connection serves with: the newest at accept, then at each request boundary (a reload
+  // between two requests applies to the second). Held while a request runs, so a reload never pulls it away.
+  auto shared = worker.shared;
+  auto balancers = worker.balancers;
   boost::system::error_code ec;
   const auto remote = socket.remote_endpoint(ec);
   if (ec) co_return;
@@ -1008,10 +1065,14 @@ awaitable<void> serve_connection(WorkerContext& worker, net::Socket socket) {
   if (shared->server_tls) stream.emplace(worker.watchdog, std::move(socket), shared->server_tls->default_context());
   else stream.emplace(worker.watchdog, std::move(socket));
   ++worker.connections;
+  worker.metrics.connections.add();
   struct Count {
-    std::size_t& n;
-    ~Count() { --n; }
-  } count{worker.connections};
+    WorkerContext& w;
+    ~Count() {
+      --w.connections;
+      w.metrics.connections.sub();
+    }
+  } count{worker};
 
   std::unique_ptr<net::PeerCertificate> client_certificate;
   if (stream->is_tls()) {
@@ -1031,11 +1092,28 @@ awaitable<void> serve_connection(WorkerContext& worker, net::Socket socket) {
 
   // The read buffer is the header limit: a head that does not fit fails with buffer_overflow (431).
   beast::flat_buffer buffer(header_limit);
-  Connection c{worker, *shared, settings, *stream, buffer, remote.address().to_string()};
-  c.client_certificate = std::move(client_certificate);
+  std::optional<Connection> conn;
+  conn.emplace(worker, *shared, shared->snapshot->settings, *balancers, *stream, buffer, remote.address().to_string());
+  conn->client_certificate = std::move(client_certificate);
   Plan plan;  // per request, kept in this once-per-connection frame
   bool first = true;
   while (!worker.draining || first) {
+    if (worker.shared != shared) {
+      // A reload happened: the next request sees the new configuration. The certificate stays; its verdicts were
+      // per route of the old one.
+      auto certificate = std::move(conn->client_certificate);
+      if (certificate) certificate->verdicts.clear();
+      auto next = worker.shared;
+      auto next_balancers = worker.balancers;
+      std::string peer = std::move(conn->peer_ip);
+      plan = Plan{};
+      conn.emplace(worker, *next, next->snapshot->settings, *next_balancers, *stream, buffer, std::move(peer));
+      conn->client_certificate = std::move(certificate);
+      shared = std::move(next);
+      balancers = std::move(next_balancers);
+    }
+    Connection& c = *conn;
+    const auto& settings = c.settings;
     if (buffer.size() == 0) {
       // Between requests: wait for the next one's first byte under the idle timeout.
       stream->set_idle(!first);

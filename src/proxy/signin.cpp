@@ -289,6 +289,11 @@ net::Task<bool> authenticate_sign_in(Connection& c, Exchange& ex, const RequestH
 net::Task<bool> authenticate_callback(Connection& c, Exchange& ex, const RequestHeader& req,
                                       const RequestContext& ctx) {
   auto& auth = *c.shared.auth;
+  struct Outcome {  // postern_sign_ins_total: every callback ends as a success or a failure
+    telemetry::WorkerMetrics& metrics;
+    bool ok = false;
+    ~Outcome() { metrics.sign_in(ok ? telemetry::SignIn::success : telemetry::SignIn::failure); }
+  } outcome{c.worker.metrics};
   const auto state = query_param(ctx.target, "state");
   const std::string flow_name = state && state->size() <= 512 ? flow_cookie_name(c.settings, *state) : std::string();
   const auto flow_cookie = flow_name.empty() ? std::nullopt : find_cookie(req, flow_name);
@@ -369,6 +374,7 @@ net::Task<bool> authenticate_callback(Connection& c, Exchange& ex, const Request
   }
   if (auth.directory) auth.directory->refresh_user(s->user_id);  // a new employee's groups, without the next sync
   telemetry::log(telemetry::Level::info, "signed in", {{"request_id", ex.request_id}, {"user", s->user_id}});
+  outcome.ok = true;
   const auto lifetime = std::chrono::duration_cast<std::chrono::seconds>(c.settings.cookie_expire).count();
   const std::string handle =
       session::seal_handle({s->id, session::unix_now() + lifetime}, c.settings.cookie_secret);

@@ -26,6 +26,8 @@
 #include "net/watchdog.h"
 #include "proxy/buffer_pool.h"
 #include "telemetry/access_log.h"
+#include "telemetry/metrics.h"
+#include "telemetry/trace.h"
 #include "upstream/balancer.h"
 #include "upstream/target_health.h"
 
@@ -47,8 +49,10 @@ struct AuthServices {
   }
 };
 
-// Built once from a config snapshot; shared read-only by all workers.
+// Built from a config snapshot (at startup and by each reload); shared read-only by all workers. A request holds the
+// Shared it started with until it ends; a connection moves to the newest one between requests.
 struct Shared {
+  std::uint64_t generation = 0;  // 0 at startup, +1 per reload: keeps upstream pool keys of configurations apart
   std::shared_ptr<AuthServices> auth;
   config::SnapshotPtr snapshot;
   std::unique_ptr<net::ServerTls> server_tls;  // null with insecure_server
@@ -58,6 +62,8 @@ struct Shared {
   net::DownstreamMtls mtls;  // client certificates (downstream_mtls, tls_downstream_client_ca)
   // Every route's target health (active checks, outlier ejections), read by each worker's balancers.
   std::shared_ptr<upstream::UpstreamHealth> upstream_health;
+  // OpenTelemetry traces (otel_traces_exporter: otlp); null when off. Kept across reloads.
+  std::shared_ptr<telemetry::SpanSink> tracer;
 };
 
 struct WorkerContext {
@@ -66,7 +72,11 @@ struct WorkerContext {
         directory(shared->auth ? shared->auth->directory.get() : nullptr),
         access_log_timer(io_context.get_executor()) {
     make_balancers();
+    metrics_enabled = shared->snapshot->settings.metrics.address.has_value();
   }
+  // A reload published `next`: new connections and the next request on each open connection use it; requests in
+  // flight keep theirs (and this worker's balancers for it) until they end.
+  void adopt(std::shared_ptr<const Shared> next);
 
   boost::asio::io_context& io;
   net::Watchdog watchdog;
@@ -80,8 +90,12 @@ struct WorkerContext {
   bool flush_scheduled = false;
   std::uint64_t requests = 0;
   // One balancer per route (by route index): this worker's round-robin position, in-flight counts, hash tables.
-  std::vector<upstream::Balancer> balancers;
+  // Replaced (not edited) by a reload, since requests in flight still count on the old ones.
+  std::shared_ptr<std::vector<upstream::Balancer>> balancers;
   void make_balancers();
+  // This worker's metric cells (telemetry/metrics.h), read by scrapes on the control thread.
+  telemetry::WorkerMetrics metrics;
+  bool metrics_enabled = false;  // metrics_address is set
   std::size_t connections = 0;
 
   // Signed assertions per (session, route host), reused for most of their 5-minute life.

@@ -1,5 +1,9 @@
 #include "session/claims.h"
 
+#include <atomic>
+#include <memory>
+#include <mutex>
+
 #include <algorithm>
 #include <charconv>
 #include <boost/json/parse.hpp>
@@ -10,13 +14,16 @@ namespace json = boost::json;
 
 namespace {
 
-// Set once at startup (Claims::index_only), read by every from_json after: no lock needed.
-std::vector<std::string>* indexed_paths = nullptr;
+// Set at startup (Claims::index_only) and grown by reloads that add claim criteria; read by every from_json. Each
+// version is immutable and never freed (a reload only adds one when a new claim path appears), so a reader holding
+// an old pointer stays valid.
+std::atomic<const std::vector<std::string>*> indexed_paths{nullptr};
 
 // Whether `path` (or a path below it) is indexed.
 bool wanted(const std::string& path, bool prefix_only) {
-  if (!indexed_paths) return true;
-  for (const auto& p : *indexed_paths) {
+  const auto* paths = indexed_paths.load(std::memory_order_acquire);
+  if (!paths) return true;
+  for (const auto& p : *paths) {
     if (p == path) return true;
     if (prefix_only && p.size() > path.size() && p.starts_with(path) && p[path.size()] == '/') return true;
   }
@@ -67,10 +74,17 @@ void flatten(const json::object& o, const std::string& prefix, unsigned depth,
 }  // namespace
 
 void Claims::index_only(std::vector<std::string> paths) {
-  static std::vector<std::string> kept;
-  kept = std::move(paths);
-  kept.emplace_back("groups");
-  indexed_paths = &kept;
+  static std::mutex mutex;
+  static std::vector<std::unique_ptr<const std::vector<std::string>>> versions;
+  std::lock_guard lock(mutex);
+  const auto* current = indexed_paths.load(std::memory_order_acquire);
+  auto next = std::make_unique<std::vector<std::string>>(current ? *current : std::vector<std::string>{"groups"});
+  const std::size_t before = next->size();
+  for (auto& p : paths)
+    if (std::find(next->begin(), next->end(), p) == next->end()) next->push_back(std::move(p));
+  if (current && next->size() == before) return;  // nothing new: keep the published version
+  indexed_paths.store(next.get(), std::memory_order_release);
+  versions.push_back(std::move(next));
 }
 
 Claims Claims::from_json(std::string_view text) {

@@ -21,9 +21,10 @@ class Claims {
   [[nodiscard]] static Claims from_json(std::string_view json);
 
   // Which paths sessions index, for the whole process: what the configuration's policies look up (their `claim/…`
-  // criteria) plus "groups". Set once at startup, before any session is made; never set (tests, `policy check`):
-  // every path. An index holds only what policy can ask: the claims themselves stay in the session's claims_json.
-  // (A configuration reload that adds a claim criterion must re-index the sessions.)
+  // criteria) plus "groups". Set at startup, before any session is made; never set (tests, `policy check`): every
+  // path. An index holds only what policy can ask: the claims themselves stay in the session's claims_json. A
+  // reload adds the paths its policies name (never removes any); sessions made before it lack the new paths until
+  // they are refreshed or signed in again, so a new claim criterion denies them meanwhile (fails closed).
   static void index_only(std::vector<std::string> paths);
 
   // The values at `path` (segments joined with '/'); null when the claim is absent (or not indexed).

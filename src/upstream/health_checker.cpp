@@ -119,6 +119,7 @@ struct HealthChecker::Impl {
   std::vector<std::unique_ptr<asio::steady_timer>> timers;
   bool stopped = false;
   std::mt19937_64 rng{std::random_device{}()};
+  std::shared_ptr<const void> owner;  // keeps `routes` and `health` alive while a probe is still in flight
 
   // A target takes traffic while every check of it passes.
   void publish(const Check& c) {
@@ -128,7 +129,13 @@ struct HealthChecker::Impl {
     health.route(c.route).set_checked(c.target, all);
   }
 
-  asio::awaitable<void> loop(Check& c, asio::steady_timer& timer) {
+  // `self` keeps this Impl alive until the coroutine ends, after stop() and the checker's destruction (a reload
+  // replaces the checker while probes may still be in flight).
+  static asio::awaitable<void> loop(std::shared_ptr<Impl> self, Check& c, asio::steady_timer& timer) {
+    co_await self->run(c, timer);
+  }
+
+  asio::awaitable<void> run(Check& c, asio::steady_timer& timer) {
     const auto& check = *c.check;
     const auto& target = c.settings->to[c.target];
     if (check.initial_jitter.count() > 0) {
@@ -166,8 +173,9 @@ struct HealthChecker::Impl {
 };
 
 HealthChecker::HealthChecker(asio::io_context& io, const std::vector<config::RouteSettings>& routes,
-                             UpstreamHealth& health, std::vector<std::shared_ptr<asio::ssl::context>> route_tls)
-    : impl_(std::make_unique<Impl>(Impl{io, routes, health, std::move(route_tls), {}, {}, false})) {
+                             UpstreamHealth& health, std::vector<std::shared_ptr<asio::ssl::context>> route_tls,
+                             std::shared_ptr<const void> owner)
+    : impl_(std::make_shared<Impl>(Impl{io, routes, health, std::move(route_tls), {}, {}, false, {}, std::move(owner)})) {
   for (std::size_t r = 0; r < routes.size(); ++r) {
     const auto& rs = routes[r];
     for (std::size_t t = 0; t < rs.to.size(); ++t)
@@ -179,14 +187,14 @@ HealthChecker::HealthChecker(asio::io_context& io, const std::vector<config::Rou
   }
 }
 
-HealthChecker::~HealthChecker() = default;
+HealthChecker::~HealthChecker() { stop(); }
 
 std::size_t HealthChecker::check_count() const noexcept { return impl_->checks.size(); }
 
 void HealthChecker::start() {
   for (auto& c : impl_->checks) {
     impl_->timers.push_back(std::make_unique<asio::steady_timer>(impl_->io));
-    asio::co_spawn(impl_->io, impl_->loop(*c, *impl_->timers.back()), asio::detached);
+    asio::co_spawn(impl_->io, Impl::loop(impl_, *c, *impl_->timers.back()), asio::detached);
   }
 }
 

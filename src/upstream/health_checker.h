@@ -26,8 +26,11 @@ struct ProbeResult {
 class HealthChecker {
  public:
   // `route_tls[i]`: the client TLS context of route i (null when it has no https targets).
+  // `owner` (optional) holds `routes` and `health`: kept until the last probe in flight has ended, so the checker
+  // may be destroyed while probes run (a reload replaces it).
   HealthChecker(boost::asio::io_context& io, const std::vector<config::RouteSettings>& routes, UpstreamHealth& health,
-                std::vector<std::shared_ptr<boost::asio::ssl::context>> route_tls);
+                std::vector<std::shared_ptr<boost::asio::ssl::context>> route_tls,
+                std::shared_ptr<const void> owner = nullptr);
   ~HealthChecker();
   HealthChecker(const HealthChecker&) = delete;
   HealthChecker& operator=(const HealthChecker&) = delete;
@@ -44,7 +47,7 @@ class HealthChecker {
 
  private:
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace postern::upstream

@@ -123,4 +123,34 @@ UpstreamHealth::UpstreamHealth(const std::vector<config::RouteSettings>& routes)
   for (const auto& r : routes) routes_.push_back(std::make_unique<RouteHealth>(r.to.size(), r.upstream));
 }
 
+void RouteHealth::copy_target(std::size_t i, const TargetHealth& from) noexcept {
+  auto& t = targets_[i];
+  constexpr auto r = std::memory_order_relaxed;
+  t.checked_healthy.store(from.checked_healthy.load(r), r);
+  t.ejected_until.store(from.ejected_until.load(r), r);
+  t.consecutive_5xx.store(from.consecutive_5xx.load(r), r);
+  t.consecutive_gateway.store(from.consecutive_gateway.load(r), r);
+  t.ejection_level.store(from.ejection_level.load(r), r);
+  t.level_since.store(from.level_since.load(r), r);
+  t.ejections_total.store(from.ejections_total.load(r), r);
+  bump();
+}
+
+void UpstreamHealth::carry_over(const UpstreamHealth& previous, const std::vector<config::RouteSettings>& previous_routes,
+                                const std::vector<config::RouteSettings>& routes) {
+  const auto same_route = [](const config::RouteSettings& a, const config::RouteSettings& b) {
+    return a.from == b.from && a.prefix == b.prefix && a.path == b.path && a.regex == b.regex;
+  };
+  for (std::size_t r = 0; r < routes.size() && r < routes_.size(); ++r) {
+    for (std::size_t p = 0; p < previous_routes.size() && p < previous.size(); ++p) {
+      if (!same_route(routes[r], previous_routes[p])) continue;
+      for (std::size_t t = 0; t < routes[r].to.size(); ++t)
+        for (std::size_t pt = 0; pt < previous_routes[p].to.size(); ++pt)
+          if (routes[r].to[t].url == previous_routes[p].to[pt].url)
+            routes_[r]->copy_target(t, previous.routes_[p]->target(pt));
+      break;
+    }
+  }
+}
+
 }  // namespace postern::upstream

@@ -55,6 +55,7 @@ class RouteHealth {
 
   [[nodiscard]] std::size_t size() const noexcept { return count_; }
   [[nodiscard]] TargetHealth& target(std::size_t i) noexcept { return targets_[i]; }
+  void copy_target(std::size_t i, const TargetHealth& from) noexcept;
   [[nodiscard]] const TargetHealth& target(std::size_t i) const noexcept { return targets_[i]; }
   // Moves on every change a worker must see at once (a check flipping a target, an ejection); ejections ending
   // are seen through Availability::recheck_at.
@@ -91,6 +92,12 @@ class UpstreamHealth {
   explicit UpstreamHealth(const std::vector<config::RouteSettings>& routes);
   [[nodiscard]] RouteHealth& route(std::size_t index) noexcept { return *routes_[index]; }
   [[nodiscard]] std::size_t size() const noexcept { return routes_.size(); }
+
+  // A reload: each target of `routes` that the previous configuration also had (the same route `from`, path match
+  // and target URL) starts with its state there — the checks' verdict, an ejection in progress, the counters — so
+  // a reload neither brings a dead target back nor forgets a sick one.
+  void carry_over(const UpstreamHealth& previous, const std::vector<config::RouteSettings>& previous_routes,
+                  const std::vector<config::RouteSettings>& routes);
 
  private:
   std::vector<std::unique_ptr<RouteHealth>> routes_;

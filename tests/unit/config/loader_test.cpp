@@ -526,3 +526,78 @@ TEST(LoaderCluster, BadValuesNameTheKeyAndLine) {
                                        "detection option Postern does not implement"));
   EXPECT_TRUE(any_contains(s.warnings, "circuit_breakers is an Envoy cluster option Postern does not implement"));
 }
+
+TEST(LoaderOperations, MetricsHealthAndTracingKeys) {
+  // "user:pass" in base64.
+  const auto s = load(std::string(minimal_route) + R"(metrics_address: 127.0.0.1:9090
+metrics_basic_auth: dXNlcjpwYXNz
+health_check_addr: 127.0.0.1:0
+health_check_systemd_disabled: true
+otel_traces_exporter: otlp
+otel_exporter_otlp_endpoint: http://127.0.0.1:4318/
+otel_exporter_otlp_headers: {Authorization: Bearer abc}
+otel_exporter_otlp_timeout: 2s
+otel_traces_sampler_arg: 0.25
+)");
+  ASSERT_TRUE(s.metrics.address);
+  EXPECT_EQ(s.metrics.address->port, 9090);
+  EXPECT_EQ(s.metrics.basic_auth, "user:pass");
+  ASSERT_TRUE(s.health.address);
+  EXPECT_TRUE(s.health.address_configured);
+  EXPECT_TRUE(s.health.systemd_disabled);
+  EXPECT_TRUE(s.tracing.enabled);
+  EXPECT_EQ(s.tracing.endpoint, "http://127.0.0.1:4318/v1/traces");
+  ASSERT_EQ(s.tracing.headers.size(), 1u);
+  EXPECT_EQ(s.tracing.headers[0].second, "Bearer abc");
+  EXPECT_EQ(s.tracing.timeout, 2s);
+  EXPECT_DOUBLE_EQ(s.tracing.sample_ratio, 0.25);
+  for (const auto& w : s.warnings) EXPECT_EQ(w.find("not supported yet"), std::string::npos) << w;
+}
+
+TEST(LoaderOperations, DefaultsAndEnvironmentForms) {
+  const auto d = load(minimal_route);
+  EXPECT_FALSE(d.metrics.address);
+  ASSERT_TRUE(d.health.address);  // Pomerium's default, 127.0.0.1:28080
+  EXPECT_EQ(d.health.address->port, 28080);
+  EXPECT_FALSE(d.health.address_configured);
+  EXPECT_FALSE(d.tracing.enabled);
+  const auto e = load(minimal_route, {{"OTEL_TRACES_EXPORTER", "otlp"},
+                                      {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://otel.example.com/v1/traces"},
+                                      {"OTEL_EXPORTER_OTLP_HEADERS", "api-key=secret,x-team=a"},
+                                      {"OTEL_EXPORTER_OTLP_TIMEOUT", "500"}});
+  EXPECT_EQ(e.tracing.endpoint, "https://otel.example.com/v1/traces");
+  ASSERT_EQ(e.tracing.headers.size(), 2u);
+  EXPECT_EQ(e.tracing.headers[1].first, "x-team");
+  EXPECT_EQ(e.tracing.timeout, 500ms);
+  EXPECT_FALSE(load(std::string(minimal_route) + "health_check_addr: \"\"\n").health.address);  // "": off
+}
+
+TEST(LoaderOperations, BadValuesNameTheKeyAndNeverEchoSecrets) {
+  const auto p = problems(std::string(minimal_route) + R"(metrics_basic_auth: bm9jb2xvbg==
+otel_traces_exporter: jaeger
+otel_exporter_otlp_protocol: grpc
+otel_traces_sampler_arg: 2
+metrics_certificate: bm90IGEgcGVt
+)");
+  EXPECT_TRUE(any_contains(p, "test.yaml:5: metrics_basic_auth: expected base64 of user:password"));
+  EXPECT_FALSE(any_contains(p, "nocolon"));
+  EXPECT_TRUE(any_contains(p, "otel_traces_exporter: expected otlp or none"));
+  EXPECT_TRUE(any_contains(p, "otel_exporter_otlp_protocol: OTLP over gRPC is not supported"));
+  EXPECT_TRUE(any_contains(p, "otel_traces_sampler_arg: expected a sampling ratio from 0 to 1"));
+  EXPECT_TRUE(any_contains(p, "metrics_certificate and metrics_certificate_key go together"));
+  EXPECT_TRUE(any_contains(problems(std::string(minimal_route) + "otel_traces_exporter: otlp\n"),
+                           "otlp traces need otel_exporter_otlp_endpoint"));
+  EXPECT_TRUE(any_contains(problems(std::string(minimal_route) + "otel_exporter_otlp_endpoint: ftp://x\n"),
+                           "expected an http(s):// URL"));
+}
+
+TEST(LoaderOperations, FilesReadAreListedForTheWatcher) {
+  const std::string dir = ::testing::TempDir();
+  const std::string secret = dir + "/postern-loader-secret", config = dir + "/postern-loader-config.yaml";
+  { std::ofstream(secret) << "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE=\n"; }
+  { std::ofstream(config) << minimal_route << "shared_secret_file: " << secret << "\n"; }
+  const auto s = load_settings(config, Environment(std::map<std::string, std::string>{}));
+  ASSERT_EQ(s.files.size(), 2u);
+  EXPECT_EQ(s.files[0], config);
+  EXPECT_EQ(s.files[1], secret);
+}
