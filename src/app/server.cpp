@@ -72,7 +72,7 @@ struct Server::Impl {
   std::vector<std::shared_ptr<const proxy::Shared>> retired;
   std::vector<std::unique_ptr<Worker>> workers;
 
-  asio::io_context control{1};  // signals, health checks, reloads, metrics and probe listeners
+  net::IoContext control{1};  // signals, health checks, reloads, metrics and probe listeners
   telemetry::MetricsRegistry metrics;
   ReloadRecord reloads;
   std::unique_ptr<ops::AdminServer> metrics_server, health_server;
@@ -81,6 +81,8 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<bool> idp_ready{false};
   bool systemd = true;
+  config::ListenAddress bound;  // the main listener as bound (port 0 resolved)
+  unsigned short redirect_port = 0;
 
   // Runs on the worker until it has drained or stopped: acts on the control thread's commands and adopts a newly
   // published configuration.
@@ -323,14 +325,8 @@ Server::Server(config::SnapshotPtr snapshot, unsigned worker_count, std::string 
     impl_->workers.push_back(std::move(w));
   }
   impl_->open_operations_listeners();
-  config::ListenAddress bound{address.host, port};
-  telemetry::log(telemetry::Level::info, "listening",
-                 {{"address", bound.to_string()}, telemetry::boolean("tls", impl_->shared->server_tls != nullptr),
-                  telemetry::num("workers", static_cast<long long>(impl_->workers.size())),
-                  telemetry::num("routes", static_cast<long long>(impl_->shared->snapshot->routes.routes().size()))});
-  if (const auto& redirect = impl_->shared->snapshot->settings.http_redirect_address)
-    telemetry::log(telemetry::Level::info, "redirecting http to https",
-                   {{"address", config::ListenAddress{redirect->host, redirect_port}.to_string()}});
+  impl_->bound = {address.host, port};
+  impl_->redirect_port = redirect_port;
 }
 
 Server::~Server() {
@@ -358,7 +354,7 @@ int Server::run() {
     });
   }
 
-  asio::io_context& control = impl.control;
+  net::IoContext& control = impl.control;
   // Active health checks run here, on the control thread; workers read their verdicts (upstream/target_health.h).
   impl.start_health_checks();
   if (impl.metrics_server) impl.metrics_server->start();
@@ -395,6 +391,15 @@ int Server::run() {
     });
   };
   wait_hangup();
+  // Only now, with the signal handlers and the watcher in place, is Postern ready: a SIGTERM, SIGHUP or edit that
+  // follows this line is acted on.
+  telemetry::log(telemetry::Level::info, "listening",
+                 {{"address", impl.bound.to_string()}, telemetry::boolean("tls", impl.shared->server_tls != nullptr),
+                  telemetry::num("workers", static_cast<long long>(impl.workers.size())),
+                  telemetry::num("routes", static_cast<long long>(impl.shared->snapshot->routes.routes().size()))});
+  if (const auto& redirect = impl.shared->snapshot->settings.http_redirect_address)
+    telemetry::log(telemetry::Level::info, "redirecting http to https",
+                   {{"address", config::ListenAddress{redirect->host, impl.redirect_port}.to_string()}});
   if (impl.systemd) ops::systemd_notify("READY=1");
 
   asio::steady_timer grace(control);
@@ -450,9 +455,9 @@ int Server::run() {
   for (auto& w : impl.workers) {
     if (w->thread.joinable()) w->thread.join();
   }
-  // Suspended control-thread coroutines (an IdP call, a scrape) go while the pool and watchdog they use exist.
-  control.restart();
-  control.poll();
+  // Suspended control-thread coroutines (an IdP call, a scrape, a probe) are destroyed now, while the pool and
+  // watchdog they use still exist (see net::IoContext).
+  control.shutdown_work();
   telemetry::flush_access_logs();
   telemetry::log(telemetry::Level::info, "stopped");
   return impl.stopping ? 0 : 1;

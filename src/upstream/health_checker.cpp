@@ -199,6 +199,7 @@ void HealthChecker::start() {
 }
 
 void HealthChecker::stop() {
+  if (impl_->stopped) return;
   impl_->stopped = true;
   for (auto& t : impl_->timers) t->cancel();
 }
