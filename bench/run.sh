@@ -5,7 +5,8 @@
 #
 #   bench/run.sh [-d SECONDS] [-w SECONDS] [-c "32 256"] [-p BASE_PORT] [-W WORKERS] [-k] [TARGET...]
 #
-# Targets: direct nginx postern postern-signin postern-policy postern-signin-pg (default: all six). Everything listens on 127.0.0.1; all run-time files live
+# Targets: direct nginx postern postern-signin postern-policy postern-signin-pg (default: all six), postern-metrics,
+# postern-rr3 postern-lr3 postern-ring3. Everything listens on 127.0.0.1; all run-time files live
 # in one temp dir (removed on exit unless -k); the table goes to stdout and bench/results/<timestamp>.md.
 set -euo pipefail
 export LC_ALL=C
@@ -25,11 +26,11 @@ usage: $0 [-d SECONDS] [-w SECONDS] [-c "32 256"] [-p BASE_PORT] [-W WORKERS] [-
   -d  measured wrk run per target and connection count (default $duration)
   -w  wrk warm-up before each measured run, 0 = none (default $warmup)
   -c  connection counts (default "$conns")
-  -p  first of five ports: backend, backend stub_status, nginx, postern, postern-signin
+  -p  first of seven ports: backend, backend stub_status, nginx, postern, postern-signin, PostgreSQL, metrics
       (default $port_base, or \$BENCH_PORT); the Okta simulator picks a free port of its own
   -W  worker processes/threads of the backend, nginx and postern (default $workers)
   -k  keep the temp dir (configs, logs, wrk output) and print its path
-targets: direct nginx postern postern-signin postern-policy postern-signin-pg postern-rr3 postern-lr3 postern-ring3 (default: the first six; the last three: the public route over three targets by round_robin, least_request and ring_hash); postern binary: \$POSTERN_BIN or build/postern
+targets: direct nginx postern postern-signin postern-policy postern-signin-pg postern-metrics postern-rr3 postern-lr3 postern-ring3 (default: the first six; postern-metrics: the public route with metrics_address set, scraped every second; the last three: the public route over three targets by round_robin, least_request and ring_hash); postern binary: \$POSTERN_BIN or build/postern
 EOF
 }
 
@@ -58,14 +59,14 @@ done
 ((duration > 0 && workers > 0)) || die "-d and -W must be > 0"
 [[ -n ${conns// /} ]] || die "-c needs at least one connection count"
 for t in "${targets[@]}"; do
-  case $t in direct | nginx | postern | postern-signin | postern-policy | postern-signin-pg | postern-rr3 | postern-lr3 | postern-ring3) ;; *) usage >&2; die "unknown target '$t'" ;; esac
+  case $t in direct | nginx | postern | postern-signin | postern-policy | postern-signin-pg | postern-metrics | postern-rr3 | postern-lr3 | postern-ring3) ;; *) usage >&2; die "unknown target '$t'" ;; esac
 done
 
 target_header=
 backend_port=$port_base status_port=$((port_base + 1)) nginx_port=$((port_base + 2)) postern_port=$((port_base + 3))
-signin_port=$((port_base + 4)) pg_port=$((port_base + 5))
+signin_port=$((port_base + 4)) pg_port=$((port_base + 5)) metrics_port=$((port_base + 6))
 has_target() { [[ " ${targets[*]} " == *" $1 "* ]]; }
-uses_postern() { has_target postern || has_target postern-signin || has_target postern-policy || has_target postern-signin-pg || has_target postern-rr3 || has_target postern-lr3 || has_target postern-ring3; }
+uses_postern() { has_target postern || has_target postern-metrics || has_target postern-signin || has_target postern-policy || has_target postern-signin-pg || has_target postern-rr3 || has_target postern-lr3 || has_target postern-ring3; }
 uses_signin() { has_target postern-signin || has_target postern-policy || has_target postern-signin-pg; }
 is_signin() { [[ $1 == postern-signin || $1 == postern-policy || $1 == postern-signin-pg ]]; }
 
@@ -216,6 +217,20 @@ start_postern() {
   mkdir -p "$tmp/postern"
   postern_public_config "$postern_port" "$backend_port" >"$tmp/postern/config.yaml"
   run_postern postern "$postern_port"
+}
+
+# start_postern_metrics: the public route with metrics on (metrics_address), and a scraper that GETs /metrics once a
+# second for as long as the target runs (Prometheus' default is once a minute: this is the heavier case).
+start_postern_metrics() {
+  mkdir -p "$tmp/postern-metrics"
+  { postern_public_config "$postern_port" "$backend_port"; echo "metrics_address: 127.0.0.1:$metrics_port"; } \
+    >"$tmp/postern-metrics/config.yaml"
+  run_postern postern-metrics "$postern_port"
+  curl -sf --max-time 5 -o "$tmp/postern-metrics/first.prom" "http://127.0.0.1:$metrics_port/metrics" ||
+    die "postern-metrics does not serve /metrics on 127.0.0.1:$metrics_port"
+  (while sleep ${BENCH_SCRAPE_SECONDS:-1}; do curl -s --max-time 5 -o /dev/null "http://127.0.0.1:$metrics_port/metrics"; done) &
+  scraper_pid=$!
+  started+=("$scraper_pid")
 }
 
 # start_postern_three NAME POLICY: the public route over three targets (the backend on 127.0.0.1, .2 and .3) balanced
@@ -397,6 +412,7 @@ for t in "${targets[@]}"; do
     direct) start_direct ;;
     nginx) start_nginx_proxy ;;
     postern) start_postern ;;
+    postern-metrics) start_postern_metrics ;;
     postern-signin | postern-policy | postern-signin-pg) start_postern_signin "$t" ;;
     postern-rr3) start_postern_three "$t" ROUND_ROBIN ;;
     postern-lr3) start_postern_three "$t" LEAST_REQUEST ;;
@@ -405,6 +421,7 @@ for t in "${targets[@]}"; do
   check_target "$t"
   for c in $conns; do measure "$t" "$c"; done
   [[ $t == direct ]] || forget_and_stop "$target_pid"
+  [[ $t != postern-metrics ]] || forget_and_stop "$scraper_pid"
   ! is_signin "$t" || forget_and_stop "$sim_pid"
   target_header=
 done
@@ -437,19 +454,20 @@ result=$bench_dir/results/$stamp.md
   echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   awk -F'\t' '
     NR == FNR {
-      if ($1 == "nginx") { rps[$2] = $3; cpu[$2] = $8 }
-      if ($1 == "postern") prps[$2] = $3
-      if ($1 == "postern-signin") srps[$2] = $3
+      # A target named more than once (to interleave A/B runs) is a baseline by its mean.
+      if ($1 == "nginx") { rs[$2] += $3; rn[$2]++; rps[$2] = rs[$2] / rn[$2]; cs[$2] += $8; cpu[$2] = cs[$2] / rn[$2] }
+      if ($1 == "postern") { ps[$2] += $3; pn[$2]++; prps[$2] = ps[$2] / pn[$2] }
+      if ($1 == "postern-signin") { ss[$2] += $3; sn[$2]++; srps[$2] = ss[$2] / sn[$2] }
       next
     }
     {
       r = ($2 in rps && rps[$2] > 0) ? sprintf("%.2f", $3 / rps[$2]) : "-"
       u = ($2 in cpu && cpu[$2] > 0) ? sprintf("%.2f", $8 / cpu[$2]) : "-"
-      p = (($1 == "postern-signin" || $1 ~ /^postern-(rr3|lr3|ring3)$/) && $2 in prps && prps[$2] > 0) ? sprintf("%.2f", $3 / prps[$2]) : "-"
+      p = (($1 == "postern-signin" || $1 ~ /^postern-(metrics|rr3|lr3|ring3)$/) && $2 in prps && prps[$2] > 0) ? sprintf("%.2f", $3 / prps[$2]) : "-"
       q = (($1 == "postern-policy" || $1 == "postern-signin-pg") && $2 in srps && srps[$2] > 0) ? sprintf("%.2f", $3 / srps[$2]) : "-"
       printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, r, u, p, q
       if (p != "-" && $1 == "postern-signin") signin = signin sprintf("%s%s at %s connections", signin == "" ? "" : ", ", p, $2)
-      if (p != "-" && $1 != "postern-signin") lb[$1] = lb[$1] sprintf("%s%s at %s connections", lb[$1] == "" ? "" : ", ", p, $2)
+      if (p != "-" && $1 != "postern-signin") { ls[$1, $2] += $3; ln[$1, $2]++ }
       if (q != "-" && $1 == "postern-policy") policy = policy sprintf("%s%s at %s connections", policy == "" ? "" : ", ", q, $2)
       if (q != "-" && $1 == "postern-signin-pg") pgr = pgr sprintf("%s%s at %s connections", pgr == "" ? "" : ", ", q, $2)
     }
@@ -457,7 +475,12 @@ result=$bench_dir/results/$stamp.md
       if (signin != "") printf "\npostern-signin req/s ÷ postern (public) req/s: %s (target: ≥ 0.80)\n", signin
       if (policy != "") printf "\npostern-policy req/s ÷ postern-signin req/s: %s (target: ≥ 0.95)\n", policy
       if (pgr != "") printf "\npostern-signin-pg req/s ÷ postern-signin req/s: %s (target: ≥ 0.95)\n", pgr
-      for (k in lb) printf "\n%s req/s ÷ postern (public, one target) req/s: %s (target: ≥ %s)\n", k, lb[k], k == "postern-ring3" ? "0.95" : "0.97"
+      for (key in ls) {
+        split(key, kc, SUBSEP)
+        printf "\n%s req/s ÷ postern (public, one target) req/s: %.2f at %s connections%s (target: ≥ %s)\n", kc[1],
+          ls[key] / ln[key] / prps[kc[2]], kc[2], (ln[key] > 1 ? sprintf(", means of %d and %d runs", ln[key], pn[kc[2]]) : ""),
+          (kc[1] == "postern-ring3" ? "0.95" : kc[1] == "postern-metrics" ? "0.98" : "0.97")
+      }
     }' "$tmp/rows.tsv" "$tmp/rows.tsv"
 } | tee "$result"
 log "saved $result"

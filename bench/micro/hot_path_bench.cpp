@@ -8,6 +8,7 @@
 #include "proxy/header_rewrite.h"
 #include "proxy/wire.h"
 #include "telemetry/access_log.h"
+#include "telemetry/metrics.h"
 
 namespace {
 
@@ -77,4 +78,17 @@ void BM_AccessLogLine(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_AccessLogLine);
+}  // namespace
+
+namespace {
+// What metrics add to an exchange (metrics_address set): the server series and the upstream's client series.
+void BM_MetricsRecordExchange(benchmark::State& state) {
+  postern::telemetry::WorkerMetrics metrics;
+  for (auto _ : state) {
+    metrics.record(postern::telemetry::SeriesKind::server_proxy, "app.corp.example.com", "GET", 200, 0.41, 0, 100);
+    metrics.record(postern::telemetry::SeriesKind::client, "127.0.0.1:18180", "GET", 200, 0.2, 0, 100);
+  }
+  benchmark::DoNotOptimize(metrics.series(0).requests.get());
+}
+BENCHMARK(BM_MetricsRecordExchange);
 }  // namespace

@@ -3,20 +3,51 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 #include <map>
 #include <tuple>
 
 namespace postern::telemetry {
 
 std::size_t duration_bucket(double ms) noexcept {
-  return static_cast<std::size_t>(std::lower_bound(duration_buckets_ms.begin(), duration_buckets_ms.end(), ms) -
-                                  duration_buckets_ms.begin());
+  // Most exchanges take a few milliseconds: a scan from the smallest bound stops within a compare or two.
+  std::size_t i = 0;
+  while (i < duration_buckets_ms.size() && ms > duration_buckets_ms[i]) ++i;
+  return i;
 }
 
+namespace {
+
+// size_bucket by the bit width of (bytes - 1): every bound is a power of two, so the width picks the bucket with one
+// table load instead of a search. The table is built from the bounds at compile time.
+constexpr std::array<std::uint8_t, 65> make_size_bucket_by_width() {
+  std::array<std::uint8_t, 65> table{};
+  for (std::size_t width = 0; width <= 64; ++width) {
+    // The largest value of this width is 2^width - 1; bytes = that + 1 = 2^width lands in the first bound >= it.
+    const double largest = width == 64 ? 1.8446744073709552e19 : static_cast<double>(std::uint64_t{1} << width);
+    std::size_t i = 0;
+    while (i < size_buckets_bytes.size() && largest > size_buckets_bytes[i]) ++i;
+    table[width] = static_cast<std::uint8_t>(i);
+  }
+  return table;
+}
+constexpr auto size_bucket_by_width = make_size_bucket_by_width();
+
+constexpr bool size_bounds_are_powers_of_two() {
+  for (const double b : size_buckets_bytes) {
+    const auto v = static_cast<std::uint64_t>(b);
+    if (static_cast<double>(v) != b || std::popcount(v) != 1) return false;
+  }
+  return true;
+}
+static_assert(size_bounds_are_powers_of_two(), "size_bucket's table needs power-of-two bounds");
+
+}  // namespace
+
 std::size_t size_bucket(std::uint64_t bytes) noexcept {
-  const auto b = static_cast<double>(bytes);
-  return static_cast<std::size_t>(std::lower_bound(size_buckets_bytes.begin(), size_buckets_bytes.end(), b) -
-                                  size_buckets_bytes.begin());
+  if (bytes == 0) return 0;
+  return size_bucket_by_width[static_cast<std::size_t>(std::bit_width(bytes - 1))];
 }
 
 Method method_of(std::string_view m) noexcept {
@@ -54,14 +85,44 @@ std::string_view to_string(Method m) noexcept {
 
 namespace {
 
+// Eight bytes of the host at a time: the labels are short and this runs for every exchange.
 std::uint64_t series_hash(SeriesKind kind, std::string_view host, Method method, unsigned status) noexcept {
-  std::uint64_t h = 14695981039346656037ull;
-  for (const char ch : host) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
-  h ^= (static_cast<std::uint64_t>(kind) << 40) ^ (static_cast<std::uint64_t>(method) << 32) ^ status;
+  constexpr std::uint64_t k = 0x9e3779b97f4a7c15ull;
+  std::uint64_t h = (static_cast<std::uint64_t>(kind) << 40) ^ (static_cast<std::uint64_t>(method) << 32) ^ status ^
+                    (host.size() * k);
+  const char* p = host.data();
+  std::size_t n = host.size();
+  for (; n > 8; p += 8, n -= 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    h = std::rotl((h ^ w) * k, 29);
+  }
+  std::uint64_t w = 0;
+  if (host.size() >= 8) std::memcpy(&w, host.data() + host.size() - 8, 8);  // the last 8, overlapping: no byte loop
+  else std::memcpy(&w, p, n);
+  h = std::rotl((h ^ w) * k, 29);
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdull;
   h ^= h >> 33;
   return h;
+}
+
+// Host labels are short: compared eight bytes at a time inline (the last word overlapping), no call to memcmp.
+bool same_host(const char* a, const char* b, std::size_t n) noexcept {
+  if (n < 8) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (a[i] != b[i]) return false;
+    return true;
+  }
+  std::uint64_t x, y;
+  for (std::size_t i = 0; i + 8 < n; i += 8) {
+    std::memcpy(&x, a + i, 8);
+    std::memcpy(&y, b + i, 8);
+    if (x != y) return false;
+  }
+  std::memcpy(&x, a + n - 8, 8);
+  std::memcpy(&y, b + n - 8, 8);
+  return x == y;
 }
 
 }  // namespace
@@ -75,12 +136,22 @@ WorkerMetrics::WorkerMetrics() : series_(std::make_unique<RequestSeries[]>(serie
 
 RequestSeries& WorkerMetrics::find(SeriesKind kind, std::string_view host, Method method, unsigned status) noexcept {
   host = host.substr(0, RequestSeries::max_host);
+  // A worker mostly records the same few label sets in a row (one route, one upstream): the series of the last
+  // exchange of each kind is checked first, by its labels, before the hash.
+  RequestSeries* const last = last_[static_cast<std::size_t>(kind)];
+  if (last != nullptr && last->status == status && last->method == method && last->host_size == host.size() &&
+      same_host(last->host, host.data(), host.size()))
+    return *last;
   std::size_t slot = series_hash(kind, host, method, status) & (index_size - 1);
   while (true) {
     const std::uint16_t entry = index_[slot];
     if (entry == 0) break;
     RequestSeries& s = series_[entry - 1];
-    if (s.status == status && s.method == method && s.kind == kind && s.host_label() == host) return s;
+    if (s.status == status && s.method == method && s.kind == kind && s.host_size == host.size() &&
+        same_host(s.host, host.data(), host.size())) {
+      last_[static_cast<std::size_t>(kind)] = &s;
+      return s;
+    }
     slot = (slot + 1) & (index_size - 1);
   }
   const std::size_t used = used_.load(std::memory_order_relaxed);
@@ -93,6 +164,7 @@ RequestSeries& WorkerMetrics::find(SeriesKind kind, std::string_view host, Metho
   s.host_size = static_cast<std::uint8_t>(host.size());
   index_[slot] = static_cast<std::uint16_t>(used + 1);
   used_.store(used + 1, std::memory_order_release);  // the labels above are visible to a scrape from now on
+  last_[static_cast<std::size_t>(kind)] = &s;
   return s;
 }
 

@@ -108,6 +108,7 @@ class WorkerMetrics {
   std::atomic<std::size_t> used_{0};
   RequestSeries overflow_;
   std::array<std::uint16_t, index_size> index_{};  // series number + 1; 0 = empty (worker only)
+  std::array<RequestSeries*, 3> last_{};           // per SeriesKind, the series found last (worker only; never overflow_)
   std::array<Cell, 3> decisions_;
   std::array<Cell, 2> sign_ins_;
 };

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace postern::telemetry {
 namespace {
@@ -22,6 +24,53 @@ TEST(Metrics, BucketsAreInclusiveUpperBounds) {
   EXPECT_EQ(duration_bucket(1e9), duration_buckets_ms.size());  // +Inf
   EXPECT_EQ(size_bucket(0), 0u);
   EXPECT_EQ(size_bucket(65), 1u);
+}
+
+// size_bucket picks by bit width; it must agree with "the first bound at or above the size" everywhere, boundaries
+// and their neighbours included.
+TEST(Metrics, SizeBucketAgreesWithTheBoundsAroundEveryBound) {
+  const auto reference = [](std::uint64_t bytes) {
+    std::size_t i = 0;
+    while (i < size_buckets_bytes.size() && static_cast<double>(bytes) > size_buckets_bytes[i]) ++i;
+    return i;
+  };
+  std::vector<std::uint64_t> sizes{0, 1, 2, 3, 63, UINT64_MAX, UINT64_MAX - 1};
+  for (const double b : size_buckets_bytes) {
+    const auto v = static_cast<std::uint64_t>(b);
+    for (const std::uint64_t d : {0ull, 1ull, 2ull}) {
+      sizes.push_back(v - d);
+      sizes.push_back(v + d);
+    }
+  }
+  for (std::uint64_t shift = 0; shift < 64; ++shift) sizes.push_back(std::uint64_t{1} << shift);
+  for (const auto s : sizes) EXPECT_EQ(size_bucket(s), reference(s)) << s;
+}
+
+TEST(Metrics, DurationBucketAtTheBounds) {
+  for (std::size_t i = 0; i < duration_buckets_ms.size(); ++i) {
+    EXPECT_EQ(duration_bucket(duration_buckets_ms[i]), i);
+    EXPECT_EQ(duration_bucket(duration_buckets_ms[i] + 0.001), i + 1);
+  }
+  EXPECT_EQ(duration_bucket(-1.0), 0u);
+}
+
+TEST(Metrics, HostsThatShareAPrefixAreSeparateSeries) {
+  WorkerMetrics w;
+  w.record(SeriesKind::server_proxy, "app.example.com", "GET", 200, 1.0, 0, 0);
+  w.record(SeriesKind::server_proxy, "app.example.co", "GET", 200, 1.0, 0, 0);
+  w.record(SeriesKind::server_proxy, "app.example.com.", "GET", 200, 1.0, 0, 0);
+  w.record(SeriesKind::server_proxy, "app.example.com", "GET", 200, 1.0, 0, 0);
+  ASSERT_EQ(w.series_count(), 3u);
+  EXPECT_EQ(w.series(0).requests.get(), 2u);
+  EXPECT_EQ(w.series(1).host_label(), "app.example.co");
+  EXPECT_EQ(w.series(2).host_label(), "app.example.com.");
+  // Short, exactly one word, and one word and a byte: each differs from its neighbour in the last byte only.
+  for (const char* host : {"a.b", "a.c", "12345678", "12345679", "123456789", "123456788", "a.b", "12345679"})
+    w.record(SeriesKind::client, host, "GET", 200, 1.0, 0, 0);
+  ASSERT_EQ(w.series_count(), 9u);
+  EXPECT_EQ(w.series(3).requests.get(), 2u);  // a.b
+  EXPECT_EQ(w.series(6).requests.get(), 2u);  // 12345679
+  EXPECT_EQ(w.series(8).host_label(), "123456788");
 }
 
 TEST(Metrics, WorkersAreSummedPerLabelSet) {
