@@ -1,7 +1,10 @@
 #include "telemetry/trace.h"
 
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
+#include <fmt/format.h>
+
+#include <iterator>
+
+#include "core/strings.h"
 
 namespace postern::telemetry {
 namespace {
@@ -83,50 +86,81 @@ std::string to_hex(const std::uint8_t* data, std::size_t size) {
   return out;
 }
 
+namespace {
+
+// The OTLP JSON is written straight into one string (no document built and torn down): this runs on the exporter
+// thread for every span, and a DOM cost about 30,000 instructions a span where this costs a tenth of that.
+void append_hex(std::string& out, const std::uint8_t* data, std::size_t size) {
+  for (std::size_t i = 0; i < size; ++i) {
+    out += digits[data[i] >> 4];
+    out += digits[data[i] & 15];
+  }
+}
+
+void append_string(std::string& out, std::string_view s) {
+  out += '"';
+  core::append_json_escaped(out, s);
+  out += '"';
+}
+
+void append_attribute(std::string& out, std::string_view key, const std::variant<std::string, std::int64_t>& v) {
+  out += "{\"key\":";
+  append_string(out, key);
+  if (const auto* str = std::get_if<std::string>(&v)) {
+    out += ",\"value\":{\"stringValue\":";
+    append_string(out, *str);
+    out += "}}";
+  } else {
+    // int64 is a decimal string in OTLP's JSON.
+    fmt::format_to(std::back_inserter(out), ",\"value\":{{\"intValue\":\"{}\"}}}}", std::get<std::int64_t>(v));
+  }
+}
+
+}  // namespace
+
 std::string encode_otlp_json(const std::vector<SpanRecord>& spans, std::string_view service_name,
                              std::string_view service_version) {
-  namespace json = boost::json;
-  const auto attribute = [](std::string_view key, const std::variant<std::string, std::int64_t>& v) {
-    json::object a;
-    a["key"] = key;
-    json::object value;
-    if (const auto* s = std::get_if<std::string>(&v)) value["stringValue"] = *s;
-    else value["intValue"] = std::to_string(std::get<std::int64_t>(v));  // int64 is a string in OTLP JSON
-    a["value"] = std::move(value);
-    return a;
-  };
-  json::array out_spans;
+  std::string out;
+  out.reserve(256 + spans.size() * 640);
+  out += "{\"resourceSpans\":[{\"resource\":{\"attributes\":[";
+  append_attribute(out, "service.name", std::string(service_name));
+  out += ',';
+  append_attribute(out, "service.version", std::string(service_version));
+  out += "]},\"scopeSpans\":[{\"scope\":{\"name\":\"postern\",\"version\":";
+  append_string(out, service_version);
+  out += "},\"spans\":[";
+  bool first_span = true;
   for (const auto& s : spans) {
-    json::object o;
-    o["traceId"] = to_hex(s.trace_id.data(), s.trace_id.size());
-    o["spanId"] = to_hex(s.span_id.data(), s.span_id.size());
+    if (!first_span) out += ',';
+    first_span = false;
+    out += "{\"traceId\":\"";
+    append_hex(out, s.trace_id.data(), s.trace_id.size());
+    out += "\",\"spanId\":\"";
+    append_hex(out, s.span_id.data(), s.span_id.size());
+    out += '"';
     bool root = true;
     for (const auto b : s.parent_id) root = root && b == 0;
-    if (!root) o["parentSpanId"] = to_hex(s.parent_id.data(), s.parent_id.size());
-    o["name"] = s.name;
-    o["kind"] = static_cast<int>(s.kind);
-    o["startTimeUnixNano"] = std::to_string(s.start_unix_ns);
-    o["endTimeUnixNano"] = std::to_string(s.end_unix_ns);
-    json::array attrs;
-    for (const auto& [k, v] : s.attributes) attrs.push_back(attribute(k, v));
-    o["attributes"] = std::move(attrs);
-    json::object status;
-    status["code"] = s.error ? 2 : 0;  // STATUS_CODE_ERROR : STATUS_CODE_UNSET
-    o["status"] = std::move(status);
-    out_spans.push_back(std::move(o));
+    if (!root) {
+      out += ",\"parentSpanId\":\"";
+      append_hex(out, s.parent_id.data(), s.parent_id.size());
+      out += '"';
+    }
+    out += ",\"name\":";
+    append_string(out, s.name);
+    fmt::format_to(std::back_inserter(out), ",\"kind\":{},\"startTimeUnixNano\":\"{}\",\"endTimeUnixNano\":\"{}\"",
+                   static_cast<int>(s.kind), s.start_unix_ns, s.end_unix_ns);
+    out += ",\"attributes\":[";
+    bool first_attribute = true;
+    for (const auto& [k, v] : s.attributes) {
+      if (!first_attribute) out += ',';
+      first_attribute = false;
+      append_attribute(out, k, v);
+    }
+    // STATUS_CODE_ERROR : STATUS_CODE_UNSET
+    out += s.error ? "],\"status\":{\"code\":2}}" : "],\"status\":{\"code\":0}}";
   }
-  json::array resource_attrs;
-  resource_attrs.push_back(attribute("service.name", std::string(service_name)));
-  resource_attrs.push_back(attribute("service.version", std::string(service_version)));
-  json::object scope_spans;
-  scope_spans["scope"] = json::object{{"name", "postern"}, {"version", service_version}};
-  scope_spans["spans"] = std::move(out_spans);
-  json::object resource_spans;
-  resource_spans["resource"] = json::object{{"attributes", std::move(resource_attrs)}};
-  resource_spans["scopeSpans"] = json::array{std::move(scope_spans)};
-  json::object root;
-  root["resourceSpans"] = json::array{std::move(resource_spans)};
-  return json::serialize(root);
+  out += "]}]}]}";
+  return out;
 }
 
 }  // namespace postern::telemetry

@@ -78,5 +78,34 @@ TEST(Trace, EncodesOtlpJson) {
             "postern");
 }
 
+TEST(Trace, EncodesSeveralSpansWithEscapedTextAsValidJson) {
+  SpanRecord server;
+  server.trace_id[0] = 0xab;
+  server.span_id[0] = 0xcd;
+  server.name = "GET \"quoted\" \\ path\n";
+  server.attributes.emplace_back("url.path", std::string("/a\x01b\"c"));
+  server.attributes.emplace_back("http.response.status_code", std::int64_t{-1});
+  SpanRecord client = server;
+  client.kind = SpanRecord::Kind::client;
+  client.parent_id = server.span_id;
+  client.attributes.clear();
+  const auto text = encode_otlp_json({server, client}, "svc \"x\"", "1.0");
+  const auto v = boost::json::parse(text);  // throws on invalid JSON
+  const auto& spans = v.at("resourceSpans").at(0).at("scopeSpans").at(0).at("spans").as_array();
+  ASSERT_EQ(spans.size(), 2u);
+  EXPECT_FALSE(spans[0].as_object().contains("parentSpanId"));  // a root span has none
+  EXPECT_EQ(spans[0].at("name").as_string(), "GET \"quoted\" \\ path\n");
+  EXPECT_EQ(spans[0].at("attributes").at(0).at("value").at("stringValue").as_string(), "/a\x01b\"c");
+  EXPECT_EQ(spans[0].at("attributes").at(1).at("value").at("intValue").as_string(), "-1");
+  EXPECT_EQ(spans[0].at("status").at("code").as_int64(), 0);
+  EXPECT_EQ(spans[1].at("kind").as_int64(), 3);
+  EXPECT_EQ(spans[1].at("parentSpanId").as_string(), "cd00000000000000");
+  EXPECT_TRUE(spans[1].at("attributes").as_array().empty());
+  EXPECT_EQ(v.at("resourceSpans").at(0).at("resource").at("attributes").at(0).at("value").at("stringValue").as_string(),
+            "svc \"x\"");
+  EXPECT_EQ(v.at("resourceSpans").at(0).at("scopeSpans").at(0).at("scope").at("version").as_string(), "1.0");
+  EXPECT_TRUE(encode_otlp_json({}, "p", "1").find("\"spans\":[]") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace postern::telemetry
