@@ -1,8 +1,6 @@
 #include "telemetry/trace.h"
 
-#include <fmt/format.h>
-
-#include <iterator>
+#include <charconv>
 
 #include "core/strings.h"
 
@@ -99,8 +97,22 @@ void append_hex(std::string& out, const std::uint8_t* data, std::size_t size) {
 
 void append_string(std::string& out, std::string_view s) {
   out += '"';
-  core::append_json_escaped(out, s);
+  if (s.size() <= 128) {
+    // Attribute values are short: escaped through a buffer on the stack (resizing the string for the worst case
+    // would write six times the value's size first).
+    char buf[core::max_json_escaped_size(128)];
+    out.append(buf, core::json_escape_into(buf, s));
+  } else {
+    core::append_json_escaped(out, s);
+  }
   out += '"';
+}
+
+template <typename Integer>
+void append_integer(std::string& out, Integer v) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
 }
 
 void append_attribute(std::string& out, std::string_view key, const std::variant<std::string, std::int64_t>& v) {
@@ -111,8 +123,9 @@ void append_attribute(std::string& out, std::string_view key, const std::variant
     append_string(out, *str);
     out += "}}";
   } else {
-    // int64 is a decimal string in OTLP's JSON.
-    fmt::format_to(std::back_inserter(out), ",\"value\":{{\"intValue\":\"{}\"}}}}", std::get<std::int64_t>(v));
+    out += ",\"value\":{\"intValue\":\"";  // int64 is a decimal string in OTLP's JSON
+    append_integer(out, std::get<std::int64_t>(v));
+    out += "\"}}";
   }
 }
 
@@ -147,8 +160,13 @@ std::string encode_otlp_json(const std::vector<SpanRecord>& spans, std::string_v
     }
     out += ",\"name\":";
     append_string(out, s.name);
-    fmt::format_to(std::back_inserter(out), ",\"kind\":{},\"startTimeUnixNano\":\"{}\",\"endTimeUnixNano\":\"{}\"",
-                   static_cast<int>(s.kind), s.start_unix_ns, s.end_unix_ns);
+    out += ",\"kind\":";
+    append_integer(out, static_cast<int>(s.kind));
+    out += ",\"startTimeUnixNano\":\"";
+    append_integer(out, s.start_unix_ns);
+    out += "\",\"endTimeUnixNano\":\"";
+    append_integer(out, s.end_unix_ns);
+    out += '"';
     out += ",\"attributes\":[";
     bool first_attribute = true;
     for (const auto& [k, v] : s.attributes) {
