@@ -1,5 +1,7 @@
 #include "http2/server_session.h"
 
+#include "http2/outgoing_body.h"
+
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
@@ -19,28 +21,13 @@ struct ServerSession::Stream {
   bool delivered = false;        // on_request was called
   bool discarding = false;       // request body not wanted: consumed here
   bool answered_locally = false;
-  // Response body.
-  std::string out;
-  std::size_t out_offset = 0;
-  bool out_end = false;
-  bool deferred = false;  // the data source returned DEFERRED: resume when bytes arrive
-  bool was_full = false;  // body_room reached 0: tell the handler when it has room again
-  std::vector<Field> trailers;
-  [[nodiscard]] std::size_t buffered() const { return out.size() - out_offset; }
+  detail::OutgoingBody body;  // the response's
 };
 
 namespace {
 
-bool connection_specific(std::string_view name) {
-  return name == "connection" || name == "keep-alive" || name == "proxy-connection" || name == "transfer-encoding" ||
-         name == "upgrade";
-}
-
-nghttp2_nv make_nv(std::string_view name, std::string_view value) {
-  return {reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
-          reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NONE};
-}
+using detail::connection_specific;
+using detail::make_nv;
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -188,31 +175,11 @@ struct ServerSession::Callbacks {
   static ssize_t read_body(nghttp2_session* session, std::int32_t stream_id, std::uint8_t* buf, std::size_t length,
                            std::uint32_t* flags, nghttp2_data_source* source, void* user) {
     auto& s = self(user);
-    auto* st = static_cast<Stream*>(source->ptr);
-    const std::size_t n = std::min(length, st->buffered());
-    if (n == 0 && !st->out_end) {
-      st->deferred = true;
-      return NGHTTP2_ERR_DEFERRED;
-    }
-    std::memcpy(buf, st->out.data() + st->out_offset, n);
-    st->out_offset += n;
-    if (st->out_offset == st->out.size()) {
-      st->out.clear();
-      st->out_offset = 0;
-    }
-    if (st->out_end && st->buffered() == 0) {
-      *flags |= NGHTTP2_DATA_FLAG_EOF;
-      if (!st->trailers.empty()) {
-        std::vector<nghttp2_nv> nv;
-        nv.reserve(st->trailers.size());
-        for (const auto& f : st->trailers) nv.push_back(make_nv(f.name, f.value));
-        if (nghttp2_submit_trailer(session, stream_id, nv.data(), nv.size()) == 0) *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-      }
-    } else if (st->was_full && st->buffered() < s.limits_.max_buffered_body) {
-      st->was_full = false;
-      s.handler_.on_body_room(stream_id);
-    }
-    return static_cast<ssize_t>(n);
+    bool room_again = false;
+    const auto n = static_cast<Stream*>(source->ptr)->body.read(session, stream_id, buf, length, flags,
+                                                                 s.limits_.max_buffered_body, room_again);
+    if (room_again) s.handler_.on_body_room(stream_id);
+    return n;
   }
 };
 
@@ -321,36 +288,16 @@ void ServerSession::respond(std::int32_t id, unsigned status, std::span<const Fi
 }
 
 std::size_t ServerSession::body_room(std::int32_t id) const {
-  const Stream* st = find(id);
-  if (st == nullptr) return 0;
-  const std::size_t buffered = st->buffered();
-  if (buffered >= limits_.max_buffered_body) {
-    const_cast<Stream*>(st)->was_full = true;
-    return 0;
-  }
-  return limits_.max_buffered_body - buffered;
+  Stream* st = find(id);
+  return st == nullptr ? 0 : st->body.room(limits_.max_buffered_body);
 }
 
 void ServerSession::send_body(std::int32_t id, std::string_view bytes) {
-  Stream* st = find(id);
-  if (st == nullptr || st->out_end || bytes.empty()) return;
-  st->out.append(bytes);
-  if (st->deferred) {
-    st->deferred = false;
-    nghttp2_session_resume_data(session_, id);
-  }
+  if (Stream* st = find(id)) st->body.append(session_, id, bytes);
 }
 
 void ServerSession::end_body(std::int32_t id, std::span<const Field> trailers) {
-  Stream* st = find(id);
-  if (st == nullptr || st->out_end) return;
-  st->out_end = true;
-  for (const auto& f : trailers)
-    if (!connection_specific(f.name)) st->trailers.push_back(f);
-  if (st->deferred) {
-    st->deferred = false;
-    nghttp2_session_resume_data(session_, id);
-  }
+  if (Stream* st = find(id)) st->body.finish(session_, id, {trailers.begin(), trailers.end()});
 }
 
 void ServerSession::reset(std::int32_t id, std::uint32_t error_code) {

@@ -22,6 +22,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "http2/field.h"
+
 struct nghttp2_session;
 
 namespace postern::http2 {
@@ -38,11 +40,6 @@ struct Limits {
   std::size_t max_outbound_ack = 1000;           // PING/SETTINGS acknowledgements queued but not written
   std::size_t max_settings = 32;                 // entries in one SETTINGS frame
   std::size_t max_buffered_body = 64 * 1024;     // per stream, response body waiting for the client's window
-};
-
-struct Field {
-  std::string name;  // lower case (HTTP/2 requires it; nghttp2 refuses upper case)
-  std::string value;
 };
 
 // A request as the client sent it, once its header block is complete.

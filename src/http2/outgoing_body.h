@@ -1,0 +1,49 @@
+#pragma once
+// The body one side of an HTTP/2 stream sends (a response on the server, a request on the client): bytes wait in a
+// buffer bounded by the caller until the peer's flow-control window lets nghttp2 take them; trailers, if any, go out
+// after the last byte. Shared by ServerSession and ClientSession. Internal to the http2 module.
+#include <nghttp2/nghttp2.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http2/field.h"
+
+namespace postern::http2::detail {
+
+struct OutgoingBody {
+  std::string bytes;
+  std::size_t offset = 0;
+  bool end = false;       // end_body was called: EOF once `bytes` is drained
+  bool deferred = false;  // the data source said DEFERRED: resume when bytes arrive
+  bool was_full = false;  // room reached 0: tell the owner when there is room again
+  std::vector<Field> trailers;
+
+  [[nodiscard]] std::size_t buffered() const { return bytes.size() - offset; }
+  [[nodiscard]] std::size_t room(std::size_t bound) {
+    if (buffered() >= bound) {
+      was_full = true;
+      return 0;
+    }
+    return bound - buffered();
+  }
+  // Appends (ignored after end); resumes the stream's DATA if nghttp2 was waiting for bytes.
+  void append(nghttp2_session* session, std::int32_t stream, std::string_view more);
+  void finish(nghttp2_session* session, std::int32_t stream, std::vector<Field> trailer_fields);
+
+  // nghttp2's data source read: copies what fits; EOF (with trailers submitted) when drained after `end`; DEFERRED
+  // when empty. Sets `room_again` when the buffer had been full and now has room under `bound`.
+  ssize_t read(nghttp2_session* session, std::int32_t stream, std::uint8_t* buf, std::size_t length,
+               std::uint32_t* flags, std::size_t bound, bool& room_again);
+};
+
+// nghttp2 name/value views of a field (nghttp2 copies them when the frame is submitted).
+nghttp2_nv make_nv(std::string_view name, std::string_view value);
+// Fields a HTTP/2 message must not carry (RFC 9113 §8.2.2): connection, keep-alive, proxy-connection,
+// transfer-encoding, upgrade.
+bool connection_specific(std::string_view name);
+
+}  // namespace postern::http2::detail
