@@ -1,5 +1,8 @@
 #include "proxy/connection.h"
 
+#include "core/strings.h"
+#include "proxy/h2_session.h"
+
 #include <boost/beast/http/write.hpp>
 
 #include "portal/error_page.h"
@@ -84,10 +87,25 @@ net::Task<bool> send_response(Connection& c, Exchange& ex, LocalResponse& res, b
   // Postern's own error answers (never the upstream's, which do not come this way) say so, as Pomerium's do.
   if (res.result_int() >= 400) res.set("x-pomerium-intercepted-response", "true");
   add_local_response_headers(res.base(), c.settings, ex.request_id);
-  res.keep_alive(keep_alive);
+  res.keep_alive(keep_alive || c.h2 != nullptr);
   res.prepare_payload();
   ex.status = res.result_int();
   ex.bytes_out = res.body().size();
+  if (c.h2) {
+    std::vector<http2::Field> fields;
+    for (const auto& f : res.base()) {
+      std::string name = core::to_lower(f.name_string());
+      if (name == "connection" || name == "keep-alive" || name == "transfer-encoding" || name == "upgrade") continue;
+      fields.push_back({std::move(name), std::string(f.value())});
+    }
+    const bool has_body = !res.body().empty() && ex.method != "HEAD";
+    h2_respond(*c.h2, res.result_int(), std::move(fields), has_body);
+    if (has_body) {
+      if (!co_await h2_write_body(*c.h2, res.body(), c.write_timeout())) co_return false;
+      h2_end_body(*c.h2);
+    }
+    co_return true;
+  }
   c.stream.expire_after(c.write_timeout(), "response write");
   auto [ec, n] = co_await http::async_write(c.stream, res, nothrow);
   co_return !ec && keep_alive;

@@ -24,6 +24,8 @@
 
 namespace postern::proxy {
 
+struct H2Stream;
+
 using Clock = std::chrono::steady_clock;
 inline constexpr std::size_t body_chunk = 64 * 1024;  // one relay buffer per direction: the bound on buffered bytes
 static_assert(body_chunk == decltype(WorkerContext::relay_buffers)::size);
@@ -96,7 +98,9 @@ struct Connection {
   std::optional<UpstreamResponseParser> response_parser{};
   Exchange exchange{};  // the request being served (see handle_request)
   net::UpstreamEndpoint endpoint{};  // where that request goes (see forward)
-  std::unique_ptr<net::PeerCertificate> client_certificate{};  // downstream mTLS: what the client presented
+  std::shared_ptr<net::PeerCertificate> client_certificate{};  // downstream mTLS: what the client presented
+  // An HTTP/2 stream (h2_session.h): the response goes to it and the request body comes from it, not `stream`.
+  H2Stream* h2 = nullptr;
 
   char* relay_buffer() {
     if (!relay) relay = worker.relay_buffers.lease();
@@ -110,6 +114,10 @@ struct Connection {
 };
 
 void log_exchange(WorkerContext& worker, const Exchange& ex);
+
+// Serves one request whose head is in `parser` (http_session.cpp): the decisions, then the answer. For an HTTP/2
+// stream (c.h2) the answer goes to the stream.
+net::Task<void> serve_exchange(Connection& c, RequestParser& parser);
 
 
 // Writes a response Postern made (adds the global headers and X-Request-Id). Returns false when the connection

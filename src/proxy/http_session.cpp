@@ -1,4 +1,5 @@
 #include "proxy/http_session.h"
+#include "proxy/h2_session.h"
 
 #include <cstring>
 
@@ -392,10 +393,51 @@ awaitable<bool> send_error(Connection& c, Exchange& ex, unsigned status, const c
 // The second half of forward: the upstream's response head is in c.response_parser; frames it for the client and
 // relays it (one write when the whole response is already buffered). A coroutine of its own so that neither frame
 // grows past what Asio recycles.
+// deliver_response for an HTTP/2 stream: the head as HEADERS (the same header rewriting as HTTP/1.1), then the body as
+// DATA as it arrives, read from the upstream only while the stream has room (its window, then a 64 KiB buffer).
+awaitable<bool> deliver_h2_response(Connection& c, Exchange& ex, const config::CompiledRoute& route,
+                                    std::unique_ptr<net::UpstreamConnection>& up, bool is_head, Clock::duration idle,
+                                    Deadline::time_point response_deadline, std::string_view upstream_url) {
+  auto& rp = c.response_parser;
+  auto& res = rp->get();
+  const bool upstream_keep_alive = rp->keep_alive();
+  const bool until_eof = !rp->is_done() && !rp->chunked() && !rp->content_length();
+  const unsigned code = res.result_int();
+  const bool has_body = !is_head && code != 204 && code != 304 && !rp->is_done();
+  c.head.clear();
+  write_downstream_response_head(res, DownstreamFraming{}, c.settings, &route, ex.request_id, c.head);
+  h2_respond(*c.h2, code, c.head.view(), has_body);
+  if (has_body) {
+    char* buf = c.relay_buffer();
+    while (!rp->is_done()) {
+      std::size_t n = 0;
+      boost::system::error_code ec;
+      if (!parse_buffered_body(up->buffer, *rp, buf, body_chunk, n, ec)) {
+        arm_upstream_read(up->stream, response_deadline, idle);
+        ec = co_await read_body_some(up->stream, up->buffer, *rp, buf, body_chunk, n);
+      }
+      if (ec) {
+        telemetry::log(telemetry::Level::warn, "upstream response aborted",
+                       {{"request_id", ex.request_id}, {"upstream", std::string(upstream_url)},
+                        {"error", up->stream.expired_by() ? up->stream.expired_by() : ec.message()}});
+        h2_reset(*c.h2, 0x2);  // INTERNAL_ERROR: the client saw part of a response
+        co_return false;
+      }
+      ex.bytes_out += n;
+      if (n > 0 && !co_await h2_write_body(*c.h2, std::string_view(buf, n), c.write_timeout())) co_return false;
+    }
+    h2_end_body(*c.h2);
+  }
+  up->stream.expire_never();
+  if (upstream_keep_alive && rp->is_done() && !until_eof) c.worker.pool.release(std::move(up));
+  co_return true;
+}
+
 awaitable<bool> deliver_response(Connection& c, Exchange& ex, const config::CompiledRoute& route,
                                  std::unique_ptr<net::UpstreamConnection>& up, bool keep_alive, bool is_head,
                                  unsigned client_version, Clock::duration idle, Deadline::time_point response_deadline,
                                  std::string_view upstream_url) {
+  if (c.h2) co_return co_await deliver_h2_response(c, ex, route, up, is_head, idle, response_deadline, upstream_url);
   auto& rp = c.response_parser;
   auto& res = rp->get();
   // Response framing towards the client.
@@ -470,6 +512,27 @@ awaitable<bool> deliver_response(Connection& c, Exchange& ex, const config::Comp
 awaitable<std::pair<boost::system::error_code, boost::system::error_code>> send_with_body(
     Connection& c, Exchange& ex, RequestParser& parser, net::UpstreamConnection& up, bool chunked,
     Clock::duration idle, bool send_continue) {
+  if (c.h2) {
+    // The body comes from the HTTP/2 stream: each piece as it arrives (chunked when its length is unknown), the
+    // client's window reopened for each piece the upstream took.
+    up.stream.expire_after(idle, "upstream write");
+    auto [hec, hn] = co_await asio::async_write(up.stream, asio::buffer(c.head.view()), nothrow);
+    if (hec) co_return std::pair{boost::system::error_code{}, hec};
+    std::string piece;
+    bool end = false;
+    while (!end) {
+      piece.clear();
+      if (!co_await h2_read_body(*c.h2, piece, end, c.settings.timeout_idle))
+        co_return std::pair{boost::system::error_code{http::error::partial_message}, boost::system::error_code{}};
+      ex.bytes_in += piece.size();
+      const Pieces pieces(std::string_view(), piece.data(), piece.size(), chunked, end);
+      if (pieces.count == 0) continue;
+      up.stream.expire_after(idle, "upstream write");
+      auto [wec, wn] = co_await asio::async_write(up.stream, pieces.buffers, nothrow);
+      if (wec) co_return std::pair{boost::system::error_code{}, wec};
+    }
+    co_return std::pair{boost::system::error_code{}, boost::system::error_code{}};
+  }
   if (send_continue) {
     // The client waits for this before sending its body: ours to answer once we know we will forward.
     static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -1017,6 +1080,11 @@ awaitable<void> reject_unparsable(Connection& c, const boost::system::error_code
 
 }  // namespace
 
+awaitable<void> serve_exchange(Connection& c, RequestParser& parser) {
+  Plan plan;
+  co_await handle_request(c, parser, plan);
+}
+
 void WorkerContext::make_balancers() {
   const auto& routes = shared->snapshot->settings.routes;
   auto made = std::make_shared<std::vector<upstream::Balancer>>();
@@ -1074,7 +1142,7 @@ awaitable<void> serve_connection(WorkerContext& worker, net::Socket socket) {
     }
   } count{worker};
 
-  std::unique_ptr<net::PeerCertificate> client_certificate;
+  std::shared_ptr<net::PeerCertificate> client_certificate;
   if (stream->is_tls()) {
     stream->expire_after(net::timeouts::tls_handshake, "tls handshake");
     auto [hec] = co_await stream->tls()->async_handshake(asio::ssl::stream_base::server, nothrow);
@@ -1087,6 +1155,14 @@ awaitable<void> serve_connection(WorkerContext& worker, net::Socket socket) {
         stream->close();
         co_return;
       }
+    }
+    const unsigned char* alpn = nullptr;
+    unsigned alpn_size = 0;
+    SSL_get0_alpn_selected(stream->tls()->native_handle(), &alpn, &alpn_size);
+    if (alpn_size == 2 && alpn[0] == 'h' && alpn[1] == '2') {
+      co_await serve_h2_connection(worker, *stream, shared, balancers, remote.address().to_string(),
+                                   std::move(client_certificate), {});
+      co_return;
     }
   }
 
@@ -1123,6 +1199,16 @@ awaitable<void> serve_connection(WorkerContext& worker, net::Socket socket) {
       stream->set_idle(false);
       if (rec) break;
       buffer.commit(n);
+      if (first && !stream->is_tls() &&
+          starts_h2_preface({static_cast<const char*>(buffer.data().data()), buffer.size()})) {
+        // HTTP/2 with prior knowledge (h2c): the preface (and whatever followed) goes to the HTTP/2 session.
+        std::string preread(static_cast<const char*>(buffer.data().data()), buffer.size());
+        buffer.consume(buffer.size());
+        conn.reset();
+        co_await serve_h2_connection(worker, *stream, shared, balancers, remote.address().to_string(), nullptr,
+                                     std::move(preread));
+        co_return;
+      }
     }
     stream->expire_after(settings.timeout_read, "request header read");
     // Everything this request allocates for headers comes from the connection's arena, released at its end.

@@ -5,6 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { startSignInEnv, stopAll, USERS } from './lib/signin.mjs';
+import { makePki } from './lib/index.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = fs.existsSync(CHROMIUM);
@@ -81,6 +82,48 @@ describe('sign-in in a real browser', { skip: haveChromium ? false : `${CHROMIUM
     }
     const left = (await context.cookies(env.auth)).filter((c) => c.name.startsWith('_pomerium_csrf_'));
     assert.equal(left.length, 0, `each flow's cookie is spent: ${left.map((c) => c.name)}`);
+    await context.close();
+  });
+});
+
+// The same sign-in over HTTPS, where Chromium and Postern agree on HTTP/2 by ALPN: every page Postern serves (the
+// redirect to the IdP, the callback, the sample app through the proxy, /.pomerium/) travels over h2.
+describe('sign-in in a real browser over HTTPS and HTTP/2', { skip: haveChromium ? false : `${CHROMIUM} is missing` }, () => {
+  let env, browser;
+  before(async () => {
+    const { chromium } = await import('playwright-core');
+    const pki = makePki();
+    const launching = chromium
+      .launch({
+        executablePath: CHROMIUM,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+          '--disable-component-update', '--disable-sync'],
+      })
+      .then((b) => (browser = b));
+    const starting = startSignInEnv({
+      https: { certFile: pki.server.certFile, keyFile: pki.server.keyFile, caPem: pki.caPem },
+      routes: (u) => [{ from: 'https://127.0.0.1', to: u.origin, allow_any_authenticated_user: true, pass_identity_headers: true }],
+    }).then((e) => (env = e));
+    const results = await Promise.allSettled([launching, starting]);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
+  });
+  after(() => stopAll(() => browser?.close(), env?.stop));
+
+  it('alice signs in and every Postern page came over h2', async () => {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });  // the test CA is not in Chromium's store
+    const page = await context.newPage();
+    const start = `${env.route}/app/h2?x=1`;
+    await page.goto(start, { waitUntil: 'domcontentloaded', timeout: 10_000 });
+    assert.ok(page.url().startsWith(`${env.sim.url}/signin/`), `landed on the IdP sign-in page: ${page.url()}`);
+    await page.fill('#username', USERS.alice.login);
+    await page.fill('#password', USERS.alice.password);
+    await Promise.all([page.waitForURL(start, { timeout: 10_000 }), page.click('#okta-signin-submit')]);
+    assert.equal((await page.textContent('#user'))?.trim(), 'alice@example.com');
+    const protocol = await page.evaluate(() => performance.getEntriesByType('navigation')[0].nextHopProtocol);
+    assert.equal(protocol, 'h2', 'the proxied page came over HTTP/2');
+    await page.goto(`${env.route}/.pomerium/`, { waitUntil: 'domcontentloaded' });
+    assert.ok((await page.content()).includes('alice@example.com'));
+    assert.equal(await page.evaluate(() => performance.getEntriesByType('navigation')[0].nextHopProtocol), 'h2');
     await context.close();
   });
 });
