@@ -58,6 +58,7 @@ struct RequestFacts {
   bool origin = false;                         // Origin (a CORS preflight has it)
   bool access_control_request_method = false;  // Access-Control-Request-Method
   bool underscore_name = false;                // a header name with '_' (refused, see framing_problem)
+  bool grpc = false;                           // Content-Type application/grpc…: answered in gRPC's terms
 
   explicit RequestFacts(const RequestParser::value_type& req) {
     for (const auto& f : req) {
@@ -79,6 +80,11 @@ struct RequestFacts {
           break;
         case http::field::transfer_encoding: transfer_encoding = true; break;
         case http::field::content_length: content_length = true; break;
+        case http::field::content_type: {
+          const auto v = f.value();
+          grpc = v.size() >= 16 && core::iequals(std::string_view(v.data(), 16), "application/grpc");
+          break;
+        }
         case http::field::authorization:
         case http::field::cookie: credentials = true; break;
         case http::field::origin: origin = true; break;
@@ -958,6 +964,19 @@ void decide_route(Connection& c, const RequestParser::value_type& req, Plan& p) 
 }
 
 // The 403 page for a request the policy denied: the request id and who is signed in; with show_error_details, why.
+// A gRPC call Postern refuses gets a gRPC answer, not a page: HTTP 200 with only grpc-status and grpc-message (a
+// "Trailers-Only" response; over HTTP/2 one HEADERS frame that ends the stream). 16 UNAUTHENTICATED when sign-in is
+// needed, 7 PERMISSION_DENIED when the policy says no. The messages are plain ASCII without '%' (gRPC
+// percent-encodes grpc-message).
+awaitable<bool> send_grpc_status(Connection& c, Exchange& ex, unsigned code, std::string_view message, bool keep_alive) {
+  LocalResponse res;
+  res.result(http::status::ok);
+  res.set(http::field::content_type, "application/grpc");
+  res.set("grpc-status", code == 16 ? "16" : "7");
+  res.set("grpc-message", message);
+  co_return co_await send_response(c, ex, res, keep_alive);
+}
+
 awaitable<bool> send_denied(Connection& c, Exchange& ex, const Plan& p) {
   const auto& rs = p.route->settings();
   std::vector<std::string> details;
@@ -1046,6 +1065,8 @@ awaitable<bool> handle_request(Connection& c, RequestParser& parser, Plan& p) {
     switch (p.kind) {
       case Plan::Kind::sign_in:
         if (p.connect) result = co_await send_proxy_auth_required(c, ex);
+        else if (facts.grpc)
+          result = co_await send_grpc_status(c, ex, 16, "Unauthenticated: this route needs a signed-in user", p.rc.keep_alive);
         else result = co_await require_sign_in(c, ex, req, p.rc, p.lookup.programmatic);
         break;
       case Plan::Kind::forward:
@@ -1053,7 +1074,8 @@ awaitable<bool> handle_request(Connection& c, RequestParser& parser, Plan& p) {
         else result = co_await forward(c, ex, parser, p, facts.keep_alive && !c.worker.draining);
         break;
       case Plan::Kind::denied:
-        result = co_await send_denied(c, ex, p);
+        if (facts.grpc) result = co_await send_grpc_status(c, ex, 7, "Permission denied by the route's policy", p.keep_alive);
+        else result = co_await send_denied(c, ex, p);
         break;
       default:
         result = co_await send_local(c, ex, p.status, p.sentence, p.keep_alive, p.content_type, std::string(p.body));

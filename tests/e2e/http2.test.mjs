@@ -115,6 +115,10 @@ describe('HTTP/2', { concurrency: true }, () => {
       publicRoute(`${scheme}://app.example.test`, up.origin, { set_request_headers: { 'X-Route': 'app' } }),
       { from: `${scheme}://private.example.test`, to: up.origin, allow_any_authenticated_user: true },
       { from: `${scheme}://idp.example.test`, to: up.origin, allowed_users: ['nobody@example.test'] },
+      { from: `${scheme}://deny.example.test`, to: up.origin, policy: [
+        { allow: { or: [{ accept: true }] } },
+        { deny: { or: [{ http_path: { starts_with: '/admin' } }] } },
+      ] },
     ];
     plain = await startPostern({ config: { address: '127.0.0.1:0', insecure_server: true, routes: routes('http') } });
     secure = await startPostern({
@@ -179,6 +183,32 @@ describe('HTTP/2', { concurrency: true }, () => {
       const api = await h2request(s, { ':authority': `private.example.test:${plain.port}`, ':path': '/', accept: 'application/json' });
       assert.ok(api.status >= 400, `not forwarded: ${api.status}`);
       assert.equal(api.headers['x-pomerium-intercepted-response'], 'true');
+    } finally {
+      s.close();
+    }
+  });
+
+  it('answers gRPC calls it refuses in gRPC terms: 16 UNAUTHENTICATED, 7 PERMISSION_DENIED, no page', async () => {
+    const s = await connect(`http://127.0.0.1:${plain.port}`);
+    const call = (authority, path) => h2request(s, {
+      ':method': 'POST', ':authority': `${authority}:${plain.port}`, ':path': path,
+      'content-type': 'application/grpc+proto', te: 'trailers',
+    }, Buffer.from([0, 0, 0, 0, 0]));
+    try {
+      const unauthenticated = await call('private.example.test', '/pkg.Svc/Call');
+      assert.equal(unauthenticated.status, 200);
+      assert.equal(unauthenticated.headers['grpc-status'], '16');
+      assert.match(unauthenticated.headers['grpc-message'], /Unauthenticated/);
+      assert.equal(unauthenticated.headers['content-type'], 'application/grpc');
+      assert.equal(unauthenticated.body.length, 0, 'trailers only: no page');
+      const denied = await call('deny.example.test', '/admin.Svc/Call');
+      assert.equal(denied.status, 200);
+      assert.equal(denied.headers['grpc-status'], '7');
+      assert.equal(denied.body.length, 0);
+      const allowed = await call('deny.example.test', '/pkg.Svc/Call');
+      assert.equal(allowed.status, 200);
+      assert.equal(allowed.headers['grpc-status'], undefined, 'allowed calls reach the upstream');
+      assert.equal(JSON.parse(allowed.body).headers['content-type'], 'application/grpc+proto');
     } finally {
       s.close();
     }
