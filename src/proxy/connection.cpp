@@ -78,7 +78,7 @@ void log_exchange(WorkerContext& worker, const Exchange& ex) {
                             ex.bytes_out);
   }
   worker.log_access({ex.request_id, ex.method, ex.host, ex.path, ex.status, ms, ex.upstream, ex.bytes_in, ex.bytes_out,
-                     ex.client_ip});
+                     ex.client_ip, ex.protocol});
 }
 
 net::Task<bool> send_response(Connection& c, Exchange& ex, LocalResponse& res, bool keep_alive) {

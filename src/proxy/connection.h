@@ -77,6 +77,7 @@ struct Exchange {
   std::int64_t start_unix_ns = 0;
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
+  std::string_view protocol = "HTTP/1.1";  // how the client spoke (access log)
   bool json = false;
 };
 

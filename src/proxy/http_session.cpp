@@ -1025,6 +1025,7 @@ awaitable<bool> handle_request(Connection& c, RequestParser& parser, Plan& p) {
   p = Plan{};
   const RequestFacts& facts = p.facts.emplace(req);
   // Views into the request, which outlives the exchange (logged at the end of this coroutine).
+  ex.protocol = c.h2 ? "HTTP/2" : req.version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
   ex.method = req.method_string();
   const std::string_view target = req.target();
   ex.path = target.substr(0, target.find('?'));

@@ -28,7 +28,8 @@ constexpr std::size_t fixed_bound = 512;
 
 std::size_t line_bound(const AccessRecord& r) {
   return fixed_bound + core::max_json_escaped_size(r.request_id.size() + r.method.size() + r.host.size() +
-                                                   r.path.size() + r.upstream.size() + r.client_ip.size());
+                                                   r.path.size() + r.upstream.size() + r.client_ip.size() +
+                                                   r.protocol.size());
 }
 
 std::size_t format_line(const AccessRecord& r, char* out) {
@@ -60,6 +61,8 @@ std::size_t format_line(const AccessRecord& r, char* out) {
   w.number(r.bytes_out);
   w.literal(",\"client_ip\":\"");
   w.string(r.client_ip);
+  w.literal("\",\"protocol\":\"");
+  w.string(r.protocol);
   w.literal("\"}\n");
   return w.size();
 }

@@ -22,6 +22,7 @@ struct AccessRecord {
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
   std::string_view client_ip;
+  std::string_view protocol = "HTTP/1.1";  // as the client spoke: HTTP/1.0, HTTP/1.1, HTTP/2
 };
 
 class AccessLog {

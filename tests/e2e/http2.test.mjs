@@ -158,6 +158,7 @@ describe('HTTP/2', { concurrency: true }, () => {
     }
     const line = await plain.waitForAccessLog((l) => l.path === '/hello' && l.status === 200);
     assert.equal(line.host, host(plain));
+    assert.equal(line.protocol, 'HTTP/2');
   });
 
   it('offers h2 by ALPN on TLS and still speaks HTTP/1.1 to clients that ask for it', async () => {

@@ -32,6 +32,7 @@ describe('logs', { concurrency: true }, () => {
       assert.ok(k in line, `access log lacks "${k}": ${JSON.stringify(line)}`);
     }
     assert.equal(line.method, 'POST');
+    assert.equal(line.protocol, 'HTTP/1.1');
     assert.match(line.host, /^app\.example\.test(:\d+)?$/);
     assert.equal(line.path, '/logged/path', 'no query string in the log');
     assert.equal(line.status, 200);

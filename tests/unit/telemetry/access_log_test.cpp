@@ -44,6 +44,7 @@ TEST(AccessLog, OneJsonObjectPerLineWithEveryField) {
   EXPECT_EQ(v.at("bytes_in").as_int64(), 17);
   EXPECT_EQ(v.at("bytes_out").as_int64(), 100);
   EXPECT_EQ(v.at("client_ip").as_string(), "127.0.0.1");
+  EXPECT_EQ(v.at("protocol").as_string(), "HTTP/1.1");
   const auto time = std::string(v.at("time").as_string());
   ASSERT_EQ(time.size(), 24u) << time;
   EXPECT_EQ(time[10], 'T');
