@@ -228,33 +228,11 @@ void ClientSession::consumed(std::int32_t id, std::size_t n) {
 }
 
 bool ClientSession::receive(std::string_view bytes) {
-  const auto n = nghttp2_session_mem_recv(session_, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
-  if (n < 0) {
-    fail(n == NGHTTP2_ERR_FLOODED ? "flood of frames from the upstream" : nghttp2_strerror(static_cast<int>(n)));
-    nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
-    return false;
-  }
-  if (!failure_.empty()) return false;
-  if (!nghttp2_session_want_read(session_)) {
-    fail("connection closed by GOAWAY");
-    return false;
-  }
-  return true;
+  return detail::receive(session_, bytes, failure_, "flood of frames from the upstream");
 }
 
 bool ClientSession::collect_output(std::string& out, std::size_t max_bytes) {
-  const std::size_t start = out.size();
-  while (out.size() - start < max_bytes) {
-    const std::uint8_t* data = nullptr;
-    const auto n = nghttp2_session_mem_send(session_, &data);
-    if (n < 0) {
-      fail(nghttp2_strerror(static_cast<int>(n)));
-      return false;
-    }
-    if (n == 0) break;
-    out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
-  }
-  return true;
+  return detail::collect_output(session_, out, max_bytes, failure_);
 }
 
 bool ClientSession::wants_read() const { return nghttp2_session_want_read(session_) != 0; }

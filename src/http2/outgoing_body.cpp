@@ -55,6 +55,41 @@ ssize_t OutgoingBody::read(nghttp2_session* session, std::int32_t stream, std::u
   return static_cast<ssize_t>(n);
 }
 
+bool collect_output(nghttp2_session* session, std::string& out, std::size_t max_bytes, std::string& failure) {
+  const std::size_t start = out.size();
+  while (out.size() - start < max_bytes) {
+    const std::uint8_t* data = nullptr;
+    const auto n = nghttp2_session_mem_send(session, &data);
+    if (n < 0) {
+      if (failure.empty()) failure = nghttp2_strerror(static_cast<int>(n));
+      return false;
+    }
+    if (n == 0) break;
+    out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+bool receive(nghttp2_session* session, std::string_view bytes, std::string& failure, std::string_view flood) {
+  const auto n = nghttp2_session_mem_recv(session, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+  if (n < 0) {
+    if (failure.empty()) {
+      if (n == NGHTTP2_ERR_FLOODED) failure = flood;
+      else if (n == NGHTTP2_ERR_BAD_CLIENT_MAGIC) failure = "not an HTTP/2 connection preface";
+      else failure = nghttp2_strerror(static_cast<int>(n));
+    }
+    // nghttp2 queues a GOAWAY for protocol errors; make sure one goes out whatever the cause.
+    nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR);
+    return false;
+  }
+  if (!failure.empty()) return false;  // a callback found a connection error: its GOAWAY is queued
+  if (!nghttp2_session_want_read(session)) {
+    failure = "connection closed by GOAWAY";
+    return false;
+  }
+  return true;
+}
+
 nghttp2_nv make_nv(std::string_view name, std::string_view value) {
   return {reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
           reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),

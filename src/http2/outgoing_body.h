@@ -1,5 +1,5 @@
 #pragma once
-// The body one side of an HTTP/2 stream sends (a response on the server, a request on the client): bytes wait in a
+// What ServerSession and ClientSession share: the body one side of an HTTP/2 stream sends (a response on the server, a request on the client): bytes wait in a
 // buffer bounded by the caller until the peer's flow-control window lets nghttp2 take them; trailers, if any, go out
 // after the last byte. Shared by ServerSession and ClientSession. Internal to the http2 module.
 #include <nghttp2/nghttp2.h>
@@ -39,6 +39,13 @@ struct OutgoingBody {
   ssize_t read(nghttp2_session* session, std::int32_t stream, std::uint8_t* buf, std::size_t length,
                std::uint32_t* flags, std::size_t bound, bool& room_again);
 };
+
+// Appends what the session has to write to `out`, up to about `max_bytes` (a frame is never split). False (with
+// `failure` set if it was empty) on a fatal session error.
+bool collect_output(nghttp2_session* session, std::string& out, std::size_t max_bytes, std::string& failure);
+// Feeds received bytes. False when the connection is over: a fatal error (`flood` names what a flood is from), a
+// failure recorded by a callback, or a GOAWAY that leaves nothing to read; `failure` says which.
+bool receive(nghttp2_session* session, std::string_view bytes, std::string& failure, std::string_view flood);
 
 // nghttp2 name/value views of a field (nghttp2 copies them when the frame is submitted).
 nghttp2_nv make_nv(std::string_view name, std::string_view value);
