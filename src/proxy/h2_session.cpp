@@ -152,6 +152,11 @@ std::string http1_request_head(const http2::Request& r) {
   return head;
 }
 
+// A short plain-text answer on the stream itself (before any exchange code runs). A plain function, not a
+// coroutine: GCC 12 miscompiles braced initializer lists inside coroutines (a crash seen here), and a body this small
+// always fits the stream's fresh 64 KiB buffer.
+void answer_plain(H2Stream& s, unsigned status, std::string_view body);
+
 bool framing_or_connection_field(std::string_view lower) {
   return lower == "connection" || lower == "keep-alive" || lower == "proxy-connection" ||
          lower == "transfer-encoding" || lower == "upgrade" || lower == "te";
@@ -235,6 +240,20 @@ net::Task<bool> h2_read_body(H2Stream& s, std::string& out, bool& end, std::chro
   co_return true;
 }
 
+namespace {
+
+void answer_plain(H2Stream& s, unsigned status, std::string_view body) {
+  std::vector<http2::Field> fields;
+  fields.push_back({"content-type", "text/plain; charset=utf-8"});
+  fields.push_back({"content-length", std::to_string(body.size())});
+  h2_respond(s, status, std::move(fields), true);
+  if (s.closed) return;
+  s.conn.session.send_body(s.id, body);
+  h2_end_body(s);
+}
+
+}  // namespace
+
 void H2Connection::on_request(std::int32_t id, http2::Request request) {
   auto s = std::make_shared<H2Stream>(*this, id, stream.get_executor());
   s->request = std::move(request);
@@ -255,11 +274,7 @@ net::Task<void> H2Connection::serve_stream(std::shared_ptr<H2Stream> s) {
   const auto& settings = shared->snapshot->settings;
   if (s->request.method == "CONNECT") {
     // TCP routes are reached with HTTP/1.1 CONNECT (as pomerium-cli does); HTTP/2 tunnels are not offered.
-    const std::string_view body = "CONNECT needs HTTP/1.1 here.\n";
-    h2_respond(*s, 405, {{"content-type", "text/plain; charset=utf-8"}, {"content-length", std::to_string(body.size())}},
-               true);
-    co_await h2_write_body(*s, body, std::chrono::seconds(10));
-    h2_end_body(*s);
+    answer_plain(*s, 405, "CONNECT needs HTTP/1.1 here.\n");
     co_return;
   }
   // The request as Beast would have parsed it, in this request's arena.
@@ -273,11 +288,7 @@ net::Task<void> H2Connection::serve_stream(std::shared_ptr<H2Stream> s) {
   boost::system::error_code ec;
   parser.put(asio::buffer(head), ec);
   if (ec || !parser.is_header_done()) {
-    const std::string_view body = "The request could not be read.\n";
-    h2_respond(*s, 400, {{"content-type", "text/plain; charset=utf-8"}, {"content-length", std::to_string(body.size())}},
-               true);
-    co_await h2_write_body(*s, body, std::chrono::seconds(10));
-    h2_end_body(*s);
+    answer_plain(*s, 400, "The request could not be read.\n");
     co_return;
   }
   boost::beast::flat_buffer unused;  // HTTP/1.1's read buffer: the body comes through the stream instead
