@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <string>
 
 namespace postern::http2 {
@@ -185,7 +186,7 @@ struct ServerSession::Callbacks {
 
 ServerSession::ServerSession(Handler& handler, const Limits& limits) : handler_(handler), limits_(limits) {
   nghttp2_session_callbacks* cb = nullptr;
-  nghttp2_session_callbacks_new(&cb);
+  if (nghttp2_session_callbacks_new(&cb) != 0) throw std::bad_alloc();
   nghttp2_session_callbacks_set_on_begin_headers_callback(cb, &Callbacks::on_begin_headers);
   nghttp2_session_callbacks_set_on_header_callback(cb, &Callbacks::on_header);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &Callbacks::on_frame_recv);
@@ -193,7 +194,10 @@ ServerSession::ServerSession(Handler& handler, const Limits& limits) : handler_(
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, &Callbacks::on_stream_close);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, &Callbacks::on_frame_send);
   nghttp2_option* opt = nullptr;
-  nghttp2_option_new(&opt);
+  if (nghttp2_option_new(&opt) != 0) {
+    nghttp2_session_callbacks_del(cb);
+    throw std::bad_alloc();
+  }
   nghttp2_option_set_no_auto_window_update(opt, 1);  // windows open as the handler forwards request bodies
   nghttp2_option_set_max_continuations(opt, limits_.max_continuations);
   nghttp2_option_set_stream_reset_rate_limit(opt, limits_.reset_burst, limits_.reset_rate);

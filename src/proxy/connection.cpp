@@ -93,11 +93,8 @@ net::Task<bool> send_response(Connection& c, Exchange& ex, LocalResponse& res, b
   ex.bytes_out = res.body().size();
   if (c.h2) {
     std::vector<http2::Field> fields;
-    for (const auto& f : res.base()) {
-      std::string name = core::to_lower(f.name_string());
-      if (name == "connection" || name == "keep-alive" || name == "transfer-encoding" || name == "upgrade") continue;
-      fields.push_back({std::move(name), std::string(f.value())});
-    }
+    // Connection-specific fields are dropped by ServerSession::respond.
+    for (const auto& f : res.base()) fields.push_back({core::to_lower(f.name_string()), std::string(f.value())});
     const bool has_body = !res.body().empty() && ex.method != "HEAD";
     h2_respond(*c.h2, res.result_int(), std::move(fields), has_body);
     if (has_body) {

@@ -49,6 +49,12 @@ class RequestId {
   std::size_t size_ = 0;
 };
 
+// How long one write to a client may take: timeout_write, or timeout_idle when that is 0 (off).
+[[nodiscard]] inline Clock::duration write_timeout(const config::Settings& settings) {
+  return settings.timeout_write.count() > 0 ? Clock::duration(settings.timeout_write)
+                                            : Clock::duration(settings.timeout_idle);
+}
+
 // Per-request facts gathered before a response is chosen; also what the access log records.
 struct Exchange {
   Clock::time_point start = Clock::now();
@@ -107,10 +113,7 @@ struct Connection {
     if (!relay) relay = worker.relay_buffers.lease();
     return relay.chars();
   }
-  [[nodiscard]] Clock::duration write_timeout() const {
-    return settings.timeout_write.count() > 0 ? Clock::duration(settings.timeout_write)
-                                              : Clock::duration(settings.timeout_idle);
-  }
+  [[nodiscard]] Clock::duration write_timeout() const { return proxy::write_timeout(settings); }
   [[nodiscard]] std::string_view scheme() const noexcept { return stream.is_tls() ? "https" : "http"; }
 };
 

@@ -157,11 +157,6 @@ std::string http1_request_head(const http2::Request& r) {
 // always fits the stream's fresh 64 KiB buffer.
 void answer_plain(H2Stream& s, unsigned status, std::string_view body);
 
-bool framing_or_connection_field(std::string_view lower) {
-  return lower == "connection" || lower == "keep-alive" || lower == "proxy-connection" ||
-         lower == "transfer-encoding" || lower == "upgrade" || lower == "te";
-}
-
 }  // namespace
 
 bool starts_h2_preface(std::string_view bytes) {
@@ -188,9 +183,8 @@ void h2_respond(H2Stream& s, unsigned status, std::string_view head, bool has_bo
     const std::string_view line = head.substr(at, end - at);
     const std::size_t colon = line.find(':');
     if (colon != std::string_view::npos) {
-      std::string name = core::to_lower(line.substr(0, colon));
-      if (!framing_or_connection_field(name))
-        fields.push_back({std::move(name), std::string(core::trim(line.substr(colon + 1)))});
+      // Connection-specific fields (Connection, Transfer-Encoding, …) are dropped by ServerSession::respond.
+      fields.push_back({core::to_lower(line.substr(0, colon)), std::string(core::trim(line.substr(colon + 1)))});
     }
     at = end;
   }
@@ -324,10 +318,7 @@ net::Task<void> H2Connection::writer() {
       writer_waiting = false;
       continue;
     }
-    const auto& settings = shared->snapshot->settings;
-    stream.expire_after(settings.timeout_write.count() > 0 ? std::chrono::steady_clock::duration(settings.timeout_write)
-                                                           : std::chrono::steady_clock::duration(settings.timeout_idle),
-                        "response write");
+    stream.expire_after(write_timeout(shared->snapshot->settings), "response write");
     writing = true;
     stream.set_idle(false);
     auto [wec, n] = co_await asio::async_write(stream, asio::buffer(out), net::nothrow);

@@ -33,7 +33,8 @@ net::Task<void> serve_h2_connection(WorkerContext& worker, net::Stream& stream, 
 struct H2Stream;
 
 // The response head: `status` and the fields of an HTTP/1.1 head Postern wrote (status line skipped; names lower-
-// cased; connection-specific fields and framing dropped — HTTP/2 frames the body itself).
+// cased). Connection-specific fields and framing (Transfer-Encoding) are dropped by ServerSession::respond — HTTP/2
+// frames the body itself.
 void h2_respond(H2Stream& s, unsigned status, std::string_view http1_head, bool has_body);
 void h2_respond(H2Stream& s, unsigned status, std::vector<http2::Field> fields, bool has_body);
 // Sends body bytes, waiting (at most `timeout` each time) while the stream's buffer is full. False: the stream is
