@@ -144,11 +144,13 @@ struct Server::Impl {
     if (w.redirect_acceptor) w.redirect_acceptor->close(ec);
     w.context.watchdog.expire_idle("shutdown");
     w.context.pool.clear();
+    w.context.h2_upstreams.clear();  // GOAWAY: streams in progress finish, idle connections close
     poll_drained(w);
   }
 
   static void poll_drained(Worker& w) {
     if (w.context.connections == 0) {
+      w.context.h2_upstreams.shutdown();
       w.context.pool.shutdown();  // nothing waits for the pool any more: abandoned DNS lookups must not hold run()
       w.context.access_log.flush();
       w.guard.reset();

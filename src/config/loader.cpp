@@ -1225,6 +1225,11 @@ class Loader {
     if (auto r = get("idle_timeout")) route.idle_timeout = as_duration(*r);
     if (auto r = get("allow_websockets")) {
       if (auto b = as_bool(*r)) route.allow_websockets = *b;
+      // A websocket upgrade is an HTTP/1.1 exchange; an h2c:// upstream speaks HTTP/2 only (https:// upstreams of a
+      // websocket route are offered HTTP/1.1 alone by ALPN).
+      const bool h2c = std::any_of(route.to.begin(), route.to.end(), [](const auto& t) { return t.h2c(); });
+      if (route.allow_websockets && h2c)
+        problem(*r, "websockets need an HTTP/1.1 upstream: h2c:// targets speak HTTP/2 only");
     }
     if (auto r = get("tls_skip_verify")) {
       if (auto b = as_bool(*r)) route.tls_skip_verify = *b;
@@ -1694,18 +1699,20 @@ class Loader {
         route.to.push_back(std::move(target));
         continue;
       }
-      if (url_text.find("://") != std::string::npos && scheme != "http" && scheme != "https") {
+      if (url_text.find("://") != std::string::npos && scheme != "http" && scheme != "https" && scheme != "h2c") {
         problem(where, r.key,
-                "not supported yet: upstream scheme \"" + scheme + "\" (use http or https) in \"" + text + "\"");
+                "not supported yet: upstream scheme \"" + scheme + "\" (use http, https or h2c) in \"" + text + "\"");
         continue;
       }
-      auto u = core::parse_http_url(url_text);
+      // h2c://host:port — cleartext HTTP/2 with prior knowledge (gRPC services); parsed as the http URL it is.
+      const bool h2c = scheme == "h2c";
+      auto u = core::parse_http_url(h2c ? "http" + url_text.substr(3) : url_text);
       if (!u || u->rest.find_first_of("?#") != std::string::npos) {
         problem(where, r.key, "expected an absolute http(s) URL without user info, query or fragment, got \"" + text +
                                   "\"");
         continue;
       }
-      target.scheme = u->scheme;
+      target.scheme = h2c ? "h2c" : u->scheme;
       target.host = u->host;
       target.port = u->port;
       target.path = u->rest;

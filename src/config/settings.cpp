@@ -8,7 +8,7 @@ std::string ListenAddress::to_string() const {
 }
 
 std::string UpstreamTarget::authority() const {
-  const bool default_port = (scheme == "https" && port == 443) || (scheme == "http" && port == 80);
+  const bool default_port = (scheme == "https" && port == 443) || ((scheme == "http" || scheme == "h2c") && port == 80);
   const std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   return default_port ? h : h + ":" + std::to_string(port);
 }

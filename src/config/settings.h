@@ -35,12 +35,13 @@ struct CertificatePair {
 // One `to` entry: an absolute http(s) URL with an optional weight.
 struct UpstreamTarget {
   std::string url;     // as written, without the weight
-  std::string scheme;  // "http" or "https"
+  std::string scheme;  // "http", "https", "h2c" (cleartext HTTP/2, prior knowledge) or "tcp" (TCP routes)
   std::string host;    // name or IP literal (IPv6 without brackets)
   std::uint16_t port = 0;
   std::string path;  // path part of the URL, "" when none
   std::uint32_t weight = 1;
   [[nodiscard]] bool tls() const noexcept { return scheme == "https"; }
+  [[nodiscard]] bool h2c() const noexcept { return scheme == "h2c"; }
   // host[:port] as a Host header for this upstream (port omitted when it is the scheme's default).
   [[nodiscard]] std::string authority() const;
   std::string host_header;  // authority(), computed once by the loader (empty for targets made elsewhere)

@@ -17,6 +17,7 @@ inline constexpr auto tls_handshake = 10s;        // accept → handshake done
 // Upstream.
 inline constexpr auto upstream_connect = 10s;     // DNS + TCP connect + TLS handshake (Envoy's connect_timeout)
 inline constexpr auto upstream_keepalive = 60s;   // an idle pooled connection is closed after this
+inline constexpr auto upstream_h2_write = 30s;    // one write to an HTTP/2 upstream connection (its streams' frames)
 // response: the route's `timeout` (default `default_upstream_timeout`, 30s) from the end of the request to the end
 // of the response; 0 turns it off. read idle: the route's `idle_timeout` (default 5m) for each upstream read.
 

@@ -88,6 +88,10 @@ Task<AcquireResult> UpstreamPool::acquire(const UpstreamEndpoint& endpoint, bool
     asio::ip::make_address(name, ip_ec);
     if (ip_ec) SSL_set_tlsext_host_name(tls->native_handle(), name.c_str());  // SNI only for names
     tls->set_verify_callback(asio::ssl::host_name_verification(name));
+    static constexpr unsigned char h2_first[] = "\x02h2\x08http/1.1";
+    static constexpr unsigned char http1_only[] = "\x08http/1.1";
+    if (endpoint.offer_h2) SSL_set_alpn_protos(tls->native_handle(), h2_first, sizeof h2_first - 1);
+    else SSL_set_alpn_protos(tls->native_handle(), http1_only, sizeof http1_only - 1);
     auto [hec] = co_await tls->async_handshake(asio::ssl::stream_base::client, nothrow);
     if (hec) {
       result.failure = "tls";
@@ -96,6 +100,10 @@ Task<AcquireResult> UpstreamPool::acquire(const UpstreamEndpoint& endpoint, bool
       result.error = hec;
       co_return result;
     }
+    const unsigned char* chosen = nullptr;
+    unsigned chosen_size = 0;
+    SSL_get0_alpn_selected(tls->native_handle(), &chosen, &chosen_size);
+    conn->h2 = chosen_size == 2 && chosen[0] == 'h' && chosen[1] == '2';
   }
   conn->stream.expire_never();
   count(opened_);
@@ -104,7 +112,7 @@ Task<AcquireResult> UpstreamPool::acquire(const UpstreamEndpoint& endpoint, bool
 }
 
 void UpstreamPool::release(std::unique_ptr<UpstreamConnection> connection) {
-  if (!connection || !connection->stream.is_open() || connection->key == 0) return;
+  if (!connection || !connection->stream.is_open() || connection->key == 0 || connection->h2) return;
   // Bytes past the response it just finished were never asked for: reading them as the answer to the next request
   // would hand one client another's response. Such a connection is closed, never reused.
   if (connection->buffer.size() > 0) return;

@@ -27,6 +27,7 @@ struct UpstreamConnection {
   boost::beast::flat_buffer buffer{64 * 1024};  // read buffer, bounded: the response header limit
   std::uint64_t key = 0;
   bool reused = false;  // taken from the idle list (may have been closed by the upstream meanwhile)
+  bool h2 = false;      // TLS chose h2 by ALPN: the connection belongs to an HTTP/2 session, never to the idle list
 };
 
 // How to reach one upstream: the target plus the TLS context to use for https (null for http).
@@ -36,6 +37,8 @@ struct UpstreamEndpoint {
   std::string server_name;  // SNI and the name verified; "" = the target host
   // Identifies the pool: (route index + 1) << 16 | target index for route upstreams; 0 = never pooled.
   std::uint64_t pool_key = 0;
+  // https: offer h2 before http/1.1 by ALPN (routes without websockets; Pomerium's "auto" upstream protocol).
+  bool offer_h2 = false;
 };
 
 struct AcquireResult {

@@ -4,6 +4,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/write.hpp>
 
+#include <functional>
 #include <memory_resource>
 #include <unordered_map>
 
@@ -19,7 +20,8 @@ namespace asio = boost::asio;
 class H2Connection;
 
 struct H2Stream {
-  H2Stream(H2Connection& c, std::int32_t stream_id, net::Executor ex) : conn(c), id(stream_id), wake(ex) {}
+  H2Stream(H2Connection& c, std::int32_t stream_id, net::Executor ex)
+      : conn(c), id(stream_id), wake(ex), read_wake(ex) {}
   H2Connection& conn;
   std::int32_t id;
   http2::Request request;
@@ -28,10 +30,24 @@ struct H2Stream {
   bool closed = false;    // the stream is gone
   std::uint32_t close_code = 0;
   bool responded = false;
-  net::Timer wake;        // the stream's coroutine waits on it; cancelled to wake it
+  bool discarding = false;  // the rest of the request body is not wanted
+  // The response writer waits for room on `wake`, the request body reader for bytes on `read_wake` (the two may
+  // wait at once when an upstream exchange streams both ways; each wait re-arms only its own timer).
+  net::Timer wake;
   bool waiting = false;
+  net::Timer read_wake;
+  bool read_waiting = false;
+  std::function<void()> on_close;  // the exchange's upstream stream, told when the client resets this one
   void notify() {
     if (waiting) wake.cancel();
+  }
+  void notify_read() {
+    if (read_waiting) read_wake.cancel();
+  }
+  void notify_closed() {
+    notify();
+    notify_read();
+    if (on_close) on_close();
   }
 };
 
@@ -83,20 +99,20 @@ class H2Connection final : public http2::ServerSession::Handler {
   void on_body(std::int32_t id, std::string_view bytes) override {
     if (auto it = streams.find(id); it != streams.end()) {
       it->second->body.append(bytes);
-      it->second->notify();
+      it->second->notify_read();
     }
   }
   void on_body_end(std::int32_t id) override {
     if (auto it = streams.find(id); it != streams.end()) {
       it->second->body_end = true;
-      it->second->notify();
+      it->second->notify_read();
     }
   }
   void on_closed(std::int32_t id, std::uint32_t code) override {
     if (auto it = streams.find(id); it != streams.end()) {
       it->second->closed = true;
       it->second->close_code = code;
-      it->second->notify();
+      it->second->notify_closed();
       streams.erase(it);
       if (streams.empty()) update_idle();
     }
@@ -113,16 +129,17 @@ namespace {
 
 constexpr std::size_t read_size = 16 * 1024;
 
-// Waits until `ready()` or the stream's timer fires after `timeout`. Returns ready().
+// Waits until `ready()` or `timer` fires after `timeout` (`waiting` marks the wait). Returns ready().
 template <class Ready>
-net::Task<bool> wait_for(H2Stream& s, Ready ready, std::chrono::steady_clock::duration timeout) {
+net::Task<bool> wait_for(H2Stream& s, net::Timer& timer, bool& waiting, Ready ready,
+                         std::chrono::steady_clock::duration timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!ready()) {
     if (s.closed || s.conn.done || std::chrono::steady_clock::now() >= deadline) co_return ready();
-    s.wake.expires_at(deadline);
-    s.waiting = true;
-    co_await s.wake.async_wait(net::nothrow);
-    s.waiting = false;
+    timer.expires_at(deadline);
+    waiting = true;
+    co_await timer.async_wait(net::nothrow);
+    waiting = false;
   }
   co_return true;
 }
@@ -194,7 +211,8 @@ void h2_respond(H2Stream& s, unsigned status, std::string_view head, bool has_bo
 net::Task<bool> h2_write_body(H2Stream& s, std::string_view bytes, std::chrono::steady_clock::duration timeout) {
   while (!bytes.empty()) {
     const bool room = co_await wait_for(
-        s, [&s] { return s.closed || s.conn.done || s.conn.session.body_room(s.id) > 0; }, timeout);
+        s, s.wake, s.waiting, [&s] { return s.closed || s.conn.done || s.conn.session.body_room(s.id) > 0; },
+        timeout);
     if (s.closed || s.conn.done) co_return false;
     if (!room) {
       h2_reset(s, 0x8);  // CANCEL: the client left its window closed for longer than the write timeout
@@ -208,11 +226,24 @@ net::Task<bool> h2_write_body(H2Stream& s, std::string_view bytes, std::chrono::
   co_return true;
 }
 
-void h2_end_body(H2Stream& s) {
+void h2_end_body(H2Stream& s, std::span<const http2::Field> trailers) {
   if (s.closed) return;
-  s.conn.session.end_body(s.id);
+  s.conn.session.end_body(s.id, trailers);
   s.conn.flush();
 }
+
+void h2_discard_body(H2Stream& s) {
+  if (s.closed || s.discarding) return;
+  s.discarding = true;
+  s.body.clear();
+  s.conn.session.discard_body(s.id);
+  s.conn.flush();
+  s.notify_read();
+}
+
+bool h2_closed(const H2Stream& s) { return s.closed || s.conn.done; }
+
+void h2_on_close(H2Stream& s, std::function<void()> f) { s.on_close = std::move(f); }
 
 void h2_reset(H2Stream& s, std::uint32_t error_code) {
   if (s.closed) return;
@@ -221,7 +252,10 @@ void h2_reset(H2Stream& s, std::uint32_t error_code) {
 }
 
 net::Task<bool> h2_read_body(H2Stream& s, std::string& out, bool& end, std::chrono::steady_clock::duration timeout) {
-  const bool ready = co_await wait_for(s, [&s] { return !s.body.empty() || s.body_end || s.closed; }, timeout);
+  const bool ready = co_await wait_for(s, s.read_wake, s.read_waiting,
+                                      [&s] { return !s.body.empty() || s.body_end || s.closed || s.discarding; },
+                                      timeout);
+  if (s.discarding) co_return false;
   if (!ready || (s.closed && s.body.empty() && !s.body_end)) co_return false;
   const std::size_t n = s.body.size();
   out.append(s.body);
@@ -328,7 +362,7 @@ net::Task<void> H2Connection::writer() {
   }
   done = true;
   stream.close();
-  for (auto& [id, s] : streams) s->notify();
+  for (auto& [id, s] : streams) s->notify_closed();
 }
 
 net::Task<void> serve_h2_connection(WorkerContext& worker, net::Stream& stream, std::shared_ptr<const Shared> shared,
@@ -364,7 +398,7 @@ net::Task<void> serve_h2_connection(WorkerContext& worker, net::Stream& stream, 
                                                                           {"client_ip", h.peer_ip}});
   // Reading is over: let the writer send what is queued (a GOAWAY), then end the connection.
   h.done = true;
-  for (auto& [id, s] : h.streams) s->notify();
+  for (auto& [id, s] : h.streams) s->notify_closed();
   h.flush();
   net::Timer wait(stream.get_executor());
   while (!writer_done || h.running > 0) {

@@ -7,7 +7,9 @@
 // send_with_body) go through the stream instead of the socket. Internal to the proxy module.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,7 +42,14 @@ void h2_respond(H2Stream& s, unsigned status, std::vector<http2::Field> fields, 
 // Sends body bytes, waiting (at most `timeout` each time) while the stream's buffer is full. False: the stream is
 // gone (client reset, connection closed) or the client did not open its window in time (the stream is reset).
 net::Task<bool> h2_write_body(H2Stream& s, std::string_view bytes, std::chrono::steady_clock::duration timeout);
-void h2_end_body(H2Stream& s);
+void h2_end_body(H2Stream& s, std::span<const http2::Field> trailers = {});
+// The rest of the request body is not wanted (the response ended first): a reader waiting in h2_read_body returns
+// false, and the client's window reopens by itself.
+void h2_discard_body(H2Stream& s);
+// The stream is gone (reset by the client, or its connection ended).
+[[nodiscard]] bool h2_closed(const H2Stream& s);
+// Calls `f` when the stream closes (an exchange relaying from an upstream stream wakes up to cancel it).
+void h2_on_close(H2Stream& s, std::function<void()> f);
 void h2_reset(H2Stream& s, std::uint32_t error_code);
 // Waits for request body bytes (appended to `out`) or its end. False: the stream is gone, or nothing came within
 // `timeout`. Each byte taken is reported consumed, so the client may send more.

@@ -1,4 +1,5 @@
 #include "proxy/http_session.h"
+#include "proxy/h2_forward.h"
 #include "proxy/h2_session.h"
 
 #include <cstring>
@@ -587,6 +588,33 @@ void rewrite_for_upstream(Connection& c, Exchange& ex, RequestParser& parser, co
                                    (c.shared.generation << 40) | ((route.settings().index + 1) << 16) |
                                        static_cast<std::uint64_t>(&target - route.settings().to.data())};
   if (target.tls()) endpoint.tls = c.shared.route_tls.at(route.settings().index).get();
+  // https upstreams may choose h2 by ALPN, except on websocket routes (an upgrade is an HTTP/1.1 exchange).
+  endpoint.offer_h2 = target.tls() && !route.settings().allow_websockets;
+}
+
+awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, const Plan& plan, bool client_keep_alive);
+
+// forward for an HTTP/2 upstream (h2_forward.h): the exchange, then what forward does with its outcome.
+awaitable<bool> forward_over_h2(Connection& c, Exchange& ex, RequestParser& parser, const Plan& plan, std::size_t ti,
+                                bool client_keep_alive, bool send_continue,
+                                std::unique_ptr<net::UpstreamConnection> fresh) {
+  auto r = co_await exchange_over_h2(c, ex, parser, *plan.route, client_keep_alive, send_continue, std::move(fresh));
+  if (r.http1) {
+    // An https upstream that spoke h2 chose HTTP/1.1 on a new connection: it goes to the idle list, and the
+    // request takes the HTTP/1.1 path (which finds it there).
+    c.worker.pool.release(std::move(r.http1));
+    co_return co_await forward(c, ex, parser, plan, client_keep_alive);
+  }
+  if (r.fail_status) {
+    if (r.connect_failed) note_outcome(c, *plan.route, ti, upstream::Outcome::connect_failure);
+    else if (r.gateway_failed) note_outcome(c, *plan.route, ti, upstream::Outcome::gateway_failure);
+    co_return co_await send_error(c, ex, r.fail_status, r.fail_sentence, r.fail_keep_alive);
+  }
+  if (ex.upstream_status != 0) {
+    ex.upstream_host = c.endpoint.target->host_header;
+    note_outcome(c, *plan.route, ti, upstream::outcome_of_status(ex.upstream_status));
+  }
+  co_return r.keep_alive;
 }
 
 // Forwards one request to an upstream and relays the response. Precondition: the plan's route has an upstream.
@@ -624,6 +652,8 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
 
   const auto idle = idle_timeout(c, *plan.route);
   ex.upstream_start = Clock::now();
+  if (target->h2c() || (endpoint.offer_h2 && c.worker.h2_upstreams.knows(endpoint)))
+    co_return co_await forward_over_h2(c, ex, parser, plan, ti, client_keep_alive, send_continue, nullptr);
 
   std::unique_ptr<net::UpstreamConnection> up;
   auto& rp = c.response_parser;  // lives on the connection: keeps this coroutine's frame small
@@ -668,6 +698,9 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
       break;
     }
     up = std::move(acquired.connection);
+    if (up->h2)  // the https upstream chose h2 by ALPN
+      co_return co_await forward_over_h2(c, ex, parser, plan, ti, client_keep_alive, send_continue && attempt == 0,
+                                         std::move(up));
 
     // c.head holds the upstream request head (rewrite_for_upstream) until the response head replaces it.
     boost::system::error_code rec, wec;
@@ -1125,6 +1158,7 @@ void WorkerContext::adopt(std::shared_ptr<const Shared> next) {
   make_balancers();
   metrics_enabled = shared->snapshot->settings.metrics.address.has_value();
   pool.clear();  // idle connections of the old configuration's keys would never be taken again
+  h2_upstreams.clear();  // HTTP/2 ones finish their streams first
 }
 
 void WorkerContext::log_access(const telemetry::AccessRecord& record) { schedule_flush(access_log.append(record)); }

@@ -14,6 +14,14 @@ std::string_view UpstreamResponse::operator[](std::string_view name) const noexc
   return {};
 }
 
+void UpstreamResponse::assign_h2(unsigned status, std::span<const http2::Field> fields) {
+  status_ = status;
+  version_ = 20;
+  reason_ = {};
+  fields_.clear();
+  for (const auto& f : fields) fields_.push_back({http::string_to_field(f.name), f.name, f.value});
+}
+
 std::string_view UpstreamResponseParser::keep(string_view s) {
   if (s.empty()) return {};
   auto* p = static_cast<char*>(arena_->allocate(s.size(), 1));

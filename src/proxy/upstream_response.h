@@ -10,8 +10,11 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
 #include <memory_resource>
+#include <span>
 #include <string_view>
 #include <vector>
+
+#include "http2/field.h"
 
 namespace postern::proxy {
 
@@ -35,6 +38,8 @@ class UpstreamResponse {
   // The first value of a field, or "" (for tests and diagnostics; the relay path never searches).
   [[nodiscard]] std::string_view operator[](std::string_view name) const noexcept;
   [[nodiscard]] boost::beast::http::buffer_body::value_type& body() noexcept { return body_; }
+  // The head of an HTTP/2 response (h2_forward.cpp): the fields are borrowed and must outlive this object.
+  void assign_h2(unsigned status, std::span<const http2::Field> fields);
 
  private:
   friend class UpstreamResponseParser;

@@ -25,6 +25,7 @@
 #include "net/upstream_pool.h"
 #include "net/watchdog.h"
 #include "proxy/buffer_pool.h"
+#include "proxy/h2_upstream.h"
 #include "telemetry/access_log.h"
 #include "telemetry/metrics.h"
 #include "telemetry/trace.h"
@@ -68,7 +69,8 @@ struct Shared {
 
 struct WorkerContext {
   WorkerContext(boost::asio::io_context& io_context, std::shared_ptr<const Shared> s)
-      : io(io_context), watchdog(io_context), pool(io_context, watchdog), shared(std::move(s)),
+      : io(io_context), watchdog(io_context), pool(io_context, watchdog), h2_upstreams(io_context.get_executor(), pool),
+        shared(std::move(s)),
         directory(shared->auth ? shared->auth->directory.get() : nullptr),
         access_log_timer(io_context.get_executor()) {
     make_balancers();
@@ -81,6 +83,7 @@ struct WorkerContext {
   boost::asio::io_context& io;
   net::Watchdog watchdog;
   net::UpstreamPool pool;
+  H2UpstreamPool h2_upstreams;  // HTTP/2 upstream connections (h2c://, and https:// that chose h2)
   telemetry::AccessLog access_log;
   std::shared_ptr<const Shared> shared;
   directory::SnapshotReader directory;  // the Okta directory as this worker last saw it
