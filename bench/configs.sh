@@ -172,3 +172,14 @@ bench_pg_start() {
 }
 
 bench_pg_stop() { bench_pg_tool pg_ctl -D "$1" -m fast -w stop >/dev/null 2>&1 || true; }
+
+# proc_cpu_ticks PID: utime + stime of PID and its direct children (nginx workers), in clock ticks.
+proc_cpu_ticks() {
+  local total=0 p s f
+  for p in $1 $(pgrep -P "$1" || true); do
+    { read -r s <"/proc/$p/stat"; } 2>/dev/null || continue
+    read -ra f <<<"${s##*) }"
+    total=$((total + f[11] + f[12]))
+  done
+  echo "$total"
+}

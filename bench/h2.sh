@@ -69,16 +69,6 @@ wait_port() {
   done
   die "nothing answers on 127.0.0.1:$1 (logs in $tmp; -k keeps them)"
 }
-# cpu_ticks PID: utime + stime of PID and its children (nginx workers), in clock ticks.
-cpu_ticks() {
-  local total=0 p s f
-  for p in $1 $(pgrep -P "$1" || true); do
-    { read -r s <"/proc/$p/stat"; } 2>/dev/null || continue
-    read -ra f <<<"${s##*) }"
-    total=$((total + f[11] + f[12]))
-  done
-  echo "$total"
-}
 clk_tck=$(getconf CLK_TCK)
 
 body="Hello from the Postern bench backend (nginx on 127.0.0.1). This body is 100 bytes long"
@@ -144,9 +134,9 @@ measure() {
   local -a extra=()
   [[ -z ${4:-} ]] || extra=(-H "cookie: $4")
   h2load -c "$conns" -m "$streams" -D 2 "${extra[@]}" "http://127.0.0.1:$port/" >/dev/null 2>&1  # warm-up
-  t0=$(cpu_ticks "$pid")
+  t0=$(proc_cpu_ticks "$pid")
   out=$(h2load -c "$conns" -m "$streams" -D "$duration" "${extra[@]}" "http://127.0.0.1:$port/" 2>&1)
-  t1=$(cpu_ticks "$pid")
+  t1=$(proc_cpu_ticks "$pid")
   reqs=$(awk '/^requests:/ { print $8 }' <<<"$out")   # succeeded
   secs=$(awk '/^finished in/ { sub(/s,$/, "", $3); print $3 }' <<<"$out")
   [[ -n $reqs && $reqs -gt 0 ]] || { echo "$out" >&2; die "$name: no successful requests"; }

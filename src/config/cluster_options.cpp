@@ -208,8 +208,7 @@ class Decoder {
                              "grpc_health_check");
     if (n["grpc_health_check"]) {
       problem(n["grpc_health_check"], key + ".grpc_health_check",
-              "gRPC health checks need HTTP/2 upstreams, which Postern does not have yet; this health check is "
-              "skipped",
+              "gRPC health checks are not implemented yet; this health check is skipped (use tcp_health_check)",
               true);
       return;
     }

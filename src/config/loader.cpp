@@ -1270,6 +1270,13 @@ class Loader {
         if (p.warning) warn_once(p.key, where.where + ": " + p.key + ": " + p.message);
         else problem(std::move(where), std::move(p.key), std::move(p.message));
       }
+      const bool h2c = std::any_of(route.to.begin(), route.to.end(), [](const auto& t) { return t.h2c(); });
+      const bool http_check = std::any_of(route.upstream.health_checks.begin(), route.upstream.health_checks.end(),
+                                          [](const auto& c) { return c.kind == HealthCheckSettings::Kind::http; });
+      if (h2c && http_check)
+        warn_once(prefix + "health_checks",
+                  route.location.where + ": " + prefix + "health_checks: an http_health_check speaks HTTP/1.1; "
+                  "against h2c:// targets it checks that a TCP connection opens");
     }
     if (auto r = get("pass_identity_headers")) route.pass_identity_headers = as_bool(*r);
     decode_authorization(node, name, route);

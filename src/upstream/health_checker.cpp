@@ -81,7 +81,8 @@ asio::awaitable<ProbeResult> run_probe(const config::UpstreamTarget& target, con
     std::tie(cec, ep) = co_await asio::async_connect(socket, results, token);
   }
   if (cec) co_return ProbeResult{false, cec.message()};
-  if (check.kind == config::HealthCheckSettings::Kind::tcp) co_return ProbeResult{true, "connected"};
+  // An h2c:// target speaks HTTP/2 only: an HTTP/1.1 check can only show that it accepts connections.
+  if (check.kind == config::HealthCheckSettings::Kind::tcp || target.h2c()) co_return ProbeResult{true, "connected"};
   if (!target.tls() || !tls) co_return co_await http_exchange(socket, target, check);
   asio::ssl::stream<tcp::socket&> stream(socket, *tls);
   const std::string& name = server_name.empty() ? target.host : server_name;

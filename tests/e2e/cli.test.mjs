@@ -158,6 +158,17 @@ describe('config errors stop startup with exit 1 and FILE:LINE: KEY', { concurre
       key: 'tls_custom_ca_file',
     }));
 
+  it('websockets on a route with an h2c:// upstream (HTTP/2 only)', () =>
+    expectConfigError({
+      config: route(
+        '  - from: http://app.example.test',
+        '    to: h2c://127.0.0.1:9',
+        '    allow_websockets: true',
+      ),
+      line: 6,
+      key: 'allow_websockets',
+    }));
+
   it('a nonsense config (plain words, not a mapping)', async () => {
     const r = await runPostern({ config: 'this is not a postern config at all\n' });
     assert.equal(r.code, 1, `exit ${r.code}, signal ${r.signal}; stderr:\n${r.stderr}`);
