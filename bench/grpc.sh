@@ -80,18 +80,20 @@ node "$bench_dir/grpc-upstream.mjs" call "127.0.0.1:$postern_port" "127.0.0.1:$p
 
 # One gRPC message: no compression, 4-byte big-endian length, the JSON command.
 message='{"echo":"bench"}'
-printf '\x00\x00\x00\x00\x%02x%s' "${#message}" "$message" >"$tmp/call.bin"
+printf "\\x00\\x00\\x00\\x00\\x$(printf %02x "${#message}")%s" "$message" >"$tmp/call.bin"
 url_path=/postern.test.Echo/Unary
 
 # measure NAME PORT [PID]: one h2load run; prints "NAME calls/s cpu_us_per_call" (CPU of PID, 0 without one).
 measure() {
   local name=$1 port=$2 pid=${3:-} t0=0 t1=0 out calls secs
   local -a args=(-c "$conns" -m "$streams" -d "$tmp/call.bin" -H 'content-type: application/grpc' -H 'te: trailers')
-  h2load "${args[@]}" -D 2 "http://127.0.0.1:$port$url_path" >/dev/null 2>&1  # warm-up
+  out=$(h2load "${args[@]}" -D 2 "http://127.0.0.1:$port$url_path" 2>&1)  # warm-up
+  awk '/^status codes:/ { gsub(/,/, ""); print $3 }' <<<"$out" >>"$tmp/sent"
   [[ -z $pid ]] || t0=$(proc_cpu_ticks "$pid")
   out=$(h2load "${args[@]}" -D "$duration" "http://127.0.0.1:$port$url_path" 2>&1)
   [[ -z $pid ]] || t1=$(proc_cpu_ticks "$pid")
   calls=$(awk '/^status codes:/ { gsub(/,/, ""); print $3 }' <<<"$out")   # 2xx
+  echo "$calls" >>"$tmp/sent"
   secs=$(awk '/^finished in/ { sub(/s,$/, "", $3); print $3 }' <<<"$out")
   [[ -n $calls && $calls -gt 0 ]] || { echo "$out" >&2; die "$name: no successful calls"; }
   awk -v n="$name" -v r="$calls" -v s="$secs" -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" \
@@ -111,7 +113,11 @@ for ((round = 0; round < rounds; round++)); do
 done
 kill -TERM "$upstream_pid"
 wait "$upstream_pid" 2>/dev/null || true
-log "the upstream answered $(cat "$tmp/upstream.count") calls in all"
+# Every 2xx must be a call the service answered (a malformed message would be a 200 with a grpc-status error).
+sent=$(awk '{ n += $1 } END { print n }' "$tmp/sent")
+answered=$(head -n 1 "$tmp/upstream.count")
+log "h2load got $sent HTTP 2xx answers; the gRPC service answered $answered calls"
+[[ $answered -ge $sent ]] || die "the service answered fewer calls than h2load counted: the calls were not valid"
 
 printf '%s\n' "${results[@]}" | awk -v d="$duration" -v c="$conns" -v m="$streams" -v w="$workers" -v r="$rounds" '
   { rps[$1] += $2; cpu[$1] += $3; n[$1]++ }

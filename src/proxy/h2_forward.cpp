@@ -27,48 +27,10 @@ constexpr std::uint32_t cancel_code = 0x8;          // RST_STREAM CANCEL
 constexpr std::uint32_t refused_stream_code = 0x7;  // the upstream did not process the stream: safe to retry
 constexpr std::uint32_t internal_error_code = 0x2;
 
-// The upstream request as HTTP/2 sends it, from the HTTP/1.1 head the header rewriting wrote.
-struct H2Head {
-  std::string method, path, authority;
-  std::vector<http2::Field> fields;
-};
-
 bool wants_trailers(const RequestParser::value_type& req) {
   for (const auto& token : http::token_list(req[http::field::te]))
     if (core::iequals(token, "trailers")) return true;
   return false;
-}
-
-H2Head h2_head_from_http1(std::string_view head, bool trailers) {
-  H2Head out;
-  const std::size_t line_end = head.find("\r\n");
-  const std::string_view line = head.substr(0, line_end);
-  const std::size_t sp1 = line.find(' ');
-  const std::size_t sp2 = line.rfind(' ');
-  out.method = std::string(line.substr(0, sp1));
-  out.path = std::string(line.substr(sp1 + 1, sp2 - sp1 - 1));
-  std::size_t at = line_end;
-  while (at != std::string_view::npos) {
-    at += 2;
-    const std::size_t end = head.find("\r\n", at);
-    if (end == std::string_view::npos || end == at) break;
-    const std::string_view field = head.substr(at, end - at);
-    at = end;
-    const std::size_t colon = field.find(':');
-    if (colon == std::string_view::npos) continue;
-    std::string name = core::to_lower(field.substr(0, colon));
-    std::string_view value = core::trim(field.substr(colon + 1));
-    if (name == "host") {
-      out.authority = std::string(value);
-      continue;
-    }
-    // HTTP/2 allows only "te: trailers" (added below); the framing is its own (ClientSession drops the rest of
-    // the connection-specific fields).
-    if (name == "te" || name == "transfer-encoding") continue;
-    out.fields.push_back(http2::Field{std::move(name), std::string(value)});
-  }
-  if (trailers) out.fields.push_back(http2::Field{"te", "trailers"});
-  return out;
 }
 
 // The upstream's reset code as the client's: CANCEL stays CANCEL; anything else midway is INTERNAL_ERROR (a stream
@@ -274,6 +236,38 @@ void fail(H2ExchangeResult& r, unsigned status, const char* sentence, bool keep_
 }
 
 }  // namespace
+
+H2Head h2_head_from_http1(std::string_view head, bool trailers) {
+  H2Head out;
+  const std::size_t line_end = head.find("\r\n");
+  const std::string_view line = head.substr(0, line_end);
+  const std::size_t sp1 = line.find(' ');
+  const std::size_t sp2 = line.rfind(' ');
+  out.method = std::string(line.substr(0, sp1));
+  out.path = std::string(line.substr(sp1 + 1, sp2 - sp1 - 1));
+  std::size_t at = line_end;
+  while (at != std::string_view::npos) {
+    at += 2;
+    const std::size_t end = head.find("\r\n", at);
+    if (end == std::string_view::npos || end == at) break;
+    const std::string_view field = head.substr(at, end - at);
+    at = end;
+    const std::size_t colon = field.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string name = core::to_lower(field.substr(0, colon));
+    std::string_view value = core::trim(field.substr(colon + 1));
+    if (name == "host") {
+      out.authority = std::string(value);
+      continue;
+    }
+    // HTTP/2 allows only "te: trailers" (added below); the framing is its own (ClientSession drops the rest of
+    // the connection-specific fields).
+    if (name == "te" || name == "transfer-encoding") continue;
+    out.fields.push_back(http2::Field{std::move(name), std::string(value)});
+  }
+  if (trailers) out.fields.push_back(http2::Field{"te", "trailers"});
+  return out;
+}
 
 net::Task<H2ExchangeResult> exchange_over_h2(Connection& c, Exchange& ex, RequestParser& parser,
                                              const config::CompiledRoute& route, bool client_keep_alive,

@@ -6,6 +6,11 @@
 // are dropped. Timeouts per stream: the route's `timeout` for the whole response (0: none), its `idle_timeout` (else
 // timeout_idle) for each silence. Internal to the proxy module; forward (http_session.cpp) calls it.
 #include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http2/field.h"
 
 #include "config/route_table.h"
 #include "net/asio_types.h"
@@ -13,6 +18,16 @@
 #include "proxy/connection.h"
 
 namespace postern::proxy {
+
+// The upstream request as HTTP/2 sends it, from the HTTP/1.1 head the header rewriting wrote (request line, then
+// "Name: value" lines): Host becomes :authority, names are lower-cased, Transfer-Encoding and TE dropped (HTTP/2
+// frames its own body) and `te: trailers` added when the client asked for trailers. The other connection-specific
+// fields are ClientSession's to drop.
+struct H2Head {
+  std::string method, path, authority;
+  std::vector<http2::Field> fields;
+};
+[[nodiscard]] H2Head h2_head_from_http1(std::string_view head, bool trailers);
 
 struct H2ExchangeResult {
   // Nothing was sent to the client: forward answers with this status and sentence.
