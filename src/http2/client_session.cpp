@@ -224,7 +224,9 @@ void ClientSession::reset(std::int32_t id, std::uint32_t error_code) {
 }
 
 void ClientSession::consumed(std::int32_t id, std::size_t n) {
-  if (n != 0 && find(id) != nullptr) nghttp2_session_consume(session_, id, n);
+  // A closed stream's bytes still count: nghttp2 then credits the connection's window alone (a response whose last
+  // DATA and END_STREAM came in one read is closed before the exchange takes its body).
+  if (n != 0 && id > 0) nghttp2_session_consume(session_, id, n);
 }
 
 bool ClientSession::receive(std::string_view bytes) {

@@ -64,7 +64,8 @@ class ClientSession {
   void send_body(std::int32_t stream, std::string_view bytes);
   void end_body(std::int32_t stream, std::span<const Field> trailers = {});
   void reset(std::int32_t stream, std::uint32_t error_code);  // e.g. the downstream client went away
-  void consumed(std::int32_t stream, std::size_t n);          // response body bytes delivered downstream
+  // Response body bytes delivered downstream (also after the stream closed: the connection's window needs them).
+  void consumed(std::int32_t stream, std::size_t n);
 
   [[nodiscard]] bool receive(std::string_view bytes);
   [[nodiscard]] bool collect_output(std::string& out, std::size_t max_bytes = 256 * 1024);

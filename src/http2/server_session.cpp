@@ -283,7 +283,9 @@ void ServerSession::reset(std::int32_t id, std::uint32_t error_code) {
 }
 
 void ServerSession::consumed(std::int32_t id, std::size_t n) {
-  if (n == 0 || find(id) == nullptr) return;
+  // For a stream already closed nghttp2 credits the connection's window alone: bytes delivered before the close
+  // must still be given back, or the connection's window shrinks for good.
+  if (n == 0 || id <= 0) return;
   nghttp2_session_consume(session_, id, n);
 }
 

@@ -92,7 +92,8 @@ class ServerSession {
   void end_body(std::int32_t stream, std::span<const Field> trailers = {});
   // Ends the stream with RST_STREAM (e.g. the upstream failed after the response head went out).
   void reset(std::int32_t stream, std::uint32_t error_code);
-  // The handler forwarded `n` request body bytes: the client may send as many more.
+  // The handler forwarded `n` request body bytes: the client may send as many more (after the stream closed, on the
+  // connection's window only).
   void consumed(std::int32_t stream, std::size_t n);
   // The rest of this request's body is not wanted (the stream was answered early): windows reopen by themselves.
   void discard_body(std::int32_t stream);

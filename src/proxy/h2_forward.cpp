@@ -65,15 +65,23 @@ std::string_view reset_reason(std::uint32_t code) {
   }
 }
 
-// The client's body pumped upstream while the response comes down (HTTP/2 clients: gRPC streams both ways).
+// The client's body pumped upstream while the response comes down (HTTP/2 clients: gRPC streams both ways). The
+// stream is idle only when neither direction moved for the idle timeout: each side's waits look at the other's last
+// activity before giving up.
 struct BodyPump {
   explicit BodyPump(net::Executor ex) : wake(ex) {}
   bool done = false;
   bool stopping = false;       // the response ended first: the exchange stopped the pump
   bool client_failed = false;  // the client reset its stream or went silent
+  bool body_complete = false;  // the whole body went upstream
+  Clock::time_point request_activity = Clock::now();   // the last request bytes
+  Clock::time_point response_activity = Clock::now();  // the last response bytes (set by the relay)
   net::Timer wake;
   bool waiting = false;
 };
+
+// Whether the other direction moved within `idle`: a stream busy one way is not idle.
+bool recently(Clock::time_point at, Clock::duration idle) { return Clock::now() - at < idle; }
 
 net::Task<void> pump_h2_body(Connection& c, Exchange& ex, std::shared_ptr<H2UpstreamStream> up,
                              std::shared_ptr<BodyPump> pump, Clock::duration idle) {
@@ -82,19 +90,26 @@ net::Task<void> pump_h2_body(Connection& c, Exchange& ex, std::shared_ptr<H2Upst
   bool ok = true;
   while (!end) {
     piece.clear();
-    if (!co_await h2_read_body(*c.h2, piece, end, c.settings.timeout_idle)) {
+    if (!co_await h2_read_body(*c.h2, piece, end, idle)) {
+      if (!pump->stopping && !h2_closed(*c.h2) && !up->closed && recently(pump->response_activity, idle))
+        continue;  // a silent client on a busy stream (a server-streaming phase of a bidirectional call)
       pump->client_failed = !pump->stopping;
       ok = false;
       break;
     }
+    pump->request_activity = Clock::now();
     ex.bytes_in += piece.size();
     if (!piece.empty() && !co_await up->write_body(piece, Clock::now() + idle)) {
       ok = false;
       break;
     }
   }
-  if (ok) up->end_body();
-  else if (pump->client_failed) up->reset(cancel_code);
+  if (ok) {
+    up->end_body();
+    pump->body_complete = true;
+  } else if (pump->client_failed) {
+    up->reset(cancel_code);
+  }
   pump->done = true;
   if (pump->waiting) pump->wake.cancel();
 }
@@ -135,13 +150,14 @@ net::Task<bool> send_http1_body(Connection& c, Exchange& ex, RequestParser& pars
 // The response to an HTTP/2 client: HEADERS (the same header rewriting as HTTP/1.1), DATA as it arrives, then the
 // trailers. False when the exchange broke midway (the client's stream was reset).
 net::Task<bool> relay_to_h2(Connection& c, Exchange& ex, H2UpstreamStream& up, const config::CompiledRoute& route,
-                            bool is_head, Clock::time_point response_deadline, Clock::duration idle) {
+                            bool is_head, Clock::time_point response_deadline, Clock::duration idle,
+                            BodyPump* pump) {
   UpstreamResponse res(c.arena);
   res.assign_h2(up.status, up.fields);
   const bool has_body = !is_head && !(up.ended && up.body.empty() && up.trailers.empty());
-  c.head.clear();
-  write_downstream_response_head(res, DownstreamFraming{}, c.settings, &route, ex.request_id, c.head);
-  h2_respond(*c.h2, up.status, c.head.view(), has_body);
+  std::vector<http2::Field> fields;
+  downstream_response_fields(res, c.settings, &route, ex.request_id, fields);
+  h2_respond(*c.h2, up.status, std::move(fields), has_body);
   if (!has_body) co_return true;
   std::string piece;
   while (true) {
@@ -149,6 +165,7 @@ net::Task<bool> relay_to_h2(Connection& c, Exchange& ex, H2UpstreamStream& up, c
     up.take_body(piece);
     if (!piece.empty()) {
       ex.bytes_out += piece.size();
+      if (pump) pump->response_activity = Clock::now();
       if (!co_await h2_write_body(*c.h2, piece, c.write_timeout())) co_return false;
       continue;
     }
@@ -163,6 +180,8 @@ net::Task<bool> relay_to_h2(Connection& c, Exchange& ex, H2UpstreamStream& up, c
     }
     if (h2_closed(*c.h2)) co_return false;
     if (!co_await up.wait_response(earliest(response_deadline, Clock::now() + idle))) {
+      if (pump && Clock::now() < response_deadline && recently(pump->request_activity, idle))
+        continue;  // the client is sending: the stream is not idle
       log_upstream("upstream timed out", ex, response_deadline <= Clock::now() ? "route timeout" : "upstream idle");
       up.reset(cancel_code);
       h2_reset(*c.h2, cancel_code);
@@ -307,7 +326,8 @@ net::Task<H2ExchangeResult> exchange_over_h2(Connection& c, Exchange& ex, Reques
       co_return result;
     }
     up = std::move(opened.stream);
-    if (route.timeout().count() > 0) response_deadline = Clock::now() + Clock::duration(route.timeout());
+    // The route timeout runs from the stream's start for HTTP/2 clients (their body streams along with the
+    // response), from the end of the request for HTTP/1.1 ones (as towards HTTP/1.1 upstreams).
     if (has_body) {
       if (c.h2) {
         pump = std::make_shared<BodyPump>(c.stream.get_executor());
@@ -317,6 +337,7 @@ net::Task<H2ExchangeResult> exchange_over_h2(Connection& c, Exchange& ex, Reques
         co_return result;  // the client's body broke: nothing sensible can follow on this connection
       }
     }
+    if (route.timeout().count() > 0) response_deadline = Clock::now() + Clock::duration(route.timeout());
     if (c.h2) {
       H2UpstreamStream* raw = up.get();
       h2_on_close(*c.h2, [raw] { raw->wake(); });
@@ -324,7 +345,9 @@ net::Task<H2ExchangeResult> exchange_over_h2(Connection& c, Exchange& ex, Reques
     // The response head.
     while (!up->has_head && !up->closed) {
       if (c.h2 && h2_closed(*c.h2)) break;
-      if (!co_await up->wait_response(earliest(response_deadline, Clock::now() + idle))) break;
+      if (co_await up->wait_response(earliest(response_deadline, Clock::now() + idle))) continue;
+      // A client still streaming its body (a long client-streaming call) keeps the stream from being idle.
+      if (!pump || Clock::now() >= response_deadline || !recently(pump->request_activity, idle)) break;
     }
     if (up->has_head || !up->closed || up->close_code != refused_stream_code || has_body || attempt > 0) break;
     if (c.h2) h2_on_close(*c.h2, {});
@@ -334,10 +357,12 @@ net::Task<H2ExchangeResult> exchange_over_h2(Connection& c, Exchange& ex, Reques
   if (up->has_head) {
     ex.status = ex.upstream_status = up->status;
     if (c.h2) {
-      result.keep_alive = co_await relay_to_h2(c, ex, *up, route, is_head, response_deadline, idle);
+      result.keep_alive = co_await relay_to_h2(c, ex, *up, route, is_head, response_deadline, idle, pump.get());
     } else {
-      result.keep_alive = co_await relay_to_http1(c, ex, *up, route, is_head, req.version(), client_keep_alive,
-                                                  response_deadline, idle);
+      // A body the upstream stopped taking (it answered early) was not read to its end: the connection cannot
+      // carry another request (its remaining bytes would be read as one).
+      result.keep_alive = co_await relay_to_http1(c, ex, *up, route, is_head, req.version(),
+                                                  client_keep_alive && parser.is_done(), response_deadline, idle);
     }
   } else if (c.h2 && h2_closed(*c.h2)) {
     up->reset(cancel_code);  // the client left (a gRPC deadline, a cancelled call): so does the upstream stream
@@ -347,17 +372,18 @@ net::Task<H2ExchangeResult> exchange_over_h2(Connection& c, Exchange& ex, Reques
     } else {
       log_upstream("upstream reset the request", ex, reset_reason(up->close_code));
       result.gateway_failed = true;
-      fail(result, 502, "The upstream service reset the request.", client_keep_alive && !has_body);
+      fail(result, 502, "The upstream service reset the request.", client_keep_alive && parser.is_done());
     }
   } else {
     log_upstream("upstream timed out", ex, response_deadline <= Clock::now() ? "route timeout" : "upstream idle");
     up->reset(cancel_code);
     result.gateway_failed = true;
-    fail(result, 504, "The upstream service did not answer in time.", client_keep_alive && !has_body);
+    fail(result, 504, "The upstream service did not answer in time.", client_keep_alive && parser.is_done());
   }
 
-  if (pump && !pump->done) {
-    // The response is over and the client is still sending: the rest of its body is not wanted.
+  if (pump && !pump->body_complete) {
+    // The response is over and the client's body is not all upstream (still coming, or the upstream stopped taking
+    // it): the rest is not wanted — discarded, the client's windows reopened.
     pump->stopping = true;
     up->reset(cancel_code);
     h2_discard_body(*c.h2);

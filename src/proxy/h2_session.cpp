@@ -8,7 +8,6 @@
 #include <memory_resource>
 #include <unordered_map>
 
-#include "core/strings.h"
 #include "http2/server_session.h"
 #include "proxy/connection.h"
 #include "proxy/message_reader.h"
@@ -189,25 +188,6 @@ void h2_respond(H2Stream& s, unsigned status, std::vector<http2::Field> fields, 
   s.conn.flush();
 }
 
-void h2_respond(H2Stream& s, unsigned status, std::string_view head, bool has_body) {
-  std::vector<http2::Field> fields;
-  // Skip the status line; each further line is "Name: value".
-  std::size_t at = head.find("\r\n");
-  while (at != std::string_view::npos) {
-    at += 2;
-    const std::size_t end = head.find("\r\n", at);
-    if (end == std::string_view::npos || end == at) break;
-    const std::string_view line = head.substr(at, end - at);
-    const std::size_t colon = line.find(':');
-    if (colon != std::string_view::npos) {
-      // Connection-specific fields (Connection, Transfer-Encoding, …) are dropped by ServerSession::respond.
-      fields.push_back({core::to_lower(line.substr(0, colon)), std::string(core::trim(line.substr(colon + 1)))});
-    }
-    at = end;
-  }
-  h2_respond(s, status, std::move(fields), has_body);
-}
-
 net::Task<bool> h2_write_body(H2Stream& s, std::string_view bytes, std::chrono::steady_clock::duration timeout) {
   while (!bytes.empty()) {
     const bool room = co_await wait_for(
@@ -233,9 +213,11 @@ void h2_end_body(H2Stream& s, std::span<const http2::Field> trailers) {
 }
 
 void h2_discard_body(H2Stream& s) {
-  if (s.closed || s.discarding) return;
+  if (s.discarding) return;
   s.discarding = true;
+  if (!s.body.empty()) s.conn.session.consumed(s.id, s.body.size());
   s.body.clear();
+  if (s.closed) return;
   s.conn.session.discard_body(s.id);
   s.conn.flush();
   s.notify_read();
@@ -261,8 +243,8 @@ net::Task<bool> h2_read_body(H2Stream& s, std::string& out, bool& end, std::chro
   out.append(s.body);
   s.body.clear();
   end = s.body_end;
-  if (n > 0 && !s.closed) {
-    s.conn.session.consumed(s.id, n);
+  if (n > 0) {
+    s.conn.session.consumed(s.id, n);  // also once closed: the connection's window needs the bytes back
     s.conn.flush();
   }
   co_return true;
@@ -337,6 +319,9 @@ net::Task<void> H2Connection::serve_stream(std::shared_ptr<H2Stream> s) {
     // Every path answers; should one not have, the stream must not hang.
     h2_reset(*s, 0x2);  // INTERNAL_ERROR
   }
+  // A body the exchange did not read (an answer from Postern itself, a refused request): its bytes go back to the
+  // connection's window, and the rest of it is dropped as it comes.
+  h2_discard_body(*s);
 }
 
 net::Task<void> H2Connection::writer() {

@@ -34,10 +34,8 @@ net::Task<void> serve_h2_connection(WorkerContext& worker, net::Stream& stream, 
 // One stream, as the exchange code sees it (defined in h2_session.cpp).
 struct H2Stream;
 
-// The response head: `status` and the fields of an HTTP/1.1 head Postern wrote (status line skipped; names lower-
-// cased). Connection-specific fields and framing (Transfer-Encoding) are dropped by ServerSession::respond — HTTP/2
-// frames the body itself.
-void h2_respond(H2Stream& s, unsigned status, std::string_view http1_head, bool has_body);
+// The response head: `status` and its fields (names lower case). Connection-specific fields and framing
+// (Transfer-Encoding) are dropped by ServerSession::respond — HTTP/2 frames the body itself.
 void h2_respond(H2Stream& s, unsigned status, std::vector<http2::Field> fields, bool has_body);
 // Sends body bytes, waiting (at most `timeout` each time) while the stream's buffer is full. False: the stream is
 // gone (client reset, connection closed) or the client did not open its window in time (the stream is reset).

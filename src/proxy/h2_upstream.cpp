@@ -90,6 +90,8 @@ class H2UpstreamConnection final : public http2::ClientSession::Handler,
     if (auto* s = find(id)) {
       s->body.append(bytes);
       s->notify_response();
+    } else {
+      session_.consumed(id, bytes.size());  // a stream the exchange dropped: nobody reads it
     }
   }
   void on_trailers(std::int32_t id, std::vector<http2::Field> fields) override {
@@ -183,6 +185,10 @@ H2UpstreamStream::H2UpstreamStream(std::shared_ptr<H2UpstreamConnection> connect
 
 H2UpstreamStream::~H2UpstreamStream() {
   if (!conn_ || id_ < 0) return;
+  if (!body.empty()) {
+    conn_->session_.consumed(id_, body.size());  // received, never delivered: the connection's window needs it
+    conn_->flush();
+  }
   if (!closed) {
     conn_->streams_.erase(id_);
     if (!cancelled_) conn_->session_.reset(id_, 0x8);  // CANCEL: nobody wants the rest
@@ -206,10 +212,8 @@ void H2UpstreamStream::take_body(std::string& out) {
   if (n == 0) return;
   out.append(body);
   body.clear();
-  if (!closed) {
-    conn_->session_.consumed(id_, n);
-    conn_->flush();
-  }
+  conn_->session_.consumed(id_, n);  // closed or not: the connection's window needs the bytes back
+  conn_->flush();
 }
 
 net::Task<bool> H2UpstreamStream::write_body(std::string_view bytes, Clock::time_point deadline) {
@@ -314,31 +318,49 @@ net::Task<H2Open> H2UpstreamPool::open(const net::UpstreamEndpoint& endpoint, co
       result.stream = std::move(s);
       co_return result;
     }
-    auto& pending = connecting_[key];
-    const std::size_t open_now = by_key_.contains(key) ? by_key_[key].size() : 0;
-    if (pending.count > 0 || open_now + pending.count >= max_connections_per_key) {
-      // Another request is opening a connection to this endpoint (or every allowed connection is full): wait for
-      // it rather than open one more, until the connect deadline.
-      if (H2UpstreamStream::Clock::now() >= deadline) {
+    const auto deadline_passed = [&] { return H2UpstreamStream::Clock::now() >= deadline; };
+    if (auto it = connecting_.find(key); it != connecting_.end()) {
+      // Another request is opening a connection to this endpoint: wait for it rather than open one more.
+      if (deadline_passed()) {
         result.failure.failure = "connect";
         result.failure.timed_out = true;
         result.failure.error = asio::error::timed_out;
         co_return result;
       }
-      if (!pending.done) pending.done = std::make_shared<net::Timer>(executor_);
-      auto done = pending.done;
-      if (pending.count == 0) done->expires_after(std::chrono::milliseconds(50));  // full: look again shortly
-      co_await done->async_wait(net::nothrow);
+      auto done = it->second;  // only the opener sets its expiry (waiters never re-arm a shared timer)
+      if (done->expiry() > H2UpstreamStream::Clock::now()) {
+        co_await done->async_wait(net::nothrow);
+      } else {
+        // The opener's deadline passed while its attempt is still ending (the watchdog's tick): look again shortly
+        // rather than spin on an expired timer.
+        net::Timer later(executor_);
+        later.expires_after(std::chrono::milliseconds(20));
+        co_await later.async_wait(net::nothrow);
+      }
       continue;
     }
-    ++pending.count;
-    if (!pending.done) pending.done = std::make_shared<net::Timer>(executor_);
-    pending.done->expires_at(net::Timer::time_point::max());
+    const auto open_now = by_key_.find(key);
+    if (open_now != by_key_.end() && open_now->second.size() >= max_connections_per_key) {
+      // Every allowed connection is full: look again shortly, until the connect deadline.
+      if (deadline_passed()) {
+        result.failure.failure = "connect";
+        result.failure.timed_out = true;
+        result.failure.error = asio::error::timed_out;
+        co_return result;
+      }
+      net::Timer later(executor_);
+      later.expires_after(std::chrono::milliseconds(50));
+      co_await later.async_wait(net::nothrow);
+      continue;
+    }
+    auto& opening = connecting_[key];
+    opening = std::make_shared<net::Timer>(executor_);
+    opening->expires_at(deadline);  // the attempt's own deadline bounds the waiters' wait too
     auto acquired = co_await connector_.acquire(endpoint, /*fresh=*/true);
     if (auto it = connecting_.find(key); it != connecting_.end()) {
-      auto done = it->second.done;
-      if (--it->second.count == 0) connecting_.erase(it);
-      if (done) done->cancel();
+      auto done = it->second;
+      connecting_.erase(it);
+      done->cancel();  // the waiters look for room on the new connection (or open their own)
     }
     if (!acquired.connection) {
       result.failure = std::move(acquired);

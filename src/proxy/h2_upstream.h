@@ -121,12 +121,9 @@ class H2UpstreamPool {
   std::unordered_map<std::uint64_t, std::vector<std::shared_ptr<H2UpstreamConnection>>> by_key_;
   // Connections a reload retired: they finish their streams, then close (shutdown closes them at once).
   std::vector<std::weak_ptr<H2UpstreamConnection>> retired_;
-  // Connections being opened per key: others wanting that endpoint wait for them rather than open their own.
-  struct Connecting {
-    std::size_t count = 0;
-    std::shared_ptr<net::Timer> done;  // cancelled when a connection attempt ends
-  };
-  std::unordered_map<std::uint64_t, Connecting> connecting_;
+  // A connection being opened per key (one at a time), as a timer cancelled when the attempt ends: others wanting
+  // that endpoint wait for it rather than open their own.
+  std::unordered_map<std::uint64_t, std::shared_ptr<net::Timer>> connecting_;
 };
 
 }  // namespace postern::proxy

@@ -281,9 +281,14 @@ void add_local_response_headers(ResponseHeader& res, const config::Settings& set
   res.set("X-Request-Id", request_id);
 }
 
-void write_downstream_response_head(const UpstreamResponse& res, const DownstreamFraming& framing,
-                                    const config::Settings& settings, const config::CompiledRoute* route,
-                                    std::string_view request_id, HeadBuffer& out) {
+namespace {
+
+// The response fields a client receives, in order, each passed to `emit(name, value)`: the upstream's minus hop-by-hop
+// headers and those named in Connection (Upgrade kept for a 101), minus those Postern sets; then the global
+// set_response_headers, X-Request-Id and the route's set_response_headers, each replacing any earlier one of its name.
+template <class Emit>
+void emit_downstream_response_fields(const UpstreamResponse& res, const config::Settings& settings,
+                                     const config::CompiledRoute* route, std::string_view request_id, Emit&& emit) {
   static const config::HeaderList no_headers;
   const auto& route_headers = route ? route->settings().set_response_headers : no_headers;
   const bool upgrade = res.result_int() == 101;
@@ -291,23 +296,43 @@ void write_downstream_response_head(const UpstreamResponse& res, const Downstrea
   std::vector<std::string_view> named;
   for (const auto& f : res.fields())
     if (f.name == http::field::connection) collect_connection_named(f.value, named);
-  append_status_line(res.result_int(), res.reason(), out);
   for (const auto& f : res.fields()) {
     if (is_hop_by_hop(f.name, upgrade)) continue;
     if ((!named.empty() && named_in(f.name_string, named)) || core::iequals(f.name_string, "X-Request-Id") ||
         named_in(f.name_string, settings.set_response_headers) || named_in(f.name_string, route_headers))
       continue;
-    append_header(out, f.name_string, {f.value});
+    emit(f.name_string, f.value);
   }
-  // The global headers, X-Request-Id, then the route's, each replacing any earlier one of the same name.
   for (const auto& [name, value] : settings.set_response_headers)
-    if (!core::iequals(name, "X-Request-Id") && !named_in(name, route_headers)) append_header(out, name, {value});
-  if (!named_in("X-Request-Id", route_headers)) append_header(out, "X-Request-Id", {request_id});
-  for (const auto& [name, value] : route_headers) append_header(out, name, {value});
-  if (upgrade) out += "Connection: Upgrade\r\n";
+    if (!core::iequals(name, "X-Request-Id") && !named_in(name, route_headers)) emit(name, value);
+  if (!named_in("X-Request-Id", route_headers)) emit("X-Request-Id", request_id);
+  for (const auto& [name, value] : route_headers) emit(name, value);
+}
+
+}  // namespace
+
+void write_downstream_response_head(const UpstreamResponse& res, const DownstreamFraming& framing,
+                                    const config::Settings& settings, const config::CompiledRoute* route,
+                                    std::string_view request_id, HeadBuffer& out) {
+  append_status_line(res.result_int(), res.reason(), out);
+  emit_downstream_response_fields(res, settings, route, request_id,
+                                  [&out](std::string_view name, std::string_view value) {
+                                    append_header(out, name, {value});
+                                  });
+  if (res.result_int() == 101) out += "Connection: Upgrade\r\n";
   else if (!framing.keep_alive) out += "Connection: close\r\n";
   if (framing.chunked) out += "Transfer-Encoding: chunked\r\n";
   out += "\r\n";
+}
+
+void downstream_response_fields(const UpstreamResponse& res, const config::Settings& settings,
+                                const config::CompiledRoute* route, std::string_view request_id,
+                                std::vector<http2::Field>& out) {
+  out.reserve(res.fields().size() + settings.set_response_headers.size() + 1);
+  emit_downstream_response_fields(res, settings, route, request_id,
+                                  [&out](std::string_view name, std::string_view value) {
+                                    out.push_back(http2::Field{core::to_lower(name), std::string(value)});
+                                  });
 }
 
 }  // namespace postern::proxy

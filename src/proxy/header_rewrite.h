@@ -8,6 +8,9 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
+
+#include "http2/field.h"
 
 #include "config/route_table.h"
 #include "config/settings.h"
@@ -70,6 +73,12 @@ struct DownstreamFraming {
 void write_downstream_response_head(const UpstreamResponse& res, const DownstreamFraming& framing,
                                     const config::Settings& settings, const config::CompiledRoute* route,
                                     std::string_view request_id, HeadBuffer& out);
+
+// The same fields for an HTTP/2 client (names lower-cased), without status line or framing: HTTP/2 frames the body
+// itself (ServerSession::respond drops any connection-specific field left).
+void downstream_response_fields(const UpstreamResponse& res, const config::Settings& settings,
+                                const config::CompiledRoute* route, std::string_view request_id,
+                                std::vector<http2::Field>& out);
 
 // Adds the global response headers and X-Request-Id to a response Postern generates itself.
 void add_local_response_headers(ResponseHeader& res, const config::Settings& settings, std::string_view request_id);

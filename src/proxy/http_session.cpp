@@ -400,7 +400,7 @@ awaitable<bool> send_error(Connection& c, Exchange& ex, unsigned status, const c
 // The second half of forward: the upstream's response head is in c.response_parser; frames it for the client and
 // relays it (one write when the whole response is already buffered). A coroutine of its own so that neither frame
 // grows past what Asio recycles.
-// deliver_response for an HTTP/2 stream: the head as HEADERS (the same header rewriting as HTTP/1.1), then the body as
+// deliver_response for an HTTP/2 stream: the head as HEADERS (the same header rewriting as HTTP/1.1, as fields), then the body as
 // DATA as it arrives, read from the upstream only while the stream has room (its window, then a 64 KiB buffer).
 awaitable<bool> deliver_h2_response(Connection& c, Exchange& ex, const config::CompiledRoute& route,
                                     std::unique_ptr<net::UpstreamConnection>& up, bool is_head, Clock::duration idle,
@@ -411,9 +411,9 @@ awaitable<bool> deliver_h2_response(Connection& c, Exchange& ex, const config::C
   const bool until_eof = !rp->is_done() && !rp->chunked() && !rp->content_length();
   const unsigned code = res.result_int();
   const bool has_body = !is_head && code != 204 && code != 304 && !rp->is_done();
-  c.head.clear();
-  write_downstream_response_head(res, DownstreamFraming{}, c.settings, &route, ex.request_id, c.head);
-  h2_respond(*c.h2, code, c.head.view(), has_body);
+  std::vector<http2::Field> fields;
+  downstream_response_fields(res, c.settings, &route, ex.request_id, fields);
+  h2_respond(*c.h2, code, std::move(fields), has_body);
   if (has_body) {
     char* buf = c.relay_buffer();
     while (!rp->is_done()) {
@@ -592,7 +592,8 @@ void rewrite_for_upstream(Connection& c, Exchange& ex, RequestParser& parser, co
   endpoint.offer_h2 = target.tls() && !route.settings().allow_websockets;
 }
 
-awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, const Plan& plan, bool client_keep_alive);
+awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, const Plan& plan, bool client_keep_alive,
+                        bool http1_only = false);
 
 // forward for an HTTP/2 upstream (h2_forward.h): the exchange, then what forward does with its outcome.
 awaitable<bool> forward_over_h2(Connection& c, Exchange& ex, RequestParser& parser, const Plan& plan, std::size_t ti,
@@ -601,9 +602,9 @@ awaitable<bool> forward_over_h2(Connection& c, Exchange& ex, RequestParser& pars
   auto r = co_await exchange_over_h2(c, ex, parser, *plan.route, client_keep_alive, send_continue, std::move(fresh));
   if (r.http1) {
     // An https upstream that spoke h2 chose HTTP/1.1 on a new connection: it goes to the idle list, and the
-    // request takes the HTTP/1.1 path (which finds it there).
+    // request takes the HTTP/1.1 path (which finds it there), offering HTTP/1.1 alone should it connect again.
     c.worker.pool.release(std::move(r.http1));
-    co_return co_await forward(c, ex, parser, plan, client_keep_alive);
+    co_return co_await forward(c, ex, parser, plan, client_keep_alive, /*http1_only=*/true);
   }
   if (r.fail_status) {
     if (r.connect_failed) note_outcome(c, *plan.route, ti, upstream::Outcome::connect_failure);
@@ -618,7 +619,8 @@ awaitable<bool> forward_over_h2(Connection& c, Exchange& ex, RequestParser& pars
 }
 
 // Forwards one request to an upstream and relays the response. Precondition: the plan's route has an upstream.
-awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, const Plan& plan, bool client_keep_alive) {
+awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, const Plan& plan, bool client_keep_alive,
+                        bool http1_only) {
   // Everything the plan knows is read through it: fewer parameters and locals, a frame Asio can recycle (≤1 KiB).
   auto& req = parser.get();
   const bool is_head = req.method() == http::verb::head;
@@ -652,6 +654,7 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
 
   const auto idle = idle_timeout(c, *plan.route);
   ex.upstream_start = Clock::now();
+  if (http1_only) endpoint.offer_h2 = false;
   if (target->h2c() || (endpoint.offer_h2 && c.worker.h2_upstreams.knows(endpoint)))
     co_return co_await forward_over_h2(c, ex, parser, plan, ti, client_keep_alive, send_continue, nullptr);
 

@@ -39,6 +39,13 @@ async function startRawH2Upstream() {
       stream.respond({ ':status': 200, 'content-type': 'text/plain' }, { waitForTrailers: true });
       stream.write('partial ');
       setTimeout(() => stream.close(NGHTTP2_INTERNAL_ERROR), 100);
+    } else if (url.pathname.startsWith('/size/')) {
+      stream.respond({ ':status': 200, 'content-type': 'application/octet-stream' });
+      stream.end(Buffer.alloc(Number(url.pathname.slice(6)), 'z'));
+    } else if (url.pathname === '/early') {
+      // Answers before reading the body, then stops it (RST_STREAM NO_ERROR, RFC 9113 §8.1).
+      stream.respond({ ':status': 413, 'content-type': 'text/plain' });
+      stream.end('too large\n', () => stream.close(http2.constants.NGHTTP2_NO_ERROR));
     } else if (url.pathname === '/refuse-once' && !state.refused.has(key)) {
       state.refused.add(key);
       stream.close(NGHTTP2_REFUSED_STREAM);
@@ -234,6 +241,26 @@ describe('gRPC through Postern (grpc-js client and server)', () => {
     }
   });
 
+  it('a client-streaming call longer than idle_timeout lives while the client sends', async () => {
+    const idleClient = echoClient(`127.0.0.1:${plain.port}`, { authority: `${host('idle')}:${plain.port}` });
+    try {
+      const r = await new Promise((resolve, reject) => {
+        const call = idleClient.clientStream(metadata(), (err, res) => (err ? reject(err) : resolve(parse(res))));
+        let n = 0;
+        const tick = setInterval(() => {
+          call.write(json({ n: ++n }));
+          if (n === 12) {
+            clearInterval(tick);
+            call.end();
+          }
+        }, 200); // 2.4 s of sending against a 1 s idle timeout; the answer comes only at the end
+      });
+      assert.deepEqual(r, { sum: 78, count: 12 });
+    } finally {
+      idleClient.close();
+    }
+  });
+
   it("the route's idle_timeout cuts a silent stream, not a busy one", async () => {
     const idleClient = echoClient(`127.0.0.1:${plain.port}`, { authority: `${host('idle')}:${plain.port}` });
     try {
@@ -296,6 +323,32 @@ describe('gRPC through Postern (grpc-js client and server)', () => {
     } finally {
       s.close();
     }
+  });
+
+  it("small responses past the upstream connection's 1 MiB window keep flowing (every byte is given back)", async () => {
+    const s = await h2connect(`http://127.0.0.1:${plain.port}`);
+    s.on('error', () => {});
+    try {
+      const authority = `${host('raw')}:${plain.port}`;
+      for (let batch = 0; batch < 8; batch++) {
+        const all = await Promise.all(
+          Array.from({ length: 50 }, () => h2get(s, { ':authority': authority, ':path': '/size/12000' })),
+        );
+        for (const r of all) assert.equal(r.body.length, 12000);
+      }
+    } finally {
+      s.close();
+    }
+  });
+
+  it('an HTTP/1.1 body the upstream stopped reading (it answered early) is never read as a next request', async () => {
+    const smuggled = 'GET /smuggled HTTP/1.1\r\nHost: raw.example.test\r\n\r\n';
+    const body = Buffer.concat([Buffer.alloc(200_000, 'a'), Buffer.from(smuggled), Buffer.alloc(200_000, 'b')]);
+    const res = await plain.request(`http://${host('raw')}:${plain.port}/early`, { method: 'POST', body });
+    assert.equal(res.status, 413);
+    assert.equal(res.headers.connection, 'close', 'the unread rest of the body ends the connection');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(raw.state.attempts.get('/smuggled') ?? 0, 0);
   });
 
   it('a stream the upstream refused (REFUSED_STREAM) is sent again', async () => {

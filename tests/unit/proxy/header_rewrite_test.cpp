@@ -338,3 +338,32 @@ TEST(HeaderRewrite, ResponseFramingAndRouteOverrides) {
   EXPECT_EQ(up.count(http::field::connection), 1u);
   EXPECT_EQ(up["Sec-WebSocket-Accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 }
+
+// An HTTP/2 client gets the same fields as an HTTP/1.1 one, as name/value pairs in lower case, without the framing
+// and connection fields HTTP/2 has no use for.
+TEST(HeaderRewrite, Http2ResponseFieldsMatchTheHttp1Head) {
+  Fixture fx("  - from: https://app.example.com\n    to: http://backend\n"
+             "    set_response_headers: {X-Route: r}\n",
+             "set_response_headers: {X-Global: g}\n");
+  const std::string upstream =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: keep-alive, X-Secret\r\nX-Secret: s\r\n"
+      "Keep-Alive: timeout=5\r\nX-Request-Id: from-upstream\r\nX-Route: upstream\r\nContent-Length: 2\r\n\r\n";
+  std::pmr::monotonic_buffer_resource arena;
+  proxy::UpstreamResponseParser parser(&arena);
+  boost::system::error_code ec;
+  parser.put(boost::asio::buffer(upstream), ec);
+  ASSERT_TRUE(parser.is_header_done()) << ec.message();
+  std::vector<http2::Field> fields;
+  proxy::downstream_response_fields(parser.get(), fx.settings, &fx.route(), "req-9", fields);
+  std::vector<std::string> got;
+  for (const auto& f : fields) got.push_back(f.name + ": " + f.value);
+  // The upstream's fields minus connection ones and those Postern sets, then the global headers (Pomerium's
+  // defaults and X-Global), X-Request-Id and the route's.
+  const std::vector<std::string> want{"content-type: text/plain",      "content-length: 2",
+                                      "x-frame-options: SAMEORIGIN",   "x-xss-protection: 1; mode=block",
+                                      "x-global: g",                   "x-request-id: req-9",
+                                      "x-route: r"};
+  EXPECT_EQ(got, want);
+  const auto head = downstream_head(upstream, fx);  // the HTTP/1.1 head says the same
+  for (const auto& f : fields) EXPECT_EQ(head[f.name], f.value) << f.name;
+}
