@@ -70,7 +70,30 @@ constexpr bool needs_escape(std::uint64_t w) noexcept {
   return ((below_space | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash)) & highs) != 0;
 }
 
+// True when a byte of `w` may be a control character: below 0x20 (HTAB included: the caller looks closer) or 0x7f.
+constexpr bool may_hold_control(std::uint64_t w) noexcept {
+  constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  const std::uint64_t below_space = (w - ones * 0x20) & ~w;
+  const std::uint64_t del = w ^ (ones * 0x7f);
+  return ((below_space | ((del - ones) & ~del)) & highs) != 0;
+}
+
 }  // namespace
+
+bool has_control_characters(std::string_view s) noexcept {
+  const char* p = s.data();
+  std::size_t n = s.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    if (!may_hold_control(w)) continue;
+    for (int i = 0; i < 8; ++i)
+      if (is_control(static_cast<unsigned char>(p[i]))) return true;
+  }
+  for (; n > 0; ++p, --n)
+    if (is_control(static_cast<unsigned char>(*p))) return true;
+  return false;
+}
 
 std::size_t json_escape_into(char* out, std::string_view s) noexcept {
   static constexpr char hex[] = "0123456789abcdef";

@@ -21,6 +21,11 @@ void append_json_escaped(std::string& out, std::string_view s);
 // Writes `s` escaped for a JSON string literal to `out`, which has room for max_json_escaped_size(s.size()) bytes;
 // returns the bytes written. Clean runs are checked and copied eight bytes at a time.
 std::size_t json_escape_into(char* out, std::string_view s) noexcept;
+// A byte a header value may not carry as it is: a control character other than HTAB (below 0x20, or DEL).
+[[nodiscard]] constexpr bool is_control(unsigned char c) noexcept { return (c < 0x20 && c != '\t') || c == 0x7f; }
+// Whether `s` holds such a byte. Checked eight bytes at a time (identity headers carry a kilobyte-long assertion on
+// every forwarded request).
+[[nodiscard]] bool has_control_characters(std::string_view s) noexcept;
 // Escapes &, <, >, " and ' for HTML text and attribute values.
 [[nodiscard]] std::string html_escape(std::string_view s);
 

@@ -92,15 +92,8 @@ void append_field_line(const Fields::value_type& f, HeadBuffer& out) {
   out += std::string_view(begin, static_cast<std::size_t>(value.data() + value.size() + 2 - begin));
 }
 
-// A byte a header value may not hold as it is (HTAB is allowed).
-constexpr bool is_control(unsigned char c) noexcept { return (c < 0x20 && c != '\t') || c == 0x7f; }
-
-// No early exit, so the compiler checks many bytes per instruction (an assertion is ~600 bytes on every request).
-bool has_control_characters(std::string_view s) noexcept {
-  bool found = false;
-  for (const char ch : s) found |= is_control(static_cast<unsigned char>(ch));
-  return found;
-}
+using core::has_control_characters;
+using core::is_control;
 
 // "Name: " then the value pieces, then CRLF.
 void append_header(HeadBuffer& out, std::string_view name, std::initializer_list<std::string_view> value) {

@@ -67,3 +67,20 @@ TEST(Strings, IequalsIgnoresAsciiCase) {
   EXPECT_TRUE(iequals("Content-Length", "content-length"));
   EXPECT_FALSE(iequals("a", "ab"));
 }
+
+// Every byte value, at every position of the eight-byte words and of the tail: exactly the control characters
+// (below 0x20 but HTAB, and DEL) are found.
+TEST(HasControlCharacters, EveryByteAtEveryPosition) {
+  for (int b = 0; b < 256; ++b) {
+    const bool control = (b < 0x20 && b != '\t') || b == 0x7f;
+    for (std::size_t len : {1u, 7u, 8u, 9u, 16u, 23u}) {
+      for (std::size_t at = 0; at < len; ++at) {
+        std::string s(len, 'a');
+        s[at] = static_cast<char>(b);
+        ASSERT_EQ(postern::core::has_control_characters(s), control) << "byte " << b << " at " << at << " of " << len;
+      }
+    }
+  }
+  EXPECT_FALSE(postern::core::has_control_characters(""));
+  EXPECT_FALSE(postern::core::has_control_characters("\t\t\t\t\t\t\t\t\t tabs are fine \xff\x80"));
+}

@@ -26,6 +26,19 @@ TEST(Cookies, RemovesOnlyTheNamedOnesKeepingOrder) {
   EXPECT_EQ(only.count(http::field::cookie), 0u) << "an emptied Cookie header goes away";
 }
 
+TEST(Cookies, RemovalAcrossHeadersAndNothingToRemove) {
+  proxy::Fields f;
+  f.insert(http::field::cookie, "_pomerium=x");
+  f.insert(http::field::cookie, "a=1; _pomerium_csrf_abc=z; b=2");
+  proxy::remove_cookies(f, {"_pomerium"}, "_pomerium_csrf_");
+  ASSERT_EQ(f.count(http::field::cookie), 1u);
+  EXPECT_EQ(f[http::field::cookie], "a=1; b=2");
+  proxy::Fields untouched;
+  untouched.insert(http::field::cookie, "a=1;b=2 ;  ; c");
+  proxy::remove_cookies(untouched, {"_pomerium"}, "_pomerium_csrf_");
+  EXPECT_EQ(untouched[http::field::cookie], "a=1;b=2 ;  ; c") << "left as it was, spacing included";
+}
+
 TEST(Cookies, SetCookieCarriesTheConfiguredAttributes) {
   config::Settings s;
   EXPECT_EQ(proxy::set_cookie({"_pomerium", "v", std::chrono::seconds(60), true, "example.com"}, s),
