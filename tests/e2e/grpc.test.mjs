@@ -7,6 +7,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
 import { startPostern, publicRoute, makePki } from './lib/index.mjs';
 import {
   startGrpcServer, echoClient, unary, serverStream, json, parse, pattern, sha256, metadata, grpc,
@@ -78,6 +82,19 @@ async function startRawH2Upstream() {
       for (const s of open) s.destroy();
     }),
   };
+}
+
+// curl, as a user would run it; resolves { version, status, body }.
+function curl(args) {
+  return new Promise((resolve, reject) => {
+    execFile('curl', ['-sS', '--max-time', '20', '-o', '-', '-w', '\n%{http_version} %{http_code}', ...args],
+      { maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+        if (err) return reject(new Error(`curl ${args.join(' ')}: ${err.message}\n${stderr}`));
+        const cut = stdout.lastIndexOf('\n');
+        const [version, status] = stdout.slice(cut + 1).split(' ');
+        resolve({ version, status: Number(status), body: stdout.slice(0, cut) });
+      });
+  });
 }
 
 function h2connect(url, options = {}) {
@@ -349,6 +366,34 @@ describe('gRPC through Postern (grpc-js client and server)', () => {
     assert.equal(res.headers.connection, 'close', 'the unread rest of the body ends the connection');
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(raw.state.attempts.get('/smuggled') ?? 0, 0);
+  });
+
+  it('curl: --http2-prior-knowledge and --http2 over TLS speak HTTP/2 end to end; --http2 in clear text stays HTTP/1.1', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'postern-curl-')), 'body.bin');
+    const body = pattern(1 << 20);
+    fs.writeFileSync(file, body);
+    try {
+      const authority = `${host('raw')}:${plain.port}`;
+      const prior = await curl(['--http2-prior-knowledge', '-H', `Host: ${authority}`, '--data-binary', `@${file}`,
+        `http://127.0.0.1:${plain.port}/curl?a=b`]);
+      assert.equal(prior.version, '2');
+      assert.equal(prior.status, 200);
+      const seen = JSON.parse(prior.body);
+      assert.equal(seen.path, '/curl?a=b');
+      assert.equal(seen.bodyBytes, body.length);
+      assert.equal(seen.bodySha, sha256(body));
+      const secureRaw = `${host('raw')}:${secure.port}`;
+      const overTls = await curl(['--http2', '--cacert', pki.caFile, '--resolve', `${secureRaw}:127.0.0.1`,
+        `https://${secureRaw}/tls`]);
+      assert.equal(overTls.version, '2', 'ALPN h2');
+      assert.equal(overTls.status, 200);
+      assert.equal(JSON.parse(overTls.body).forwardedProto, 'https');
+      const upgrade = await curl(['--http2', '-H', `Host: ${authority}`, `http://127.0.0.1:${plain.port}/clear`]);
+      assert.equal(upgrade.version, '1.1', 'Upgrade: h2c is not taken (RFC 9113 dropped it): HTTP/1.1 goes on');
+      assert.equal(upgrade.status, 200);
+    } finally {
+      fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    }
   });
 
   it('a stream the upstream refused (REFUSED_STREAM) is sent again', async () => {
