@@ -43,49 +43,33 @@ std::string set_cookie(const CookieSpec& spec, const config::Settings& settings)
 }
 
 void remove_cookies(Fields& fields, std::initializer_list<std::string_view> names, std::string_view prefix) {
-  const auto removed = [&](std::string_view name) {
+  const auto removed = [&](std::string_view pair) {
+    const std::string_view name = core::trim(pair.substr(0, pair.find('=')));
     return std::find(names.begin(), names.end(), name) != names.end() || (!prefix.empty() && name.starts_with(prefix));
   };
   // A first look, without copying: nothing to remove (most requests), or nothing to keep (a request that carries
   // only Postern's session cookie) needs no rebuilt header.
   bool any_removed = false, any_kept = false;
   for (auto it = fields.find(http::field::cookie); it != fields.end() && it->name() == http::field::cookie; ++it) {
-    std::string_view rest = it->value();
-    while (!rest.empty()) {
-      const auto semi = rest.find(';');
-      const std::string_view pair = core::trim(rest.substr(0, semi));
-      rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
-      if (pair.empty()) continue;
-      if (removed(core::trim(pair.substr(0, pair.find('='))))) any_removed = true;
-      else any_kept = true;
-    }
+    for_each_cookie_pair(it->value(), [&](std::string_view pair) {
+      (removed(pair) ? any_removed : any_kept) = true;
+      return true;
+    });
   }
   if (!any_removed) return;
-  if (!any_kept) {
-    fields.erase(http::field::cookie);
-    return;
-  }
   std::vector<std::string> kept_headers;
-  bool changed = false;
-  for (auto it = fields.find(http::field::cookie); it != fields.end() && it->name() == http::field::cookie; ++it) {
-    std::string kept;
-    std::string_view rest = it->value();
-    while (!rest.empty()) {
-      const auto semi = rest.find(';');
-      const std::string_view pair = core::trim(rest.substr(0, semi));
-      rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
-      if (pair.empty()) continue;
-      const std::string_view name = core::trim(pair.substr(0, pair.find('=')));
-      if (removed(name)) {
-        changed = true;
-        continue;
-      }
-      if (!kept.empty()) kept += "; ";
-      kept += pair;
+  if (any_kept) {
+    for (auto it = fields.find(http::field::cookie); it != fields.end() && it->name() == http::field::cookie; ++it) {
+      std::string kept;
+      for_each_cookie_pair(it->value(), [&](std::string_view pair) {
+        if (removed(pair)) return true;
+        if (!kept.empty()) kept += "; ";
+        kept += pair;
+        return true;
+      });
+      kept_headers.push_back(std::move(kept));
     }
-    kept_headers.push_back(std::move(kept));
   }
-  if (!changed) return;
   fields.erase(http::field::cookie);
   for (auto& h : kept_headers)
     if (!h.empty()) fields.insert(http::field::cookie, h);

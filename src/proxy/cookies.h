@@ -12,22 +12,33 @@
 
 namespace postern::proxy {
 
+// Calls fn(pair) for each non-empty "name=value" piece of one Cookie header value (trimmed), in order, until fn
+// returns false; returns false when fn did.
+template <class Fn>
+bool for_each_cookie_pair(std::string_view header_value, Fn&& fn) {
+  std::string_view rest = header_value;
+  while (!rest.empty()) {
+    const auto semi = rest.find(';');
+    const std::string_view pair = core::trim(rest.substr(0, semi));
+    rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+    if (!pair.empty() && !fn(pair)) return false;
+  }
+  return true;
+}
+
 // Calls fn(name, value) for each cookie in the request's Cookie header(s), in order, until fn returns false.
 template <class Fn>
 void for_each_cookie(const Fields& fields, Fn&& fn) {
   namespace http = boost::beast::http;
   for (auto it = fields.find(http::field::cookie); it != fields.end() && it->name() == http::field::cookie; ++it) {
-    std::string_view rest = it->value();
-    while (!rest.empty()) {
-      const auto semi = rest.find(';');
-      const std::string_view pair = core::trim(rest.substr(0, semi));
-      rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+    const bool go_on = for_each_cookie_pair(it->value(), [&fn](std::string_view pair) {
       const auto eq = pair.find('=');
-      if (eq == std::string_view::npos) continue;
+      if (eq == std::string_view::npos) return true;
       std::string_view value = core::trim(pair.substr(eq + 1));
       if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
-      if (!fn(core::trim(pair.substr(0, eq)), value)) return;
-    }
+      return static_cast<bool>(fn(core::trim(pair.substr(0, eq)), value));
+    });
+    if (!go_on) return;
   }
 }
 

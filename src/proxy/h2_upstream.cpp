@@ -41,7 +41,9 @@ class H2UpstreamConnection final : public http2::ClientSession::Handler,
     if (writing_ || dead_) return;
     if (streams_.empty()) {
       if (!session_.can_open()) {
-        die();
+        // Nothing more will go on this connection: the writer sends what is queued (our GOAWAY), then closes it.
+        closing_ = true;
+        flush();
         return;
       }
       up_->stream.set_idle(true);
@@ -150,7 +152,7 @@ class H2UpstreamConnection final : public http2::ClientSession::Handler,
       out.clear();
       if (!session_.collect_output(out)) break;
       if (out.empty()) {
-        if (dead_) break;
+        if (dead_ || closing_) break;
         write_wake_.expires_at(net::Timer::time_point::max());
         writer_waiting_ = true;
         co_await write_wake_.async_wait(net::nothrow);
@@ -176,6 +178,7 @@ class H2UpstreamConnection final : public http2::ClientSession::Handler,
   bool writer_waiting_ = false;
   bool writing_ = false;
   bool dead_ = false;
+  bool closing_ = false;  // no stream left and none may open: close once the output is written
 };
 
 // ---- H2UpstreamStream ----

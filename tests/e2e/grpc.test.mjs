@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { startPostern, publicRoute, makePki } from './lib/index.mjs';
+import { h2connect, h2request as h2get } from './lib/h2.mjs';
 import {
   startGrpcServer, echoClient, unary, serverStream, json, parse, pattern, sha256, metadata, grpc,
 } from './lib/grpc.mjs';
@@ -94,26 +95,6 @@ function curl(args) {
         const [version, status] = stdout.slice(cut + 1).split(' ');
         resolve({ version, status: Number(status), body: stdout.slice(0, cut) });
       });
-  });
-}
-
-function h2connect(url, options = {}) {
-  return new Promise((resolve, reject) => {
-    const s = http2.connect(url, options);
-    s.once('connect', () => resolve(s));
-    s.once('error', reject);
-  });
-}
-function h2get(session, headers, body) {
-  return new Promise((resolve, reject) => {
-    const req = session.request(headers, { endStream: body === undefined });
-    const chunks = [];
-    let head;
-    req.on('response', (h) => (head = h));
-    req.on('data', (d) => chunks.push(d));
-    req.on('end', () => resolve({ status: head?.[':status'], headers: head ?? {}, body: Buffer.concat(chunks) }));
-    req.on('error', (err) => reject(Object.assign(err, { head, received: Buffer.concat(chunks) })));
-    if (body !== undefined) req.end(body);
   });
 }
 

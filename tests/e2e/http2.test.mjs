@@ -6,32 +6,10 @@
 // are bounded on their own connection and the process keeps serving everyone else.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http2 from 'node:http2';
 import net from 'node:net';
 import { createHash } from 'node:crypto';
 import { startPostern, startUpstream, publicRoute, makePki, patternSha256 } from './lib/index.mjs';
-
-// One request over an HTTP/2 session; resolves { status, headers, body (Buffer) }.
-function h2request(session, headers, body) {
-  return new Promise((resolve, reject) => {
-    const req = session.request(headers, { endStream: body === undefined });
-    const chunks = [];
-    let head;
-    req.on('response', (h) => (head = h));
-    req.on('data', (d) => chunks.push(d));
-    req.on('end', () => resolve({ status: head?.[':status'], headers: head ?? {}, body: Buffer.concat(chunks) }));
-    req.on('error', reject);
-    if (body !== undefined) req.end(body);
-  });
-}
-
-function connect(url, options = {}) {
-  return new Promise((resolve, reject) => {
-    const s = http2.connect(url, options);
-    s.once('connect', () => resolve(s));
-    s.once('error', reject);
-  });
-}
+import { h2connect as connect, h2request } from './lib/h2.mjs';
 
 // --- raw frames, for what no well-behaved client sends -------------------------------------------------------------
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
