@@ -6,6 +6,7 @@
 #include <boost/beast/http/rfc7230.hpp>
 
 #include <algorithm>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -288,9 +289,14 @@ H2Head h2_head_from_http1(std::string_view head, bool trailers) {
   return out;
 }
 
-net::Task<H2ExchangeResult> exchange_over_h2(Connection& c, Exchange& ex, RequestParser& parser,
-                                             const config::CompiledRoute& route, bool client_keep_alive,
-                                             bool send_continue, std::unique_ptr<net::UpstreamConnection> fresh) {
+namespace {
+
+// exchange_over_h2 but for stopping the body pump: `up` and `pump` are the caller's, so that it can stop the pump
+// however this ends.
+net::Task<H2ExchangeResult> run_exchange(Connection& c, Exchange& ex, RequestParser& parser,
+                                         const config::CompiledRoute& route, bool client_keep_alive,
+                                         bool send_continue, std::unique_ptr<net::UpstreamConnection> fresh,
+                                         std::shared_ptr<H2UpstreamStream>& up, std::shared_ptr<BodyPump>& pump) {
   H2ExchangeResult result;
   auto& req = parser.get();
   const bool is_head = req.method() == http::verb::head;
@@ -302,8 +308,6 @@ net::Task<H2ExchangeResult> exchange_over_h2(Connection& c, Exchange& ex, Reques
   H2RequestHead request{head.method, target.tls() ? "https" : "http", head.authority, head.path, head.fields,
                         has_body};
 
-  std::shared_ptr<H2UpstreamStream> up;
-  std::shared_ptr<BodyPump> pump;
   Clock::time_point response_deadline = Clock::time_point::max();
   bool client_broken = false;
   // A stream the upstream refused unprocessed (REFUSED_STREAM, or past a GOAWAY's last stream) is sent again once,
@@ -381,9 +385,26 @@ net::Task<H2ExchangeResult> exchange_over_h2(Connection& c, Exchange& ex, Reques
     fail(result, 504, "The upstream service did not answer in time.", client_keep_alive && parser.is_done());
   }
 
+  co_return result;
+}
+
+}  // namespace
+
+net::Task<H2ExchangeResult> exchange_over_h2(Connection& c, Exchange& ex, RequestParser& parser,
+                                             const config::CompiledRoute& route, bool client_keep_alive,
+                                             bool send_continue, std::unique_ptr<net::UpstreamConnection> fresh) {
+  std::shared_ptr<H2UpstreamStream> up;
+  std::shared_ptr<BodyPump> pump;
+  H2ExchangeResult result;
+  std::exception_ptr failure;
+  try {
+    result = co_await run_exchange(c, ex, parser, route, client_keep_alive, send_continue, std::move(fresh), up, pump);
+  } catch (...) {
+    failure = std::current_exception();  // the pump uses `c`: it must be stopped before this frame unwinds
+  }
   if (pump && !pump->body_complete) {
-    // The response is over and the client's body is not all upstream (still coming, or the upstream stopped taking
-    // it): the rest is not wanted — discarded, the client's windows reopened.
+    // The response is over (or the exchange failed) and the client's body is not all upstream (still coming, or the
+    // upstream stopped taking it): the rest is not wanted — discarded, the client's windows reopened.
     pump->stopping = true;
     up->reset(cancel_code);
     h2_discard_body(*c.h2);
@@ -395,6 +416,7 @@ net::Task<H2ExchangeResult> exchange_over_h2(Connection& c, Exchange& ex, Reques
     }
   }
   if (c.h2) h2_on_close(*c.h2, {});
+  if (failure) std::rethrow_exception(failure);
   co_return result;
 }
 
