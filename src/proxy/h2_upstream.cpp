@@ -298,36 +298,24 @@ void H2UpstreamPool::forget(H2UpstreamConnection* c) {
   if (list.empty()) by_key_.erase(it);
 }
 
-net::Task<H2Open> H2UpstreamPool::open(const net::UpstreamEndpoint& endpoint, const H2RequestHead& head,
-                                       std::unique_ptr<net::UpstreamConnection> fresh) {
-  H2Open result;
+net::Task<net::AcquireResult> H2UpstreamPool::ready(const net::UpstreamEndpoint& endpoint,
+                                                    std::unique_ptr<net::UpstreamConnection> fresh) {
+  net::AcquireResult result;
   const std::uint64_t key = endpoint.pool_key;
   const auto deadline = H2UpstreamStream::Clock::now() + net::timeouts::upstream_connect;
+  const auto deadline_passed = [&] { return H2UpstreamStream::Clock::now() >= deadline; };
+  const auto timed_out = [&] {
+    result.failure = "connect";
+    result.timed_out = true;
+    result.error = asio::error::timed_out;
+  };
   if (fresh) adopt(std::move(fresh));
   while (true) {
-    if (auto c = with_room(key)) {
-      auto s = std::make_shared<H2UpstreamStream>(c, c->up_->stream.get_executor());
-      s->id_ = c->session_.request(head.method, head.scheme, head.authority, head.path, head.fields, head.has_body);
-      if (s->id_ < 0) {
-        result.failure.failure = "connect";
-        result.failure.error = asio::error::connection_aborted;
-        s->conn_.reset();
-        co_return result;
-      }
-      s->request_sent = !head.has_body;
-      c->streams_.emplace(s->id_, s.get());
-      c->update_idle();
-      c->flush();
-      result.stream = std::move(s);
-      co_return result;
-    }
-    const auto deadline_passed = [&] { return H2UpstreamStream::Clock::now() >= deadline; };
+    if (with_room(key)) co_return result;
     if (auto it = connecting_.find(key); it != connecting_.end()) {
       // Another request is opening a connection to this endpoint: wait for it rather than open one more.
       if (deadline_passed()) {
-        result.failure.failure = "connect";
-        result.failure.timed_out = true;
-        result.failure.error = asio::error::timed_out;
+        timed_out();
         co_return result;
       }
       auto done = it->second;  // only the opener sets its expiry (waiters never re-arm a shared timer)
@@ -346,9 +334,7 @@ net::Task<H2Open> H2UpstreamPool::open(const net::UpstreamEndpoint& endpoint, co
     if (open_now != by_key_.end() && open_now->second.size() >= max_connections_per_key) {
       // Every allowed connection is full: look again shortly, until the connect deadline.
       if (deadline_passed()) {
-        result.failure.failure = "connect";
-        result.failure.timed_out = true;
-        result.failure.error = asio::error::timed_out;
+        timed_out();
         co_return result;
       }
       net::Timer later(executor_);
@@ -365,17 +351,41 @@ net::Task<H2Open> H2UpstreamPool::open(const net::UpstreamEndpoint& endpoint, co
       connecting_.erase(it);
       done->cancel();  // the waiters look for room on the new connection (or open their own)
     }
-    if (!acquired.connection) {
-      result.failure = std::move(acquired);
-      co_return result;
-    }
-    if (endpoint.target->tls() && !acquired.connection->h2) {
-      // The upstream chose HTTP/1.1 by ALPN: the caller uses this connection for HTTP/1.1.
-      result.failure.connection = std::move(acquired.connection);
-      co_return result;
-    }
+    if (!acquired.connection) co_return acquired;  // why it failed
+    if (endpoint.target->tls() && !acquired.connection->h2) co_return acquired;  // the upstream chose HTTP/1.1
     adopt(std::move(acquired.connection));
   }
+}
+
+net::Task<H2Open> H2UpstreamPool::open(const net::UpstreamEndpoint& endpoint, const H2RequestHead& head,
+                                       std::unique_ptr<net::UpstreamConnection> fresh) {
+  H2Open result;
+  // A connection with room can be taken by other requests while this one waits for its own: look again (each
+  // round either finds room, opens a connection or fails by the connect deadline).
+  for (int round = 0; round < 8; ++round) {
+    auto ready_result = co_await ready(endpoint, std::move(fresh));
+    if (ready_result.failure || ready_result.connection) {
+      result.failure = std::move(ready_result);
+      co_return result;
+    }
+    auto c = with_room(endpoint.pool_key);
+    if (!c) continue;
+    auto s = std::make_shared<H2UpstreamStream>(c, c->up_->stream.get_executor());
+    s->id_ = c->session_.request(head.method, head.scheme, head.authority, head.path, head.fields, head.has_body);
+    if (s->id_ < 0) {
+      s->conn_.reset();
+      continue;
+    }
+    s->request_sent = !head.has_body;
+    c->streams_.emplace(s->id_, s.get());
+    c->update_idle();
+    c->flush();
+    result.stream = std::move(s);
+    co_return result;
+  }
+  result.failure.failure = "connect";
+  result.failure.error = asio::error::connection_aborted;
+  co_return result;
 }
 
 void H2UpstreamPool::clear() {

@@ -99,8 +99,13 @@ class H2UpstreamPool {
 
   // True when a live HTTP/2 connection to this endpoint exists (an https target known to speak h2).
   [[nodiscard]] bool knows(const net::UpstreamEndpoint& endpoint) const;
-  // Opens a stream for `head`: on a connection with room, else on `fresh` (a connection the caller opened that chose
-  // h2), else on a new connection (DNS, TCP, TLS through the connector; h2c needs no negotiation).
+  // Makes sure a connection to `endpoint` has room for a stream: one does, or `fresh` (a connection the caller opened
+  // that chose h2) or a new one (DNS, TCP, TLS through the connector; h2c needs no negotiation) is added. The result
+  // has `failure` set when no connection could be opened, and `connection` set when a new https connection chose
+  // HTTP/1.1 by ALPN (the caller speaks HTTP/1.1 on it); neither when the endpoint is ready.
+  net::Task<net::AcquireResult> ready(const net::UpstreamEndpoint& endpoint,
+                                      std::unique_ptr<net::UpstreamConnection> fresh = {});
+  // Opens a stream for `head` on a ready connection (ready() first, with its failures).
   net::Task<H2Open> open(const net::UpstreamEndpoint& endpoint, const H2RequestHead& head,
                          std::unique_ptr<net::UpstreamConnection> fresh = {});
   // A reload: connections of the old configuration finish their streams and close (GOAWAY); idle ones close now.

@@ -655,8 +655,6 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
   const auto idle = idle_timeout(c, *plan.route);
   ex.upstream_start = Clock::now();
   if (http1_only) endpoint.offer_h2 = false;
-  if (target->h2c() || (endpoint.offer_h2 && c.worker.h2_upstreams.knows(endpoint)))
-    co_return co_await forward_over_h2(c, ex, parser, plan, ti, client_keep_alive, send_continue, nullptr);
 
   std::unique_ptr<net::UpstreamConnection> up;
   auto& rp = c.response_parser;  // lives on the connection: keeps this coroutine's frame small
@@ -669,9 +667,17 @@ awaitable<bool> forward(Connection& c, Exchange& ex, RequestParser& parser, cons
   bool fail_keep_alive = false;
   for (int attempt = 0; attempt < 2; ++attempt) {
     net::AcquireResult acquired;
-    if (attempt == 0) acquired.connection = c.worker.pool.take_idle(endpoint);
-    // The idle list was just tried (or, on a retry, must not be): a new connection.
-    if (!acquired.connection) acquired = co_await c.worker.pool.acquire(endpoint, /*fresh=*/true);
+    if (target->h2c() || (endpoint.offer_h2 && c.worker.h2_upstreams.knows(endpoint))) {
+      // An HTTP/2 upstream: a connection with room for one more stream, then the exchange over it. A new https
+      // connection that chose HTTP/1.1 instead goes on below; a failure is handled below like any other.
+      acquired = co_await c.worker.h2_upstreams.ready(endpoint);
+      if (!acquired.failure && !acquired.connection)
+        co_return co_await forward_over_h2(c, ex, parser, plan, ti, client_keep_alive, send_continue, nullptr);
+    } else {
+      if (attempt == 0) acquired.connection = c.worker.pool.take_idle(endpoint);
+      // The idle list was just tried (or, on a retry, must not be): a new connection.
+      if (!acquired.connection) acquired = co_await c.worker.pool.acquire(endpoint, /*fresh=*/true);
+    }
     if (!acquired.connection) {
       telemetry::log(telemetry::Level::warn, "upstream connection failed",
                      {{"request_id", ex.request_id}, {"upstream", target->url}, {"stage", acquired.failure},

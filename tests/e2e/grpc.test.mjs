@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
-import { startPostern, publicRoute, makePki } from './lib/index.mjs';
+import { startPostern, publicRoute, makePki, unusedPort } from './lib/index.mjs';
 import { h2connect, h2request as h2get } from './lib/h2.mjs';
 import {
   startGrpcServer, echoClient, unary, serverStream, json, parse, pattern, sha256, metadata, grpc,
@@ -106,6 +106,7 @@ describe('gRPC through Postern (grpc-js client and server)', () => {
 
   before(async () => {
     pki = makePki();
+    const deadPort = await unusedPort();
     [up, tlsUp, raw] = await Promise.all([
       startGrpcServer(),
       startGrpcServer({ tls: { certPem: pki.server.certPem, keyPem: pki.server.keyPem } }),
@@ -118,6 +119,7 @@ describe('gRPC through Postern (grpc-js client and server)', () => {
       publicRoute(`${scheme}://${host('idle')}`, up.origin, { timeout: '0s', idle_timeout: '1s' }),
       publicRoute(`${scheme}://${host('tlsup')}`, tlsUp.origin, { tls_custom_ca_file: pki.caFile }),
       publicRoute(`${scheme}://${host('raw')}`, raw.origin, { timeout: '3s' }),
+      publicRoute(`${scheme}://${host('two')}`, [`h2c://127.0.0.1:${deadPort}`, raw.origin]),
     ];
     plain = await startPostern({
       config: { address: '127.0.0.1:0', insecure_server: true, routes: routes('http') },
@@ -374,6 +376,14 @@ describe('gRPC through Postern (grpc-js client and server)', () => {
       assert.equal(upgrade.status, 200);
     } finally {
       fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    }
+  });
+
+  it('an h2c target that cannot be reached: an idempotent request moves to the route\'s other target', async () => {
+    for (let i = 0; i < 6; i++) {
+      const res = await plain.request(`http://${host('two')}:${plain.port}/moved/${i}`);
+      assert.equal(res.status, 200, `request ${i}: ${res.status} ${res.text.slice(0, 200)}`);
+      assert.equal(JSON.parse(res.text).path, `/moved/${i}`);
     }
   });
 
