@@ -601,3 +601,33 @@ TEST(LoaderOperations, FilesReadAreListedForTheWatcher) {
   EXPECT_EQ(s.files[0], config);
   EXPECT_EQ(s.files[1], secret);
 }
+
+// to: h2c://host[:port] is Pomerium's spelling for a cleartext HTTP/2 upstream (gRPC services).
+TEST(Loader, H2cUpstreams) {
+  const auto s = load(R"(
+routes:
+  - from: https://grpc.example.com
+    to: [h2c://grpc.internal:50051, "H2C://10.0.0.7"]
+)");
+  ASSERT_EQ(s.routes.size(), 1u);
+  const auto& to = s.routes[0].to;
+  ASSERT_EQ(to.size(), 2u);
+  EXPECT_EQ(to[0].scheme, "h2c");
+  EXPECT_TRUE(to[0].h2c());
+  EXPECT_FALSE(to[0].tls());
+  EXPECT_EQ(to[0].port, 50051);
+  EXPECT_EQ(to[0].host_header, "grpc.internal:50051");
+  EXPECT_EQ(to[1].port, 80);
+  EXPECT_EQ(to[1].host_header, "10.0.0.7");
+  EXPECT_TRUE(any_contains(problems(R"(
+routes:
+  - from: https://grpc.example.com
+    to: h2c://grpc.internal:50051
+    allow_websockets: true
+)"), "test.yaml:5: routes[0].allow_websockets: websockets need an HTTP/1.1 upstream"));
+  EXPECT_TRUE(any_contains(problems(R"(
+routes:
+  - from: https://a.example.com
+    to: ftp://files.internal
+)"), "use http, https or h2c"));
+}
