@@ -177,8 +177,14 @@ void ClientSession::fail(std::string_view why) {
   if (failure_.empty()) failure_ = why;
 }
 
+bool ClientSession::accepting() const {
+  // Stream ids are odd numbers below 2^31: after about a billion requests a connection has none left.
+  return !no_new_streams_ && failure_.empty() && nghttp2_session_want_read(session_) != 0 &&
+         nghttp2_session_get_next_stream_id(session_) <= 0x7fffffffu;
+}
+
 bool ClientSession::can_open() const {
-  if (no_new_streams_ || !failure_.empty() || !nghttp2_session_want_read(session_)) return false;
+  if (!accepting()) return false;
   const auto remote = nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
   return streams_.size() < std::min<std::size_t>(remote, limits_.max_concurrent_streams);
 }

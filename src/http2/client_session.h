@@ -74,6 +74,8 @@ class ClientSession {
   // Another stream may be opened now: the connection is alive, no GOAWAY came, and fewer streams are open than
   // the upstream (and ClientLimits) allow.
   [[nodiscard]] bool can_open() const;
+  // Streams may still be opened on this connection, now or once some end: no GOAWAY, no failure, stream ids left.
+  [[nodiscard]] bool accepting() const;
   [[nodiscard]] std::size_t open_streams() const { return streams_.size(); }
   [[nodiscard]] std::string_view failure() const { return failure_; }
   // Graceful close: GOAWAY; streams in progress finish.

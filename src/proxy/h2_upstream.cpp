@@ -4,6 +4,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/write.hpp>
 
+#include <optional>
 #include <unordered_set>
 
 #include "http2/client_session.h"
@@ -28,7 +29,7 @@ class H2UpstreamConnection final : public http2::ClientSession::Handler,
   }
 
   [[nodiscard]] std::uint64_t key() const { return up_->key; }
-  [[nodiscard]] bool can_open() const { return !dead_ && session_.can_open(); }
+  [[nodiscard]] bool can_open() const { return !dead_ && !closing_ && session_.can_open(); }
 
   void flush() {
     if (writer_waiting_) write_wake_.cancel();
@@ -40,7 +41,7 @@ class H2UpstreamConnection final : public http2::ClientSession::Handler,
   void update_idle() {
     if (writing_ || dead_) return;
     if (streams_.empty()) {
-      if (!session_.can_open()) {
+      if (!session_.accepting()) {
         // Nothing more will go on this connection: the writer sends what is queued (our GOAWAY), then closes it.
         closing_ = true;
         flush();
@@ -345,12 +346,24 @@ net::Task<net::AcquireResult> H2UpstreamPool::ready(const net::UpstreamEndpoint&
     auto& opening = connecting_[key];
     opening = std::make_shared<net::Timer>(executor_);
     opening->expires_at(deadline);  // the attempt's own deadline bounds the waiters' wait too
+    // However the attempt ends (an exception included), the waiters are released and the next may try.
+    struct Opened {
+      Opened(std::unordered_map<std::uint64_t, std::shared_ptr<net::Timer>>& c, std::uint64_t k)
+          : connecting(c), key(k) {}
+      std::unordered_map<std::uint64_t, std::shared_ptr<net::Timer>>& connecting;
+      std::uint64_t key;
+      ~Opened() {
+        if (auto it = connecting.find(key); it != connecting.end()) {
+          auto done = it->second;
+          connecting.erase(it);
+          done->cancel();  // the waiters look for room on the new connection (or open their own)
+        }
+      }
+    };
+    std::optional<Opened> opened;
+    opened.emplace(connecting_, key);
     auto acquired = co_await connector_.acquire(endpoint, /*fresh=*/true);
-    if (auto it = connecting_.find(key); it != connecting_.end()) {
-      auto done = it->second;
-      connecting_.erase(it);
-      done->cancel();  // the waiters look for room on the new connection (or open their own)
-    }
+    opened.reset();
     if (!acquired.connection) co_return acquired;  // why it failed
     if (endpoint.target->tls() && !acquired.connection->h2) co_return acquired;  // the upstream chose HTTP/1.1
     adopt(std::move(acquired.connection));
@@ -373,7 +386,10 @@ net::Task<H2Open> H2UpstreamPool::open(const net::UpstreamEndpoint& endpoint, co
     auto s = std::make_shared<H2UpstreamStream>(c, c->up_->stream.get_executor());
     s->id_ = c->session_.request(head.method, head.scheme, head.authority, head.path, head.fields, head.has_body);
     if (s->id_ < 0) {
+      // The connection cannot take this stream after all (nghttp2 refused it): no new streams on it, the next round
+      // finds or opens another.
       s->conn_.reset();
+      retire(c);
       continue;
     }
     s->request_sent = !head.has_body;
@@ -388,16 +404,17 @@ net::Task<H2Open> H2UpstreamPool::open(const net::UpstreamEndpoint& endpoint, co
   co_return result;
 }
 
+void H2UpstreamPool::retire(const std::shared_ptr<H2UpstreamConnection>& c) {
+  forget(c.get());
+  std::erase_if(retired_, [](const auto& w) { return w.expired(); });
+  retired_.push_back(c);
+  c->retire();
+}
+
 void H2UpstreamPool::clear() {
   std::vector<std::shared_ptr<H2UpstreamConnection>> all;
   for (auto& [key, list] : by_key_) all.insert(all.end(), list.begin(), list.end());
-  by_key_.clear();
-  std::erase_if(retired_, [](const auto& w) { return w.expired(); });
-  for (auto& c : all) {
-    c->pool_ = nullptr;
-    retired_.push_back(c);
-    c->retire();
-  }
+  for (auto& c : all) retire(c);
 }
 
 void H2UpstreamPool::shutdown() {

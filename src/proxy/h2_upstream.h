@@ -118,6 +118,8 @@ class H2UpstreamPool {
  private:
   friend class H2UpstreamConnection;
   void forget(H2UpstreamConnection* c);
+  // No new streams on `c`: it finishes those it carries, then closes (shutdown closes it at once).
+  void retire(const std::shared_ptr<H2UpstreamConnection>& c);
   std::shared_ptr<H2UpstreamConnection> with_room(std::uint64_t key) const;
   std::shared_ptr<H2UpstreamConnection> adopt(std::unique_ptr<net::UpstreamConnection> conn);
 

@@ -195,6 +195,22 @@ TEST_F(Pair, StreamsStopAtTheUpstreamsLimit) {
   EXPECT_TRUE(client->can_open());  // one finished: room for another
 }
 
+TEST_F(Pair, AFullConnectionStillAcceptsAGoneAwayOneDoesNot) {
+  Limits l;
+  l.max_concurrent_streams = 1;
+  start(l);
+  pump();
+  const auto id = client->request("GET", "http", "a.test", "/", {}, false);
+  ASSERT_GE(id, 0);
+  EXPECT_FALSE(client->can_open());  // full for now
+  EXPECT_TRUE(client->accepting());  // but not to be closed: streams may open once this one ends
+  pump();
+  server->drain();  // GOAWAY
+  pump();
+  EXPECT_FALSE(client->accepting());
+  EXPECT_FALSE(client->can_open());
+}
+
 TEST_F(Pair, AResetFromTheUpstreamIsReportedWithItsCode) {
   start();
   const auto id = client->request("GET", "http", "a.test", "/", {}, false);
