@@ -183,3 +183,17 @@ proc_cpu_ticks() {
   done
   echo "$total"
 }
+
+# trap_cleanup: on exit (INT and TERM included), stops the processes in the caller's `pids` array and removes its
+# `$tmp` directory, unless `keep_tmp` is 1 (then says where it is, through the caller's `log`).
+bench_cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  if ((keep_tmp)); then log "kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap_cleanup() {
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}

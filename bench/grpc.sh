@@ -42,15 +42,7 @@ for b in node h2load; do command -v "$b" >/dev/null || die "missing: $b (make de
 postern_port=$port_base
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/postern-grpc.XXXXXX")
 pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  if ((keep_tmp)); then log "kept $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap_cleanup  # configs.sh: stops "${pids[@]}" and removes $tmp on exit
 
 node "$bench_dir/grpc-upstream.mjs" serve "$tmp/upstream.port" >"$tmp/upstream.count" 2>"$tmp/upstream.log" &
 upstream_pid=$!

@@ -51,15 +51,7 @@ signin_port=$((port_base + 4))
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/postern-h2.XXXXXX")
 chmod 755 "$tmp"
 pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  if ((keep_tmp)); then log "kept $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap_cleanup  # configs.sh: stops "${pids[@]}" and removes $tmp on exit
 
 wait_port() {
   local i
