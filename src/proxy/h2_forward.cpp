@@ -322,7 +322,6 @@ net::Task<H2ExchangeResult> run_exchange(Connection& c, Exchange& ex, RequestPar
       log_connect_failure(ex, opened.failure);
       const bool tls = opened.failure.failure && std::string_view(opened.failure.failure) == "tls";
       result.connect_failed = true;
-      result.failure_stage = opened.failure.failure;
       fail(result, tls ? 502 : 503,
            tls ? "Postern could not establish a trusted TLS connection to the upstream service."
                : "Postern could not connect to the upstream service.",

@@ -36,7 +36,6 @@ struct H2ExchangeResult {
   bool fail_keep_alive = false;
   bool connect_failed = false;   // the upstream was not reachable (outlier detection: a connect failure)
   bool gateway_failed = false;   // it timed out, reset the stream or broke the protocol
-  const char* failure_stage = nullptr;  // connect failures: "dns", "connect", "tls"
   // The upstream chose HTTP/1.1 by ALPN on a new connection: forward goes on with it over HTTP/1.1.
   std::unique_ptr<net::UpstreamConnection> http1;
   bool keep_alive = false;  // answered: the client's connection may serve another request

@@ -243,7 +243,6 @@ net::Task<bool> H2UpstreamStream::write_body(std::string_view bytes, Clock::time
 void H2UpstreamStream::end_body() {
   if (closed || cancelled_) return;
   conn_->session_.end_body(id_);
-  request_sent = true;
   conn_->flush();
 }
 
@@ -263,12 +262,6 @@ H2UpstreamPool::~H2UpstreamPool() { shutdown(); }
 bool H2UpstreamPool::knows(const net::UpstreamEndpoint& endpoint) const {
   auto it = by_key_.find(endpoint.pool_key);
   return it != by_key_.end() && !it->second.empty();
-}
-
-std::size_t H2UpstreamPool::connections() const {
-  std::size_t n = 0;
-  for (const auto& [key, list] : by_key_) n += list.size();
-  return n;
 }
 
 std::shared_ptr<H2UpstreamConnection> H2UpstreamPool::with_room(std::uint64_t key) const {
@@ -392,7 +385,6 @@ net::Task<H2Open> H2UpstreamPool::open(const net::UpstreamEndpoint& endpoint, co
       retire(c);
       continue;
     }
-    s->request_sent = !head.has_body;
     c->streams_.emplace(s->id_, s.get());
     c->update_idle();
     c->flush();

@@ -42,7 +42,6 @@ class H2UpstreamStream {
   std::vector<http2::Field> trailers;
   bool closed = false;  // the stream is gone (after `ended`, or reset, or the connection ended)
   std::uint32_t close_code = 0;  // RST_STREAM / GOAWAY code when closed early (REFUSED_STREAM: never processed)
-  bool request_sent = false;  // the request's last byte was handed to the connection
 
   // Waits until the head, body bytes, the end or the stream's closing, or `deadline`. False on the deadline.
   net::Task<bool> wait_response(Clock::time_point deadline);
@@ -56,7 +55,6 @@ class H2UpstreamStream {
   void reset(std::uint32_t error_code);
   // Wakes a wait_response in progress (the client's side of the exchange changed: it left).
   void wake() { notify_response(); }
-  [[nodiscard]] bool cancelled() const { return cancelled_; }
 
  private:
   friend class H2UpstreamConnection;
@@ -112,8 +110,6 @@ class H2UpstreamPool {
   void clear();
   // Worker shutdown once no request needs them: every connection closed.
   void shutdown();
-
-  [[nodiscard]] std::size_t connections() const;
 
  private:
   friend class H2UpstreamConnection;
