@@ -1,6 +1,6 @@
 #include "http2/server_session.h"
 
-#include "http2/outgoing_body.h"
+#include "http2/session_common.h"
 
 #include <nghttp2/nghttp2.h>
 
@@ -185,28 +185,10 @@ struct ServerSession::Callbacks {
 };
 
 ServerSession::ServerSession(Handler& handler, const Limits& limits) : handler_(handler), limits_(limits) {
-  nghttp2_session_callbacks* cb = nullptr;
-  if (nghttp2_session_callbacks_new(&cb) != 0) throw std::bad_alloc();
-  nghttp2_session_callbacks_set_on_begin_headers_callback(cb, &Callbacks::on_begin_headers);
-  nghttp2_session_callbacks_set_on_header_callback(cb, &Callbacks::on_header);
-  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &Callbacks::on_frame_recv);
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &Callbacks::on_data_chunk);
-  nghttp2_session_callbacks_set_on_stream_close_callback(cb, &Callbacks::on_stream_close);
-  nghttp2_session_callbacks_set_on_frame_send_callback(cb, &Callbacks::on_frame_send);
-  nghttp2_option* opt = nullptr;
-  if (nghttp2_option_new(&opt) != 0) {
-    nghttp2_session_callbacks_del(cb);
-    throw std::bad_alloc();
-  }
-  nghttp2_option_set_no_auto_window_update(opt, 1);  // windows open as the handler forwards request bodies
-  nghttp2_option_set_max_continuations(opt, limits_.max_continuations);
-  nghttp2_option_set_stream_reset_rate_limit(opt, limits_.reset_burst, limits_.reset_rate);
-  nghttp2_option_set_max_outbound_ack(opt, limits_.max_outbound_ack);
-  nghttp2_option_set_max_settings(opt, limits_.max_settings);
-  const int rv = nghttp2_session_server_new2(&session_, cb, this, opt);
-  nghttp2_option_del(opt);
-  nghttp2_session_callbacks_del(cb);
-  if (rv != 0) throw std::bad_alloc();
+  detail::SessionSetup setup(limits_.max_continuations, limits_.max_outbound_ack, limits_.max_settings);
+  setup.use_callbacks<Callbacks>();
+  nghttp2_option_set_stream_reset_rate_limit(setup.options(), limits_.reset_burst, limits_.reset_rate);
+  if (nghttp2_session_server_new2(&session_, setup.callbacks(), this, setup.options()) != 0) throw std::bad_alloc();
   const nghttp2_settings_entry settings[] = {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits_.max_concurrent_streams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits_.initial_window_size},
@@ -214,10 +196,7 @@ ServerSession::ServerSession(Handler& handler, const Limits& limits) : handler_(
       // Websockets over HTTP/2 (RFC 8441) are not offered: browsers open an HTTP/1.1 connection for them instead.
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
   };
-  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
-  if (limits_.connection_window_size > 65535)
-    nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
-                                          static_cast<std::int32_t>(limits_.connection_window_size));
+  detail::start_session(session_, settings, limits_.connection_window_size);
 }
 
 ServerSession::~ServerSession() {

@@ -1,10 +1,36 @@
-#include "http2/outgoing_body.h"
+#include "http2/session_common.h"
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <utility>
 
 namespace postern::http2::detail {
+
+SessionSetup::SessionSetup(std::size_t max_continuations, std::size_t max_outbound_ack, std::size_t max_settings) {
+  if (nghttp2_session_callbacks_new(&callbacks_) != 0) throw std::bad_alloc();
+  if (nghttp2_option_new(&options_) != 0) {
+    nghttp2_session_callbacks_del(callbacks_);
+    throw std::bad_alloc();
+  }
+  nghttp2_option_set_no_auto_window_update(options_, 1);
+  nghttp2_option_set_max_continuations(options_, max_continuations);
+  nghttp2_option_set_max_outbound_ack(options_, max_outbound_ack);
+  nghttp2_option_set_max_settings(options_, max_settings);
+}
+
+SessionSetup::~SessionSetup() {
+  nghttp2_option_del(options_);
+  nghttp2_session_callbacks_del(callbacks_);
+}
+
+void start_session(nghttp2_session* session, std::span<const nghttp2_settings_entry> settings,
+                   std::uint32_t connection_window_size) {
+  nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
+  if (connection_window_size > 65535)
+    nghttp2_session_set_local_window_size(session, NGHTTP2_FLAG_NONE, 0,
+                                          static_cast<std::int32_t>(connection_window_size));
+}
 
 void OutgoingBody::append(nghttp2_session* session, std::int32_t stream, std::string_view more) {
   if (end || more.empty()) return;
