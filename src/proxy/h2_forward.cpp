@@ -216,21 +216,11 @@ net::Task<bool> relay_to_http1(Connection& c, Exchange& ex, H2UpstreamStream& up
     if (!body_expected) piece.clear();
     const bool done = up.ended;
     if (head_pending || !piece.empty() || done) {
-      std::array<asio::const_buffer, 5> buffers{};
-      std::size_t count = 0;
-      char size_line[24];
-      static constexpr std::string_view crlf = "\r\n";
-      static constexpr std::string_view last_chunk = "0\r\n\r\n";
-      if (head_pending) buffers[count++] = asio::buffer(c.head.view());
-      if (!piece.empty()) {
-        if (framing.chunked) buffers[count++] = asio::buffer(size_line, chunk_size_line(piece.size(), size_line));
-        buffers[count++] = asio::buffer(piece);
-        if (framing.chunked) buffers[count++] = asio::buffer(crlf);
-      }
-      if (done && framing.chunked) buffers[count++] = asio::buffer(last_chunk);
+      const Pieces pieces(head_pending ? c.head.view() : std::string_view(), piece.data(), piece.size(),
+                          framing.chunked, done);
       c.stream.expire_after(c.write_timeout(), "response write");
       auto [wec, wn] = co_await asio::async_write(
-          c.stream, std::span<const asio::const_buffer>(buffers.data(), count), net::nothrow);
+          c.stream, std::span<const asio::const_buffer>(pieces.buffers.data(), pieces.count), net::nothrow);
       if (wec) co_return false;
       ex.bytes_out += piece.size();
       head_pending = false;

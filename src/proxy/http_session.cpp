@@ -154,26 +154,6 @@ void arm_upstream_read(net::Stream& s, Deadline::time_point response_deadline, C
   else s.expire_at(idle_deadline, "upstream idle");
 }
 
-// The buffers of one write: an optional head, a body piece framed as a chunk when `chunked_out`, and the final
-// chunk when the message is done.
-struct Pieces {
-  std::array<asio::const_buffer, 5> buffers{};
-  std::size_t count = 0;
-  char size_line[24];
-
-  Pieces(std::string_view head, const char* body, std::size_t n, bool chunked_out, bool done) {
-    static constexpr std::string_view crlf = "\r\n";
-    static constexpr std::string_view last_chunk = "0\r\n\r\n";
-    if (!head.empty()) buffers[count++] = asio::buffer(head);
-    if (n > 0) {
-      if (chunked_out) buffers[count++] = asio::buffer(size_line, chunk_size_line(n, size_line));
-      buffers[count++] = asio::buffer(body, n);
-      if (chunked_out) buffers[count++] = asio::buffer(crlf);
-    }
-    if (done && chunked_out) buffers[count++] = asio::buffer(last_chunk);
-  }
-};
-
 // Relays one message from `in` (whose head is already parsed into `parser`) to `out`: the serialized `head`, then the
 // body in chunks of at most body_chunk bytes, framed as chunked when `chunked_out`. Nothing more is read from `in`
 // until the previous chunk was written to `out` (back-pressure). A small message leaves in one gathered write.
